@@ -1,0 +1,24 @@
+"""Dynamic layers, slots and sub-net configs, BN banks, channel importance."""
+
+from .bn import calibrate_bn
+from .dynamic_net import DynamicNet
+from .importance import channel_importance, reorder_channels
+from .layers import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear
+from .slots import Slot, SubnetConfig, load_configs, save_configs
+from .specs import LayerSpec, widths_matrix
+
+__all__ = [
+    "DynamicBatchNorm2d",
+    "DynamicConv2d",
+    "DynamicLinear",
+    "DynamicNet",
+    "LayerSpec",
+    "Slot",
+    "SubnetConfig",
+    "calibrate_bn",
+    "channel_importance",
+    "load_configs",
+    "reorder_channels",
+    "save_configs",
+    "widths_matrix",
+]

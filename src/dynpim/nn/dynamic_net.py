@@ -1,0 +1,244 @@
+"""``DynamicNet``: a weight-shared model made of dynamic layers, switched by ``SubnetConfig``."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .layers import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, SubnetState, _Dynamic
+from .slots import Slot, SubnetConfig
+from .specs import LayerSpec
+
+
+class DynamicNet(nn.Module):
+    """Wraps a ``body`` (any module tree whose forward uses only its children) built from
+    dynamic layers, with the slots those layers declare.
+
+    ``name``/``args`` record how the model was built (``create_model(name, **args)``), so
+    checkpoints can rebuild it.
+    """
+
+    def __init__(
+        self,
+        body: nn.Module,
+        slots: Sequence[Slot],
+        *,
+        name: str = "custom",
+        args: dict[str, Any] | None = None,
+        input_size: tuple[int, int, int] = (3, 32, 32),
+    ) -> None:
+        super().__init__()
+        self.body = body
+        self.slots: tuple[Slot, ...] = tuple(slots)
+        names = [s.name for s in self.slots]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate slot names in {names}")
+        self.name = name
+        self.args = dict(args or {})
+        self.input_size = tuple(input_size)
+        self._state = SubnetState()
+        self._validated: set[str] = set()
+        self._spec_cache: dict[tuple[int, ...], list[LayerSpec]] = {}
+        index = {n: i for i, n in enumerate(names)}
+        for lname, m in self.dynamic_layers():
+            for s in (m.in_slot, m.out_slot):
+                if s is not None and s not in index:
+                    raise ValueError(f"layer {lname!r} names unknown slot {s!r}")
+            m._bind(self._state, index)
+        self.set_subnet(self.max_config())
+
+    # -- configs -----------------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x)
+
+    def dynamic_layers(self) -> Iterator[tuple[str, _Dynamic]]:
+        for n, m in self.body.named_modules():
+            if isinstance(m, _Dynamic):
+                yield n, m
+
+    def max_config(self) -> SubnetConfig:
+        return SubnetConfig(s.max_channels for s in self.slots)
+
+    def min_config(self) -> SubnetConfig:
+        return SubnetConfig(s.min_channels for s in self.slots)
+
+    @property
+    def current_config(self) -> SubnetConfig:
+        return SubnetConfig(self._state.widths)
+
+    def validate(self, cfg: SubnetConfig | Sequence[int]) -> SubnetConfig:
+        """Return ``cfg`` as a validated ``SubnetConfig`` (``ValueError`` names the slot)."""
+        if not isinstance(cfg, SubnetConfig):
+            cfg = SubnetConfig(cfg)
+        if cfg.key not in self._validated:
+            cfg.validate(self.slots)
+            self._validated.add(cfg.key)
+        return cfg
+
+    def set_subnet(self, cfg: SubnetConfig | Sequence[int]) -> None:
+        """Activate ``cfg``: O(1), no weight copies, no statistics recomputed."""
+        cfg = self.validate(cfg)
+        self._state.widths = cfg.widths
+        self._state.key = cfg.key
+
+    @contextmanager
+    def subnet(self, cfg: SubnetConfig | Sequence[int]) -> Iterator[SubnetConfig]:
+        """Run a block at ``cfg`` and restore the previous config afterwards."""
+        prev = (self._state.widths, self._state.key)
+        self.set_subnet(cfg)
+        try:
+            yield self.current_config
+        finally:
+            self._state.widths, self._state.key = prev
+
+    def random_config(self, generator: torch.Generator | None = None) -> SubnetConfig:
+        """A uniformly random valid width per slot (non-uniform)."""
+        out = []
+        for s in self.slots:
+            choices = s.allowed()
+            i = int(torch.randint(len(choices), (1,), generator=generator))
+            out.append(choices[i])
+        return SubnetConfig(out)
+
+    # -- shapes and counts -------------------------------------------------------------------
+    def _io_widths(self, m: _Dynamic, widths: Sequence[int]) -> tuple[int, int]:
+        max_in = getattr(m, "in_channels", getattr(m, "in_features", getattr(m, "num_features", 0)))
+        max_out = getattr(m, "out_channels", getattr(m, "out_features",
+                                                       getattr(m, "num_features", 0)))
+        cin = widths[m.in_slot_idx] if m.in_slot_idx is not None else max_in
+        cout = widths[m.out_slot_idx] if m.out_slot_idx is not None else max_out
+        return cin, cout
+
+    def layer_table(self, input_size: Sequence[int] | None = None) -> list[LayerSpec]:
+        """Conv/linear layers at max width with their slot indices and spatial sizes."""
+        size = tuple(input_size or self.input_size)
+        if size in self._spec_cache:
+            return self._spec_cache[size]
+        hw: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
+        hooks = []
+        for n, m in self.dynamic_layers():
+            if isinstance(m, (DynamicConv2d, DynamicLinear)):
+                def hook(mod, inp, out, n=n):
+                    i, o = inp[0], out
+                    hw[n] = ((i.shape[2], i.shape[3]), (o.shape[2], o.shape[3])) if i.dim() == 4 \
+                        else ((1, 1), (1, 1))
+                hooks.append(m.register_forward_hook(hook))
+        was_training = self.training
+        try:
+            with torch.no_grad(), self.subnet(self.max_config()):
+                self.train()
+                self(torch.zeros(2, *size))
+        finally:
+            for h in hooks:
+                h.remove()
+            self.train(was_training)
+        specs = []
+        for n, m in self.dynamic_layers():
+            if isinstance(m, DynamicConv2d):
+                kind = "dwconv" if m.depthwise else "conv"
+                specs.append(LayerSpec(
+                    n, kind, m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding,
+                    m.in_channels if m.depthwise else 1, hw[n][0], hw[n][1],
+                    m.in_slot_idx, m.out_slot_idx, m.bias is not None))
+            elif isinstance(m, DynamicLinear):
+                specs.append(LayerSpec(
+                    n, "linear", m.in_features, m.out_features, (1, 1), (1, 1), (0, 0), 1,
+                    (1, 1), (1, 1), m.in_slot_idx, m.out_slot_idx, m.bias is not None))
+        self._spec_cache[size] = specs
+        return specs
+
+    def layer_specs(self, cfg: SubnetConfig | Sequence[int] | None = None,
+                    input_size: Sequence[int] | None = None) -> list[LayerSpec]:
+        """Conv/linear layers of the sub-net ``cfg`` (default: the active one)."""
+        cfg = self.validate(cfg) if cfg is not None else self.current_config
+        out = []
+        for s in self.layer_table(input_size):
+            cin = cfg.widths[s.in_slot] if s.in_slot is not None else s.in_channels
+            cout = cfg.widths[s.out_slot] if s.out_slot is not None else s.out_channels
+            out.append(s.at(cin, cout))
+        return out
+
+    def macs(self, cfg: SubnetConfig | Sequence[int] | None = None,
+             input_size: Sequence[int] | None = None) -> int:
+        """Multiply-accumulates of one inference (conv + linear layers)."""
+        return sum(s.macs for s in self.layer_specs(cfg, input_size))
+
+    def params(self, cfg: SubnetConfig | Sequence[int] | None = None) -> int:
+        """Parameters of the sub-net: conv/linear weights and biases, BN affine."""
+        cfg = self.validate(cfg) if cfg is not None else self.current_config
+        n = sum(s.params for s in self.layer_specs(cfg))
+        for _, m in self.dynamic_layers():
+            if isinstance(m, DynamicBatchNorm2d):
+                n += 2 * self._io_widths(m, cfg.widths)[1]
+        return n
+
+    # -- export and BN bank ------------------------------------------------------------------
+    def export_subnet(self, cfg: SubnetConfig | Sequence[int] | None = None) -> nn.Module:
+        """A plain ``torch.nn`` copy of the sub-net (Conv2d/BatchNorm2d/Linear), in eval mode.
+
+        Needs the BN statistics of ``cfg`` to be calibrated (``calibrate_bn``).
+        """
+        cfg = self.validate(cfg) if cfg is not None else self.current_config
+        replacements: dict[str, nn.Module] = {}
+        for n, m in self.dynamic_layers():
+            cin, cout = self._io_widths(m, cfg.widths)
+            if isinstance(m, DynamicBatchNorm2d):
+                replacements[n] = m.to_static(cfg.key, cout)
+            else:
+                replacements[n] = m.to_static(cin, cout)
+        body = copy.deepcopy(self.body)
+        for n, new in replacements.items():
+            parent_name, _, child = n.rpartition(".")
+            parent = body.get_submodule(parent_name) if parent_name else body
+            setattr(parent, child, new)
+        return body.eval()
+
+    def bn_bank_state(self) -> dict[str, Tensor]:
+        """Flat dict ``{layer|config_key|mean/var: tensor}`` of every banked statistic."""
+        out = {}
+        for n, m in self.dynamic_layers():
+            if isinstance(m, DynamicBatchNorm2d):
+                for key, (mean, var) in m.bank.items():
+                    out[f"{n}|{key}|mean"] = mean.detach().clone().contiguous()
+                    out[f"{n}|{key}|var"] = var.detach().clone().contiguous()
+        return out
+
+    def load_bn_bank_state(self, state: dict[str, Tensor]) -> None:
+        """Inverse of :meth:`bn_bank_state`; checks layer names and widths."""
+        layers = dict(self.dynamic_layers())
+        pending: dict[tuple[str, str], dict[str, Tensor]] = {}
+        for full, t in state.items():
+            try:
+                n, key, which = full.split("|")
+            except ValueError:
+                raise ValueError(f"malformed BN bank entry {full!r}") from None
+            if not isinstance(layers.get(n), DynamicBatchNorm2d) or which not in ("mean", "var"):
+                raise ValueError(f"BN bank entry {full!r} does not match this model")
+            pending.setdefault((n, key), {})[which] = t
+        for (n, key), d in pending.items():
+            cfg = self.validate([int(w) for w in key.split("-")])
+            c = self._io_widths(layers[n], cfg.widths)[1]
+            if set(d) != {"mean", "var"} or d["mean"].shape != (c,) or d["var"].shape != (c,):
+                raise ValueError(f"BN bank entry for {n} at [{key}] has wrong shape")
+            layers[n].bank[key] = (d["mean"].clone(), d["var"].clone())
+
+    def banked_configs(self) -> list[SubnetConfig]:
+        """Configs whose BN statistics are calibrated in every BN layer."""
+        keys = None
+        for _, m in self.dynamic_layers():
+            if isinstance(m, DynamicBatchNorm2d):
+                keys = set(m.bank) if keys is None else keys & set(m.bank)
+        return [SubnetConfig(int(w) for w in k.split("-")) for k in sorted(keys or ())]
+
+    def clear_bn_bank(self) -> None:
+        for _, m in self.dynamic_layers():
+            if isinstance(m, DynamicBatchNorm2d):
+                m.bank.clear()
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, slots={len(self.slots)}"

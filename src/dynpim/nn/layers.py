@@ -1,0 +1,210 @@
+"""Dynamic layers: max-width parameters, sliced to the active channel counts at forward time.
+
+Input channels are taken from the input tensor; output channels from the layer's slot in the
+model's shared :class:`SubnetState` (set by ``DynamicNet.set_subnet``), so switching a sub-net
+is one assignment, not a walk over layers.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class SubnetState:
+    """Per-model mutable cell holding the active widths and config key (never global)."""
+
+    __slots__ = ("widths", "key", "calibrating")
+
+    def __init__(self, widths: tuple[int, ...] = (), key: str = "") -> None:
+        self.widths = widths
+        self.key = key
+        self.calibrating = False
+
+
+class _Dynamic(nn.Module):
+    """Common slot bookkeeping: ``in_slot``/``out_slot`` are slot names (``None`` = fixed)."""
+
+    in_slot: str | None
+    out_slot: str | None
+
+    def _bind(self, state: SubnetState, slot_index: dict[str, int]) -> None:
+        self._state = state
+        self.in_slot_idx = slot_index[self.in_slot] if self.in_slot is not None else None
+        self.out_slot_idx = slot_index[self.out_slot] if self.out_slot is not None else None
+
+    def active_out(self, max_out: int) -> int:
+        state = getattr(self, "_state", None)
+        if self.out_slot_idx is None or state is None or not state.widths:
+            return max_out
+        return state.widths[self.out_slot_idx]
+
+    out_slot_idx: int | None = None
+    in_slot_idx: int | None = None
+
+
+class DynamicConv2d(_Dynamic):
+    """Conv2d whose output channels follow ``out_slot``; ``depthwise=True`` ties in and out."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        stride: int = 1,
+        padding: int = 0,
+        depthwise: bool = False,
+        bias: bool = False,
+        in_slot: str | None = None,
+        out_slot: str | None = None,
+    ) -> None:
+        super().__init__()
+        if depthwise and in_channels != out_channels:
+            raise ValueError("depthwise conv needs in_channels == out_channels")
+        if depthwise and in_slot != out_slot:
+            raise ValueError("depthwise conv must use the same slot for input and output")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = (kernel_size, kernel_size)
+        self.stride, self.padding = (stride, stride), (padding, padding)
+        self.depthwise = depthwise
+        self.in_slot, self.out_slot = in_slot, out_slot
+        fan_in_ch = 1 if depthwise else in_channels
+        self.weight = nn.Parameter(torch.empty(out_channels, fan_in_ch, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
+
+    def sliced(self, in_c: int, out_c: int) -> tuple[Tensor, Tensor | None, int]:
+        """Weight view, bias view and groups for the given channel counts (no copies)."""
+        if self.depthwise:
+            return self.weight[:in_c], None if self.bias is None else self.bias[:in_c], in_c
+        w = self.weight[:out_c, :in_c]
+        return w, None if self.bias is None else self.bias[:out_c], 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        in_c = x.shape[1]
+        w, b, groups = self.sliced(in_c, self.active_out(self.out_channels))
+        return F.conv2d(x, w, b, self.stride, self.padding, 1, groups)
+
+    def to_static(self, in_c: int, out_c: int) -> nn.Conv2d:
+        w, b, groups = self.sliced(in_c, out_c)
+        out_c = in_c if self.depthwise else out_c
+        m = nn.Conv2d(in_c, out_c, self.kernel_size, self.stride, self.padding,
+                      groups=groups, bias=b is not None)
+        with torch.no_grad():
+            m.weight.copy_(w)
+            if b is not None:
+                m.bias.copy_(b)
+        return m
+
+    def extra_repr(self) -> str:
+        kind = "depthwise, " if self.depthwise else ""
+        return (f"{kind}{self.in_channels}->{self.out_channels}, k={self.kernel_size[0]}, "
+                f"s={self.stride[0]}, p={self.padding[0]}, slots={self.in_slot}->{self.out_slot}")
+
+
+class DynamicLinear(_Dynamic):
+    """Linear layer whose in/out features follow the input and ``out_slot``."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        bias: bool = True,
+        in_slot: str | None = None,
+        out_slot: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.in_slot, self.out_slot = in_slot, out_slot
+        ref = nn.Linear(in_features, out_features, bias=bias)
+        self.weight = nn.Parameter(ref.weight.detach().clone())
+        self.bias = nn.Parameter(ref.bias.detach().clone()) if bias else None
+
+    def sliced(self, in_f: int, out_f: int) -> tuple[Tensor, Tensor | None]:
+        return self.weight[:out_f, :in_f], None if self.bias is None else self.bias[:out_f]
+
+    def forward(self, x: Tensor) -> Tensor:
+        w, b = self.sliced(x.shape[-1], self.active_out(self.out_features))
+        return F.linear(x, w, b)
+
+    def to_static(self, in_f: int, out_f: int) -> nn.Linear:
+        w, b = self.sliced(in_f, out_f)
+        m = nn.Linear(in_f, out_f, bias=b is not None)
+        with torch.no_grad():
+            m.weight.copy_(w)
+            if b is not None:
+                m.bias.copy_(b)
+        return m
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features}->{self.out_features}, slots={self.in_slot}->{self.out_slot}"
+
+
+class DynamicBatchNorm2d(_Dynamic):
+    """BatchNorm2d with shared (sliced) affine parameters and a bank of running statistics per
+    sub-net config.
+
+    Training mode normalises with batch statistics. While the model is calibrating
+    (``calibrate_bn``), batch statistics are accumulated into the bank entry of the active config
+    (cumulative average over the calibration batches). Eval mode reads the bank entry of the
+    active config and raises if that config was never calibrated: no silent fallback.
+    """
+
+    def __init__(self, num_features: int, *, slot: str | None = None, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.num_features, self.eps = num_features, eps
+        self.in_slot = self.out_slot = slot
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.bank: dict[str, tuple[Tensor, Tensor]] = {}
+        self._acc: list = []  # [sum_mean, sum_var, n] while calibrating
+
+    def forward(self, x: Tensor) -> Tensor:
+        c = x.shape[1]
+        w, b = self.weight[:c], self.bias[:c]
+        state = getattr(self, "_state", None)
+        key = state.key if state is not None else ""
+        if self.training:
+            if state is not None and state.calibrating:
+                with torch.no_grad():
+                    mean = x.mean(dim=(0, 2, 3))
+                    var = x.var(dim=(0, 2, 3), unbiased=x.numel() // c > 1)
+                    if not self._acc:
+                        self._acc = [torch.zeros_like(mean), torch.zeros_like(var), 0]
+                    self._acc[0] += mean
+                    self._acc[1] += var
+                    self._acc[2] += 1
+            return F.batch_norm(x, None, None, w, b, True, 0.0, self.eps)
+        try:
+            mean, var = self.bank[key]
+        except KeyError:
+            raise RuntimeError(
+                f"BN statistics for sub-net config [{key}] are not calibrated; call "
+                f"dynpim.nn.calibrate_bn(model, cfg, batches) for it first"
+            ) from None
+        return F.batch_norm(x, mean, var, w, b, False, 0.0, self.eps)
+
+    def finish_calibration(self) -> None:
+        """Store the accumulated statistics under the active config key."""
+        if self._acc and self._acc[2] > 0:
+            s_mean, s_var, n = self._acc
+            self.bank[self._state.key] = (s_mean / n, s_var / n)
+        self._acc = []
+
+    def to_static(self, key: str, c: int) -> nn.BatchNorm2d:
+        if key not in self.bank:
+            raise RuntimeError(f"BN statistics for sub-net config [{key}] are not calibrated")
+        mean, var = self.bank[key]
+        m = nn.BatchNorm2d(c, eps=self.eps)
+        with torch.no_grad():
+            m.weight.copy_(self.weight[:c])
+            m.bias.copy_(self.bias[:c])
+            m.running_mean.copy_(mean)
+            m.running_var.copy_(var)
+        return m.eval()
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, slot={self.in_slot}, banked_configs={len(self.bank)}"
