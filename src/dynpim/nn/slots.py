@@ -39,9 +39,11 @@ class Slot:
                 raise ValueError(f"slot {self.name!r}: {what}={v} is not a multiple of {self.step}")
 
     @classmethod
-    def make(cls, name: str, max_channels: int, *, min_ratio: float = 0.25, groups: int = 8) -> Slot:
+    def make(cls, name: str, max_channels: int, *, min_ratio: float = 0.25,
+             groups: int = 8) -> Slot:
         """Slot whose step is ``max_channels / groups`` (1 when that does not divide evenly)."""
-        step = max_channels // groups if max_channels % groups == 0 and max_channels >= groups else 1
+        divisible = max_channels % groups == 0 and max_channels >= groups
+        step = max_channels // groups if divisible else 1
         min_channels = max(step, math.ceil(max_channels * min_ratio / step) * step)
         return cls(name, max_channels, min(min_channels, max_channels), step)
 

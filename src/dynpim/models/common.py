@@ -1,0 +1,94 @@
+"""Building blocks shared by the zoo: one place that decides which layer classes a model uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from dynpim.nn import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, Slot
+
+VALID_BITS = (*range(1, 9), 32)
+
+
+@dataclass(frozen=True)
+class LayerFactory:
+    """Creates the dynamic layers of a model; ``wbits``/``abits`` = 32 means float."""
+
+    wbits: int = 32
+    abits: int = 32
+
+    def __post_init__(self) -> None:
+        for field, v in (("wbits", self.wbits), ("abits", self.abits)):
+            if isinstance(v, bool) or v not in VALID_BITS:
+                raise ValueError(f"{field} must be 1..8 or 32 (float), got {v!r}")
+        if (self.wbits, self.abits) != (32, 32):
+            raise ValueError("quantized layers are not available yet: use wbits=32, abits=32")
+
+    def conv(self, cin: int, cout: int, k: int, *, stride: int = 1, in_slot: str | None,
+             out_slot: str | None, depthwise: bool = False) -> DynamicConv2d:
+        return DynamicConv2d(cin, cout, k, stride=stride, padding=k // 2, depthwise=depthwise,
+                             in_slot=in_slot, out_slot=out_slot)
+
+    def bn(self, c: int, slot: str | None) -> DynamicBatchNorm2d:
+        return DynamicBatchNorm2d(c, slot=slot)
+
+    def act(self) -> nn.Module:
+        return nn.ReLU(inplace=False)
+
+    def linear(self, cin: int, cout: int, *, in_slot: str | None,
+               out_slot: str | None = None) -> DynamicLinear:
+        return DynamicLinear(cin, cout, in_slot=in_slot, out_slot=out_slot)
+
+
+def scaled(channels: int, width_mult: float) -> int:
+    """Max channels of a layer at ``width_mult`` (at least 1)."""
+    if not width_mult > 0:
+        raise ValueError(f"width_mult must be > 0, got {width_mult!r}")
+    return max(1, int(round(channels * width_mult)))
+
+
+class SlotBook:
+    """Collects the slots of a model as the builder declares them, in order."""
+
+    def __init__(self, min_ratio: float = 0.25, groups: int = 8) -> None:
+        if not 0 < min_ratio <= 1:
+            raise ValueError(f"min_ratio must be in (0, 1], got {min_ratio!r}")
+        self.slots: list[Slot] = []
+        self.min_ratio, self.groups = min_ratio, groups
+
+    def add(self, name: str, channels: int) -> str:
+        self.slots.append(Slot.make(name, channels, min_ratio=self.min_ratio, groups=self.groups))
+        return name
+
+
+class ConvBNAct(nn.Sequential):
+    """conv -> BN -> activation."""
+
+    def __init__(self, f: LayerFactory, cin: int, cout: int, k: int, *, stride: int = 1,
+                 in_slot: str | None, out_slot: str | None, depthwise: bool = False) -> None:
+        super().__init__(
+            f.conv(cin, cout, k, stride=stride, in_slot=in_slot, out_slot=out_slot,
+                   depthwise=depthwise),
+            f.bn(cout, out_slot),
+            f.act(),
+        )
+
+
+class Classifier(nn.Sequential):
+    """Global average pool -> flatten -> linear."""
+
+    def __init__(self, f: LayerFactory, cin: int, num_classes: int, in_slot: str) -> None:
+        super().__init__(nn.AdaptiveAvgPool2d(1), nn.Flatten(), f.linear(cin, num_classes,
+                                                                         in_slot=in_slot))
+
+
+def check_common(num_classes: int, in_channels: int, image_size: int) -> None:
+    for field, v in (("num_classes", num_classes), ("in_channels", in_channels),
+                     ("image_size", image_size)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{field} must be a positive int, got {v!r}")
+
+
+def forward_residual(main: Tensor, shortcut: Tensor) -> Tensor:
+    return main + shortcut

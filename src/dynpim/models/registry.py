@@ -1,0 +1,40 @@
+"""Model registry: ``create_model(name, **kwargs)`` and ``list_models()`` (timm-style)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from dynpim.nn import DynamicNet
+
+Builder = Callable[..., DynamicNet]
+_BUILDERS: dict[str, Builder] = {}
+
+
+def register_model(fn: Builder) -> Builder:
+    """Register a keyword-only builder under its function name."""
+    if fn.__name__ in _BUILDERS:
+        raise ValueError(f"model {fn.__name__!r} is registered twice")
+    _BUILDERS[fn.__name__] = fn
+    return fn
+
+
+def list_models() -> list[str]:
+    """Names of all registered models, sorted."""
+    return sorted(_BUILDERS)
+
+
+def create_model(name: str, **kwargs: Any) -> DynamicNet:
+    """Build a registered dynamic model at max width; ``model.name``/``model.args`` record the
+    call so checkpoints can rebuild it."""
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    builder = _BUILDERS[name]
+    allowed = set(inspect.signature(builder).parameters)
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise ValueError(f"model {name!r} does not take {unknown}; it takes {sorted(allowed)}")
+    model = builder(**kwargs)
+    model.name, model.args = name, dict(kwargs)
+    return model
