@@ -1,0 +1,84 @@
+"""Sub-net switch time and dynamic-vs-static inference latency (ResNet-20, CPU).
+
+Measures (a) ``set_subnet`` between two banked configs and (b) CPU latency of the dynamic model
+at a config vs its exported static module, at 4 uniform widths, batch 1 and 128.
+Targets (issue 2): switch <= 50 us; dynamic/static latency ratio <= 1.10 at batch 128.
+Expected run time: ~1-2 minutes on 2 CPU cores.
+
+    python benchmarks/foundation_speed.py [--threads 1] [--repeats 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from _common import md_table, write_result
+
+from dynpim.models import create_model
+from dynpim.nn import SubnetConfig, calibrate_bn
+
+
+def timed_pair(fa, fb, repeats: int, warmup: int = 3) -> tuple[float, float]:
+    """Median seconds of ``fa()`` and ``fb()``, interleaved so load drift hits both alike."""
+    for _ in range(warmup):
+        fa()
+        fb()
+    ta, tb = [], []
+    for _ in range(repeats):
+        for fn, ts in ((fa, ta), (fb, tb)):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=20)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = create_model("resnet20", in_channels=1, num_classes=10, image_size=28).eval()
+    widths = [0.25, 0.5, 0.75, 1.0]
+    cfgs = [SubnetConfig.uniform(model, w) for w in widths]
+    calib = [torch.randn(64, 1, 28, 28)]
+    for c in cfgs:
+        calibrate_bn(model, c, calib)
+
+    n_switch = 20000
+    a, b = cfgs[0], cfgs[-1]
+    t0 = time.perf_counter()
+    for i in range(n_switch):
+        model.set_subnet(a if i % 2 else b)
+    switch_s = (time.perf_counter() - t0) / n_switch
+
+    rows, latency = [], []
+    for w, cfg in zip(widths, cfgs):
+        static = model.export_subnet(cfg)
+        model.set_subnet(cfg)
+        for bs in (1, 128):
+            x = torch.randn(bs, 1, 28, 28)
+            with torch.inference_mode():
+                t_dyn, t_sta = timed_pair(lambda x=x: model(x), lambda x=x, s=static: s(x),
+                                          args.repeats)
+            latency.append({"width": w, "batch": bs, "dynamic_s": t_dyn, "static_s": t_sta,
+                            "ratio": t_dyn / t_sta})
+            rows.append([w, bs, f"{t_dyn * 1e3:.3f}", f"{t_sta * 1e3:.3f}",
+                         f"{t_dyn / t_sta:.3f}"])
+    path = write_result("foundation_speed", {
+        "settings": {"model": "resnet20", "input": [1, 28, 28], "threads": args.threads,
+                     "repeats": args.repeats, "switches": n_switch},
+        "switch_s": switch_s,
+        "latency": latency,
+    })
+    print(f"set_subnet between two banked configs: {switch_s * 1e6:.2f} us per switch")
+    print(md_table(["width", "batch", "dynamic (ms)", "static (ms)", "dynamic/static"], rows))
+    print(f"written {path}")
+
+
+if __name__ == "__main__":
+    main()
