@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -43,11 +44,14 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def write_result(name: str, data: dict[str, Any]) -> Path:
-    """Write ``benchmarks/results/<name>.json`` with machine info added; return the path."""
+def write_result(name: str, data: dict[str, Any], *, markdown: str = "") -> Path:
+    """Write ``benchmarks/results/<name>.json`` with machine info, the command line and the
+    Markdown summary (what ``run_all.py`` puts in docs/benchmarks.md); return the path."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    payload = {"benchmark": name, "machine": machine_info(), **data}
+    command = "python benchmarks/" + " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    payload = {"benchmark": name, "command": command, "machine": machine_info(),
+               "markdown": markdown, **data}
     path.write_text(json.dumps(payload, indent=1))
     return path
 

@@ -69,14 +69,15 @@ def main() -> None:
                             "ratio": t_dyn / t_sta})
             rows.append([w, bs, f"{t_dyn * 1e3:.3f}", f"{t_sta * 1e3:.3f}",
                          f"{t_dyn / t_sta:.3f}"])
+    table = md_table(["width", "batch", "dynamic (ms)", "static (ms)", "dynamic/static"], rows)
+    summary = f"set_subnet between two banked configs: {switch_s * 1e6:.2f} µs per switch\n\n"
     path = write_result("foundation_speed", {
         "settings": {"model": "resnet20", "input": [1, 28, 28], "threads": args.threads,
                      "repeats": args.repeats, "switches": n_switch},
         "switch_s": switch_s,
         "latency": latency,
-    })
-    print(f"set_subnet between two banked configs: {switch_s * 1e6:.2f} us per switch")
-    print(md_table(["width", "batch", "dynamic (ms)", "static (ms)", "dynamic/static"], rows))
+    }, markdown=summary + table)
+    print(summary + table)
     print(f"written {path}")
 
 
