@@ -1,0 +1,290 @@
+"""Run-time controller: picks the operating point for the current power/latency/energy budget.
+
+Policies
+--------
+``budget``
+    Open loop: trusts the table. The chosen point is the most accurate one that satisfies every
+    given constraint (ties: lower energy, then lower power, then table order).
+``feedback``
+    Closed loop, for hardware whose cost model is imperfect: :meth:`Controller.observe` feeds
+    measured latency/power back; the controller keeps a measured/modelled correction factor per
+    quantity (EWMA) and applies it to every point's modelled cost before checking constraints.
+    When a measurement breaks the budget the factor jumps straight to the measured ratio, so the
+    very next decision steps down (no waiting for the average to catch up).
+
+Hysteresis
+----------
+* ``margin`` (relative, 0..1): a switch to a *different* point is only made when that point
+  fits the constraints tightened by ``margin`` (e.g. power <= cap * (1 - margin)); the current
+  point is kept as long as it fits the plain constraints. A budget hovering at a boundary with
+  noise smaller than the margin therefore cannot make the choice oscillate.
+* ``min_dwell_s``: after a switch, voluntary switches (to a more accurate point) wait until the
+  current point has been in use for ``min_dwell_s``. Forced switches (the current point breaks
+  a constraint) happen at once: a cap is a hard limit.
+
+Load
+----
+When the budget gives the arrival rate ``rate_hz``, a point must keep up (utilisation
+``rate_hz * latency_s <= 1``) and the deadline is checked against the M/D/1 mean response time
+``latency_s * (1 + rho / (2 (1 - rho)))`` (queueing included). ``cap_mode="active"`` (default)
+compares the cap with the power drawn while computing (a hard supply limit);
+``cap_mode="average"`` with the average power at that load, ``rate_hz * energy_j`` (a
+RAPL-style average cap; idle power is not modelled by the controller).
+
+Infeasible budgets never raise: the minimum-accuracy floor is dropped first (resource limits are
+the hard ones); if no point meets the resource limits either, the point with the smallest worst
+relative overshoot is chosen (for a power cap alone: the lowest-power, i.e. cheapest, point) and
+the violated constraints are reported in the :class:`Decision`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from .table import OperatingPoint, OperatingTable
+
+POLICIES = ("budget", "feedback")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Constraints for one decision; ``None`` = unconstrained.
+
+    ``power_w``: cap on the power drawn while computing; ``deadline_s``: per-inference latency;
+    ``energy_j``: energy per inference; ``min_accuracy``: accuracy floor (fraction);
+    ``rate_hz``: request arrival rate the point must sustain (latency_s * rate_hz <= 1).
+    """
+
+    power_w: float | None = None
+    deadline_s: float | None = None
+    energy_j: float | None = None
+    min_accuracy: float | None = None
+    rate_hz: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("power_w", "deadline_s", "energy_j", "min_accuracy", "rate_hz"):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                    or v < 0:
+                raise ValueError(f"budget: {name} must be a finite number >= 0 or None, got {v!r}")
+        if self.min_accuracy is not None and self.min_accuracy > 1:
+            raise ValueError(f"budget: min_accuracy is a fraction in [0, 1], "
+                             f"got {self.min_accuracy!r}")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Outcome of one :meth:`Controller.decide` call."""
+
+    point: OperatingPoint
+    feasible: bool
+    violated: tuple[str, ...]
+    switched: bool
+    reason: str
+
+
+class Controller:
+    """Chooses operating points from ``table`` under a :class:`Budget` (see module docstring).
+
+    ``switch_energy_j``/``switch_latency_s`` are the fixed cost of one reconfiguration and
+    ``wake_energy_j``/``wake_latency_s`` the extra cost per sub-array woken from power gating;
+    :meth:`switch_cost` returns them (the simulator charges them, the controller does not
+    optimise over them beyond hysteresis).
+    """
+
+    def __init__(
+        self,
+        table: OperatingTable,
+        policy: str = "budget",
+        *,
+        min_dwell_s: float = 0.0,
+        margin: float = 0.0,
+        switch_energy_j: float = 0.0,
+        switch_latency_s: float = 0.0,
+        wake_energy_j: float = 0.0,
+        wake_latency_s: float = 0.0,
+        ewma_alpha: float = 0.3,
+        cap_mode: str = "active",
+    ) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"controller: policy must be one of {POLICIES}, got {policy!r}")
+        if not isinstance(table, OperatingTable):
+            raise ValueError("controller: table must be an OperatingTable")
+        for name, v in (("min_dwell_s", min_dwell_s), ("switch_energy_j", switch_energy_j),
+                        ("switch_latency_s", switch_latency_s), ("wake_energy_j", wake_energy_j),
+                        ("wake_latency_s", wake_latency_s)):
+            if not math.isfinite(v) or v < 0:
+                raise ValueError(f"controller: {name} must be finite and >= 0, got {v!r}")
+        if cap_mode not in ("active", "average"):
+            raise ValueError(f"controller: cap_mode must be 'active' or 'average', "
+                             f"got {cap_mode!r}")
+        if not 0.0 <= margin < 1.0:
+            raise ValueError(f"controller: margin must be in [0, 1), got {margin!r}")
+        if not 0.0 < ewma_alpha <= 1.0:
+            raise ValueError(f"controller: ewma_alpha must be in (0, 1], got {ewma_alpha!r}")
+        self.table = table
+        self.policy = policy
+        self.min_dwell_s = float(min_dwell_s)
+        self.margin = float(margin)
+        self.switch_energy_j = float(switch_energy_j)
+        self.switch_latency_s = float(switch_latency_s)
+        self.wake_energy_j, self.wake_latency_s = float(wake_energy_j), float(wake_latency_s)
+        self.ewma_alpha = float(ewma_alpha)
+        self.cap_mode = cap_mode
+        self._order = {p.key: i for i, p in enumerate(table)}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the current point, the switch count and the feedback corrections."""
+        self.current: OperatingPoint | None = None
+        self.since_s = -math.inf
+        self.switches = 0
+        self.latency_scale = 1.0
+        self.power_scale = 1.0
+        self.last_decision: Decision | None = None
+        self.budget = Budget()
+
+    # -- cost predictions -------------------------------------------------------------------
+    def predicted(self, p: OperatingPoint) -> tuple[float, float, float]:
+        """(latency_s, power_w, energy_j) of ``p`` after the feedback corrections."""
+        ls, ps = self.latency_scale, self.power_scale
+        return p.latency_s * ls, p.avg_power_w * ps, p.energy_j * ls * ps
+
+    def _overshoot(self, p: OperatingPoint, b: Budget, tight: float) -> dict[str, float]:
+        """Relative overshoot (> 0 only when broken) of each given constraint."""
+        lat, pw, en = self.predicted(p)
+        k = 1.0 - tight
+        out: dict[str, float] = {}
+        load = lat * (b.rate_hz or 0.0)
+        resp = lat
+        if b.rate_hz:
+            if self.cap_mode == "average":
+                pw = en * b.rate_hz if load < 1 else pw
+            # M/D/1 mean response time (Poisson arrivals, deterministic service)
+            resp = lat + load * lat / (2 * (1 - load)) if load < 1 else math.inf
+        for name, value, limit in (("power_w", pw, b.power_w), ("deadline_s", resp, b.deadline_s),
+                                   ("energy_j", en, b.energy_j),
+                                   ("rate_hz", load, 1.0 if b.rate_hz else None)):
+            if limit is None:
+                continue
+            lim = limit * k
+            over = (value - lim) / lim if lim > 0 else (math.inf if value > 0 else 0.0)
+            if over > 1e-12:
+                out[name] = over
+        if b.min_accuracy is not None and p.accuracy < b.min_accuracy - 1e-12:
+            out["min_accuracy"] = (b.min_accuracy - p.accuracy) / max(b.min_accuracy, 1e-12)
+        return out
+
+    def _rank(self, p: OperatingPoint) -> tuple[float, float, float, int]:
+        lat, pw, en = self.predicted(p)
+        return (-p.accuracy, en, pw, self._order[p.key])
+
+    def _best(self, b: Budget, tight: float, *, accuracy: bool = True) -> OperatingPoint | None:
+        bb = b if accuracy else Budget(b.power_w, b.deadline_s, b.energy_j, None, b.rate_hz)
+        ok = [p for p in self.table if not self._overshoot(p, bb, tight)]
+        return min(ok, key=self._rank) if ok else None
+
+    def _least_violating(self, b: Budget) -> OperatingPoint:
+        bb = Budget(b.power_w, b.deadline_s, b.energy_j, None, b.rate_hz)
+
+        def key(p: OperatingPoint) -> tuple[float, float, float, float]:
+            over = self._overshoot(p, bb, 0.0)
+            lat, pw, en = self.predicted(p)
+            return (max(over.values(), default=0.0), en, pw, -p.accuracy)
+
+        return min(self.table, key=key)
+
+    # -- decisions --------------------------------------------------------------------------
+    def decide(self, budget: Budget | None = None, now_s: float | None = None, **kw) -> Decision:
+        """Choose a point for ``budget`` (or keyword constraints) at time ``now_s``.
+
+        ``now_s`` defaults to ``time.monotonic()``. Never raises for an infeasible budget.
+        """
+        b = budget if budget is not None else Budget(**kw)
+        now = time.monotonic() if now_s is None else float(now_s)
+        self.budget = b
+        cur = self.current
+        best_plain = self._best(b, 0.0)
+        best_tight = self._best(b, self.margin) if self.margin > 0 else best_plain
+        if best_plain is not None:
+            if cur is None:
+                target, reason = best_plain, "initial choice"
+            elif not self._overshoot(cur, b, 0.0):
+                cand = best_tight
+                dwell_ok = now - self.since_s >= self.min_dwell_s
+                if cand is not None and cand != cur and self._rank(cand) < self._rank(cur):
+                    target, reason = (cand, "upgrade") if dwell_ok else (cur, "dwell")
+                else:
+                    target, reason = cur, "current point still best within hysteresis"
+            else:
+                target, reason = best_tight or best_plain, "current point breaks the budget"
+        else:
+            target = self._best(b, 0.0, accuracy=False)
+            reason = "accuracy floor dropped: no point meets every constraint"
+            if target is None:
+                target = self._least_violating(b)
+                reason = "infeasible: least-violating point"
+        violated = tuple(self._overshoot(target, b, 0.0))
+        switched = cur is not None and target != cur
+        if target != cur:
+            if cur is not None:
+                self.switches += 1
+            self.current, self.since_s = target, now
+        d = Decision(target, not violated, violated, switched, reason)
+        self.last_decision = d
+        return d
+
+    def select(self, power_w: float | None = None, deadline_s: float | None = None,
+               energy_j: float | None = None, min_accuracy: float | None = None,
+               now_s: float | None = None, rate_hz: float | None = None) -> OperatingPoint:
+        """The contract of DESIGN.md section 7: the chosen :class:`OperatingPoint`.
+
+        Feasibility and violated constraints are in :attr:`last_decision` / :attr:`last_violation`.
+        """
+        b = Budget(power_w, deadline_s, energy_j, min_accuracy, rate_hz)
+        return self.decide(b, now_s).point
+
+    @property
+    def last_violation(self) -> tuple[str, ...]:
+        """Constraints the last chosen point breaks (empty when it was feasible)."""
+        return self.last_decision.violated if self.last_decision else ()
+
+    # -- feedback and costs -----------------------------------------------------------------
+    def observe(self, latency_s: float | None = None, power_w: float | None = None,
+                point: OperatingPoint | None = None, budget: Budget | None = None) -> None:
+        """Report a measurement of ``point`` (default: the current one).
+
+        ``budget`` defaults to the one of the last decision. Only the ``feedback`` policy uses
+        measurements; ``budget`` ignores them (open loop).
+        """
+        if self.policy != "feedback":
+            return
+        budget = budget if budget is not None else self.budget
+        p = point or self.current
+        if p is None:
+            return
+        a = self.ewma_alpha
+        if latency_s is not None and latency_s > 0:
+            ratio = latency_s / p.latency_s
+            new = (1 - a) * self.latency_scale + a * ratio
+            if budget.deadline_s is not None and latency_s > budget.deadline_s:
+                new = max(new, ratio)
+            self.latency_scale = new
+        if power_w is not None and power_w > 0 and p.avg_power_w > 0:
+            ratio = power_w / p.avg_power_w
+            new = (1 - a) * self.power_scale + a * ratio
+            if budget.power_w is not None and power_w > budget.power_w:
+                new = max(new, ratio)
+            self.power_scale = new
+
+    def switch_cost(self, old: OperatingPoint | None, new: OperatingPoint) -> tuple[float, float]:
+        """(energy_j, latency_s) of reconfiguring from ``old`` to ``new`` (0 if unchanged)."""
+        if old is None or old == new:
+            return 0.0, 0.0
+        woken = max(0, new.active_subarrays - old.active_subarrays)
+        return (self.switch_energy_j + woken * self.wake_energy_j,
+                self.switch_latency_s + woken * self.wake_latency_s)

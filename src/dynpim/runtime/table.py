@@ -1,0 +1,275 @@
+"""Operating points and the operating table the run-time controller chooses from.
+
+An *operating point* is one deployable way of running the network: a sub-net config plus the
+number of active PIM sub-arrays, with its measured accuracy and modelled per-inference latency,
+energy and power. The *operating table* is a list of such points, stored as JSON
+(schema ``dynpim.operating_table/1``, documented in docs/runtime.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dynpim.nn import SubnetConfig
+
+SCHEMA = "dynpim.operating_table/1"
+
+_REQUIRED = ("config", "active_subarrays", "accuracy", "latency_s", "energy_j", "avg_power_w")
+
+
+def _number(where: str, name: str, value: Any, *, positive: bool = False) -> float:
+    """``value`` as a finite float >= 0 (> 0 with ``positive``); ValueError names the field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where}: field {name!r} must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or v < 0 or (positive and v == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{where}: field {name!r} must be finite and {bound}, got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """One (sub-net config, active sub-arrays) pair with its accuracy and per-inference costs.
+
+    ``accuracy`` is a fraction in [0, 1]; ``latency_s``, ``energy_j`` and ``avg_power_w`` are for
+    one inference (batch 1) and ``avg_power_w`` is the power drawn while that inference runs.
+    """
+
+    config: SubnetConfig
+    active_subarrays: int
+    accuracy: float
+    latency_s: float
+    energy_j: float
+    avg_power_w: float
+    peak_power_w: float | None = None
+    macs: int | None = None
+    label: str = ""
+    where: str = field(default="operating point", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        w = self.where
+        if not isinstance(self.config, SubnetConfig):
+            raise ValueError(f"{w}: field 'config' must be a SubnetConfig, got {self.config!r}")
+        if not self.config.widths:
+            raise ValueError(f"{w}: field 'config' has no widths")
+        a = self.active_subarrays
+        if isinstance(a, bool) or not isinstance(a, int) or a < 1:
+            raise ValueError(f"{w}: field 'active_subarrays' must be an int >= 1, got {a!r}")
+        acc = _number(w, "accuracy", self.accuracy)
+        if acc > 1.0:
+            raise ValueError(f"{w}: field 'accuracy' is a fraction in [0, 1], got {acc!r}")
+        object.__setattr__(self, "accuracy", acc)
+        object.__setattr__(self, "latency_s", _number(w, "latency_s", self.latency_s,
+                                                      positive=True))
+        object.__setattr__(self, "energy_j", _number(w, "energy_j", self.energy_j))
+        object.__setattr__(self, "avg_power_w", _number(w, "avg_power_w", self.avg_power_w))
+        if self.peak_power_w is not None:
+            peak = _number(w, "peak_power_w", self.peak_power_w)
+            if peak < self.avg_power_w:
+                raise ValueError(f"{w}: field 'peak_power_w' ({peak}) is below avg_power_w "
+                                 f"({self.avg_power_w})")
+            object.__setattr__(self, "peak_power_w", peak)
+        if self.macs is not None and (isinstance(self.macs, bool) or not isinstance(self.macs, int)
+                                      or self.macs < 0):
+            raise ValueError(f"{w}: field 'macs' must be an int >= 0, got {self.macs!r}")
+        if not self.label:
+            object.__setattr__(self, "label", f"{self.config.key}@{self.active_subarrays}")
+
+    @property
+    def key(self) -> str:
+        """Unique identity in a table: ``"<config key>@<active sub-arrays>"``."""
+        return f"{self.config.key}@{self.active_subarrays}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "config": self.config.to_dict(),
+            "active_subarrays": self.active_subarrays,
+            "accuracy": self.accuracy,
+            "latency_s": self.latency_s,
+            "energy_j": self.energy_j,
+            "avg_power_w": self.avg_power_w,
+        }
+        if self.peak_power_w is not None:
+            d["peak_power_w"] = self.peak_power_w
+        if self.macs is not None:
+            d["macs"] = self.macs
+        if self.label and self.label != self.key:
+            d["label"] = self.label
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "operating point") -> OperatingPoint:
+        if not isinstance(d, dict):
+            raise ValueError(f"{where}: must be a JSON object, got {type(d).__name__}")
+        missing = [k for k in _REQUIRED if k not in d]
+        if missing:
+            raise ValueError(f"{where}: missing field(s) {', '.join(map(repr, missing))}")
+        try:
+            cfg = SubnetConfig.from_dict(d["config"])
+        except ValueError as e:
+            raise ValueError(f"{where}: field 'config': {e}") from None
+        return cls(cfg, d["active_subarrays"], d["accuracy"], d["latency_s"], d["energy_j"],
+                   d["avg_power_w"], d.get("peak_power_w"), d.get("macs"),
+                   str(d.get("label", "")), where=where)
+
+
+def _dominates(a: OperatingPoint, b: OperatingPoint) -> bool:
+    """``a`` at least as good as ``b`` everywhere (accuracy up; latency, power, energy down) and
+    strictly better somewhere."""
+    ge = (a.accuracy >= b.accuracy and a.latency_s <= b.latency_s
+          and a.avg_power_w <= b.avg_power_w and a.energy_j <= b.energy_j)
+    gt = (a.accuracy > b.accuracy or a.latency_s < b.latency_s
+          or a.avg_power_w < b.avg_power_w or a.energy_j < b.energy_j)
+    return ge and gt
+
+
+class OperatingTable:
+    """An immutable, validated list of operating points plus metadata (model, preset, ...)."""
+
+    def __init__(self, points: Iterable[OperatingPoint], meta: dict[str, Any] | None = None):
+        pts = tuple(points)
+        if not pts:
+            raise ValueError("operating table: 'points' is empty; need at least one point")
+        n = len(pts[0].config)
+        seen: dict[str, int] = {}
+        for i, p in enumerate(pts):
+            if not isinstance(p, OperatingPoint):
+                raise ValueError(f"operating table: points[{i}] is not an OperatingPoint")
+            if len(p.config) != n:
+                raise ValueError(f"operating table: points[{i}] config has {len(p.config)} widths,"
+                                 f" points[0] has {n}; all points must be for the same model")
+            if p.key in seen:
+                raise ValueError(f"operating table: points[{i}] duplicates points[{seen[p.key]}] "
+                                 f"(config {p.config.key}, active_subarrays "
+                                 f"{p.active_subarrays})")
+            seen[p.key] = i
+        self.points: tuple[OperatingPoint, ...] = pts
+        self.meta: dict[str, Any] = dict(meta or {})
+
+    # -- construction and I/O ---------------------------------------------------------------
+    @classmethod
+    def from_points(cls, points: Iterable[OperatingPoint],
+                    meta: dict[str, Any] | None = None) -> OperatingTable:
+        return cls(points, meta)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "operating table") -> OperatingTable:
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: top level must be a JSON object")
+        schema = data.get("schema")
+        if schema != SCHEMA:
+            raise ValueError(f"{source}: field 'schema' must be {SCHEMA!r}, got {schema!r}")
+        if "points" not in data:
+            raise ValueError(f"{source}: missing field 'points'")
+        pts = data["points"]
+        if not isinstance(pts, list):
+            raise ValueError(f"{source}: field 'points' must be a list")
+        if not pts:
+            raise ValueError(f"{source}: field 'points' is empty; need at least one point")
+        points = [OperatingPoint.from_dict(d, f"{source}: points[{i}]") for i, d in enumerate(pts)]
+        meta = {k: v for k, v in data.items() if k not in ("schema", "points")}
+        try:
+            return cls(points, meta)
+        except ValueError as e:
+            raise ValueError(f"{source}: {str(e).removeprefix('operating table: ')}") from None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> OperatingTable:
+        """Read and validate a table JSON file."""
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"operating table {path!r} does not exist")
+        with open(path) as f:
+            try:
+                data = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}: not valid JSON: {e}") from None
+        return cls.from_dict(data, path)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, **self.meta, "points": [p.to_dict() for p in self.points]}
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the table as JSON (atomically: temp file + rename)."""
+        path = os.fspath(path)
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.to_dict(), f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+
+    # -- queries ----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __iter__(self) -> Iterator[OperatingPoint]:
+        return iter(self.points)
+
+    def __getitem__(self, i: int) -> OperatingPoint:
+        return self.points[i]
+
+    def index(self, point: OperatingPoint) -> int:
+        return self.points.index(point)
+
+    def configs(self) -> list[SubnetConfig]:
+        """Distinct sub-net configs, in first-seen order."""
+        return list(dict.fromkeys(p.config for p in self.points))
+
+    def subset(self, points: Sequence[OperatingPoint]) -> OperatingTable:
+        """A table holding only ``points`` (same metadata)."""
+        return OperatingTable(points, self.meta)
+
+    def pareto(self) -> OperatingTable:
+        """Points no other point dominates (accuracy max; latency, power, energy min)."""
+        front = [p for p in self.points if not any(_dominates(q, p) for q in self.points)]
+        return self.subset(front)
+
+    def most_accurate(self) -> OperatingPoint:
+        return min(self.points, key=lambda p: (-p.accuracy, p.energy_j, p.avg_power_w))
+
+    def cheapest(self) -> OperatingPoint:
+        """Lowest power, then lowest energy, then highest accuracy."""
+        return min(self.points, key=lambda p: (p.avg_power_w, p.energy_j, -p.accuracy))
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and ranges of every quantity (for ``dynpim runtime show`` and reports)."""
+        def rng(attr: str) -> list[float]:
+            vals = [getattr(p, attr) for p in self.points]
+            return [min(vals), max(vals)]
+
+        return {
+            "points": len(self.points),
+            "pareto_points": len(self.pareto()),
+            "configs": len(self.configs()),
+            "active_subarrays": sorted({p.active_subarrays for p in self.points}),
+            "accuracy": rng("accuracy"),
+            "latency_s": rng("latency_s"),
+            "energy_j": rng("energy_j"),
+            "avg_power_w": rng("avg_power_w"),
+            **{k: self.meta[k] for k in ("model", "preset", "input_size") if k in self.meta},
+        }
+
+    def describe(self) -> str:
+        """Human-readable summary plus one line per point (Pareto points marked ``*``)."""
+        s = self.summary()
+        front = {p.key for p in self.pareto()}
+        lines = [f"operating table: {s['points']} points ({s['pareto_points']} Pareto-optimal), "
+                 f"{s['configs']} configs, active sub-arrays {s['active_subarrays']}"]
+        for k in ("model", "preset", "input_size"):
+            if k in s:
+                lines.append(f"  {k}: {s[k]}")
+        lines.append(f"  {'':1} {'#':>3} {'label':<28} {'acc':>7} {'latency_s':>11} "
+                     f"{'energy_j':>11} {'power_w':>10}")
+        order = sorted(range(len(self)), key=lambda i: -self.points[i].accuracy)
+        for i in order:
+            p = self.points[i]
+            mark = "*" if p.key in front else " "
+            lines.append(f"  {mark} {i:>3} {p.label[:28]:<28} {p.accuracy:>7.4f} "
+                         f"{p.latency_s:>11.4g} {p.energy_j:>11.4g} {p.avg_power_w:>10.4g}")
+        return "\n".join(lines)
