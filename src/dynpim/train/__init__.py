@@ -1,0 +1,39 @@
+"""Dynamic training (sandwich rule + in-place distillation), evaluation, checkpoints, DDP."""
+
+from .checkpoint import Checkpoint, load_checkpoint, read_meta, resolve_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .evaluate import (
+    calibration_batches,
+    evaluate,
+    evaluate_configs,
+    format_table,
+    write_table,
+)
+from .losses import soft_cross_entropy
+from .samplers import FixedSampler, ListSampler, UniformSampler, sandwich
+from .trainer import Trainer, TrainingDiverged, TrainResult, build_model, build_sampler, train
+
+__all__ = [
+    "Checkpoint",
+    "FixedSampler",
+    "ListSampler",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "TrainingDiverged",
+    "UniformSampler",
+    "build_model",
+    "build_sampler",
+    "calibration_batches",
+    "evaluate",
+    "evaluate_configs",
+    "format_table",
+    "load_checkpoint",
+    "read_meta",
+    "resolve_checkpoint",
+    "sandwich",
+    "save_checkpoint",
+    "soft_cross_entropy",
+    "train",
+    "write_table",
+]

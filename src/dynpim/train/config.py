@@ -1,0 +1,152 @@
+"""``TrainConfig``: every option of a training run, frozen, validated, YAML/JSON round-trippable.
+
+The run directory stores the resolved config, so a run can be repeated from its own folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+import yaml
+
+MODES = ("dynamic", "individual")
+_FLOATS = {"width_mult", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing",
+           "min_width", "max_width", "width"}
+SAMPLINGS = ("uniform", "nonuniform", "fixed")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of one training run (defaults: a quick demo on scikit-learn's digits)."""
+
+    model: str = "lenet"
+    width_mult: float = 1.0
+    dataset: str = "digits"
+    data_dir: str | None = None
+    holdout: int | None = None          # held-out training samples (None: dataset default)
+    split_seed: int = 0
+    mode: str = "dynamic"               # dynamic (sandwich rule) | individual (one config)
+    sampling: str = "uniform"           # uniform | nonuniform (--configs) | fixed (--width)
+    configs: str | None = None          # JSON list of configs (nonuniform sampling)
+    width: float | None = None          # uniform ratio of the fixed/individual config
+    min_width: float = 0.25             # uniform sampling range [min_width, max_width]
+    max_width: float = 1.0
+    num_random: int = 2                 # random sub-nets per batch besides largest and smallest
+    epochs: int = 10
+    batch_size: int = 128               # global batch (all processes together)
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4          # conv/linear weights only; never BN or biases
+    warmup_epochs: float = 0.0
+    label_smoothing: float = 0.0        # hard-label loss of the largest sub-net only
+    augment: bool = True
+    seed: int = 0
+    eval_widths: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
+    calib_batches: int = 50             # training batches per BN calibration
+    checkpoint_every: int = 0           # also checkpoint every N steps (0: per epoch only)
+    max_steps: int | None = None        # stop after this many optimizer steps (tests, smoke)
+    out: str = "runs/run"
+    device: str = "cpu"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "eval_widths", tuple(float(w) for w in self.eval_widths))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the bad field and its allowed range."""
+        def need(ok: bool, msg: str) -> None:
+            if not ok:
+                raise ValueError(msg)
+
+        need(self.mode in MODES, f"mode must be one of {MODES}, got {self.mode!r}")
+        need(self.sampling in SAMPLINGS, f"sampling must be one of {SAMPLINGS}, "
+             f"got {self.sampling!r}")
+        for name in ("width_mult", "lr", "momentum", "weight_decay", "warmup_epochs",
+                     "label_smoothing", "min_width", "max_width"):
+            v = getattr(self, name)
+            need(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+                 f"{name} must be a finite number, got {v!r}")
+        need(0 < self.min_width <= self.max_width <= 1.0,
+             f"need 0 < min_width <= max_width <= 1, got {self.min_width}, {self.max_width}")
+        need(self.width is None or 0 < self.width <= 1.0,
+             f"width must be in (0, 1], got {self.width}")
+        need(all(0 < w <= 1.0 for w in self.eval_widths),
+             f"eval_widths must be in (0, 1], got {list(self.eval_widths)}")
+        need(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        need(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
+        need(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        need(0 <= self.label_smoothing < 1,
+             f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        need(self.width_mult > 0, f"width_mult must be > 0, got {self.width_mult}")
+        for name, lo in (("epochs", 1), ("batch_size", 1), ("num_random", 0),
+                         ("calib_batches", 1), ("checkpoint_every", 0), ("split_seed", 0),
+                         ("seed", 0)):
+            v = getattr(self, name)
+            need(isinstance(v, int) and not isinstance(v, bool) and v >= lo,
+                 f"{name} must be an integer >= {lo}, got {v!r}")
+        need(self.warmup_epochs <= self.epochs,
+             f"warmup_epochs must be in [0, epochs={self.epochs}], got {self.warmup_epochs}")
+        need(self.warmup_epochs >= 0, f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
+        need(self.max_steps is None or (isinstance(self.max_steps, int) and self.max_steps >= 1),
+             f"max_steps must be an integer >= 1, got {self.max_steps!r}")
+        need(self.holdout is None or (isinstance(self.holdout, int) and self.holdout >= 0),
+             f"holdout must be an integer >= 0, got {self.holdout!r}")
+        if self.sampling == "nonuniform":
+            need(bool(self.configs), "sampling 'nonuniform' needs configs (a JSON file)")
+        if self.sampling == "fixed" or self.mode == "individual":
+            need(self.width is not None or bool(self.configs),
+                 f"mode {self.mode!r} / sampling {self.sampling!r} needs width (or configs with "
+                 f"one config)")
+
+    # -- (de)serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["eval_widths"] = list(self.eval_widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Build from a mapping; unknown keys are an error (a typo must not be ignored)."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a training config must be a mapping, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        d = {k.replace("-", "_"): v for k, v in d.items()}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+        for k, v in list(d.items()):
+            if k in _FLOATS and isinstance(v, str):  # YAML reads "1e-4" as a string
+                try:
+                    d[k] = float(v)
+                except ValueError:
+                    raise ValueError(f"{k} must be a number, got {v!r}") from None
+        return cls(**d)
+
+    @classmethod
+    def from_file(cls, path: str, **overrides: Any) -> TrainConfig:
+        """Read YAML or JSON; ``overrides`` (e.g. from the command line) win."""
+        try:
+            with open(path) as f:
+                data = yaml.safe_load(f) or {}
+        except yaml.YAMLError as e:
+            raise ValueError(f"{path}: not valid YAML: {e}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of options, got {type(data).__name__}")
+        data = {k.replace("-", "_"): v for k, v in data.items()}
+        data.update(overrides)
+        return cls.from_dict(data)
+
+    def save(self, path: str) -> None:
+        with open(path, "w") as f:
+            if path.endswith(".json"):
+                json.dump(self.to_dict(), f, indent=1)
+            else:
+                yaml.safe_dump(self.to_dict(), f, sort_keys=False)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return replace(self, **changes)

@@ -1,0 +1,102 @@
+"""Accuracy of sub-nets: calibrate BN per config on training data (never the test set), then
+measure top-1; tables of config, MACs, parameters and accuracy as text, JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from dynpim.data import DatasetSplits, iterate_batches
+from dynpim.nn import DynamicNet, SubnetConfig, calibrate_bn
+
+
+@torch.no_grad()
+def evaluate(model: DynamicNet, cfg: SubnetConfig | Sequence[int],
+             batches: Iterable[tuple[Tensor, Tensor]]) -> float:
+    """Top-1 accuracy in percent of ``cfg`` in eval mode (its BN statistics must be banked)."""
+    was_training = model.training
+    model.eval()
+    correct = total = 0
+    try:
+        with model.subnet(cfg):
+            for x, y in batches:
+                correct += int((model(x).argmax(dim=1) == y).sum())
+                total += len(y)
+    finally:
+        model.train(was_training)
+    if total == 0:
+        raise ValueError("evaluate needs at least one sample")
+    return 100.0 * correct / total
+
+
+def calibration_batches(splits: DatasetSplits, *, batch_size: int = 128, num_batches: int = 50,
+                        seed: int = 0) -> list[Tensor]:
+    """``num_batches`` un-augmented batches from a fixed shuffle of the *training* split."""
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for x, _ in iterate_batches(splits.train_x, splits.train_y, batch_size, shuffle=True,
+                                generator=g, drop_last=len(splits.train_y) >= batch_size):
+        out.append(x)
+        if len(out) >= num_batches:
+            break
+    return out
+
+
+def evaluate_configs(
+    model: DynamicNet,
+    configs: Sequence[SubnetConfig],
+    splits: DatasetSplits,
+    calib: Sequence[Tensor] | None,
+    *,
+    split: str = "test",
+    batch_size: int = 256,
+) -> list[dict[str, Any]]:
+    """For each config: calibrate BN on ``calib`` (skip when ``None``: use the banked
+    statistics), then top-1 on ``split`` ("test" or "holdout"). Rows sorted by MACs."""
+    if split not in ("test", "holdout"):
+        raise ValueError(f"split must be 'test' or 'holdout', got {split!r}")
+    x, y = getattr(splits, f"{split}_x"), getattr(splits, f"{split}_y")
+    rows = []
+    for cfg in configs:
+        cfg = model.validate(cfg)
+        if calib is not None:
+            calibrate_bn(model, cfg, calib)
+        acc = evaluate(model, cfg, iterate_batches(x, y, batch_size))
+        rows.append({
+            "config": cfg.key, "widths": list(cfg.widths),
+            "ratio": round(cfg.ratio(model.slots), 4),
+            "macs": model.macs(cfg, splits.input_size), "params": model.params(cfg),
+            f"top1_{split}": round(acc, 3),
+        })
+    return sorted(rows, key=lambda r: (r["macs"], r["widths"]))
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A Markdown table of the rows (config, ratio, MMACs, params, accuracy)."""
+    if not rows:
+        return "(no configs)"
+    acc_key = next(k for k in rows[0] if k.startswith("top1_"))
+    lines = [f"| config | ratio | MMACs | params | {acc_key} (%) |", "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['config']} | {r['ratio']:.3f} | {r['macs'] / 1e6:.3f} | "
+                     f"{r['params']:,} | {r[acc_key]:.2f} |")
+    return "\n".join(lines)
+
+
+def write_table(rows: Sequence[dict[str, Any]], prefix: str) -> tuple[str, str]:
+    """Write ``<prefix>.json`` and ``<prefix>.csv``; returns both paths."""
+    jp, cp = prefix + ".json", prefix + ".csv"
+    with open(jp, "w") as f:
+        json.dump({"rows": list(rows)}, f, indent=1)
+    with open(cp, "w", newline="") as f:
+        if rows:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            for r in rows:
+                w.writerow({**r, "widths": "-".join(map(str, r["widths"]))})
+    return jp, cp

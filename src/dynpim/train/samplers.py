@@ -1,0 +1,97 @@
+"""Which sub-nets train on each batch: uniform width ratios, a list of (searched) non-uniform
+configs, or one fixed config. Every draw comes from a generator seeded by (seed, step), so all
+processes of a data-parallel run, and a resumed run, pick the same sub-nets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from dynpim.nn import DynamicNet, SubnetConfig
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """A CPU generator that depends only on ``(seed, step)``."""
+    return torch.Generator().manual_seed((int(seed) * 1_000_003 + int(step)) % (2**63 - 1))
+
+
+@dataclass
+class UniformSampler:
+    """Same ratio in every slot, ratio ~ U[min_ratio, max_ratio], rounded to each slot's step."""
+
+    model: DynamicNet
+    min_ratio: float = 0.25
+    max_ratio: float = 1.0
+
+    def largest(self) -> SubnetConfig:
+        return SubnetConfig.uniform(self.model, self.max_ratio)
+
+    def smallest(self) -> SubnetConfig:
+        return SubnetConfig.uniform(self.model, self.min_ratio)
+
+    def sample(self, g: torch.Generator) -> SubnetConfig:
+        u = float(torch.rand((), generator=g, dtype=torch.float64))
+        ratio = self.min_ratio + u * (self.max_ratio - self.min_ratio)
+        return SubnetConfig.uniform(self.model, ratio)
+
+    def eval_configs(self) -> list[SubnetConfig]:
+        return [self.smallest(), self.largest()]
+
+
+@dataclass
+class ListSampler:
+    """Configs from a list (e.g. the searched non-uniform sub-nets); largest/smallest by MACs."""
+
+    model: DynamicNet
+    configs: Sequence[SubnetConfig]
+
+    def __post_init__(self) -> None:
+        if not self.configs:
+            raise ValueError("the config list is empty")
+        self.configs = sorted({self.model.validate(c) for c in self.configs},
+                              key=lambda c: (self.model.macs(c), c.widths))
+
+    def largest(self) -> SubnetConfig:
+        return self.configs[-1]
+
+    def smallest(self) -> SubnetConfig:
+        return self.configs[0]
+
+    def sample(self, g: torch.Generator) -> SubnetConfig:
+        return self.configs[int(torch.randint(len(self.configs), (1,), generator=g))]
+
+    def eval_configs(self) -> list[SubnetConfig]:
+        return list(self.configs)
+
+
+@dataclass
+class FixedSampler:
+    """Always the same config (individual training of one sub-net, the baseline)."""
+
+    model: DynamicNet
+    config: SubnetConfig
+
+    def __post_init__(self) -> None:
+        self.config = self.model.validate(self.config)
+
+    def largest(self) -> SubnetConfig:
+        return self.config
+
+    def smallest(self) -> SubnetConfig:
+        return self.config
+
+    def sample(self, g: torch.Generator) -> SubnetConfig:
+        return self.config
+
+    def eval_configs(self) -> list[SubnetConfig]:
+        return [self.config]
+
+
+Sampler = UniformSampler | ListSampler | FixedSampler
+
+
+def sandwich(sampler: Sampler, num_random: int, g: torch.Generator) -> list[SubnetConfig]:
+    """Configs of one sandwich step: largest first, then smallest, then ``num_random`` draws."""
+    return [sampler.largest(), sampler.smallest()] + [sampler.sample(g) for _ in range(num_random)]

@@ -1,0 +1,277 @@
+"""The training loop: sandwich rule with in-place distillation (``dynamic``) or one fixed
+config (``individual``), per-step cosine schedule, checkpoints, resume, data parallelism."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dynpim.data import DatasetSplits, augment_for, iterate_batches, load_dataset, num_batches
+from dynpim.nn import DynamicNet, SubnetConfig, load_configs
+
+from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from .config import TrainConfig
+from .distributed import DistContext
+from .evaluate import calibration_batches, evaluate_configs, format_table, write_table
+from .losses import hard_cross_entropy, soft_cross_entropy
+from .optim import build_optimizer, lr_at, set_lr
+from .samplers import FixedSampler, ListSampler, Sampler, UniformSampler, sandwich, step_generator
+
+Hook = Callable[["Trainer", dict[str, Any]], None]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN/inf; the last good checkpoint is left untouched."""
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_model(cfg: TrainConfig, splits: DatasetSplits) -> DynamicNet:
+    from dynpim.models import create_model
+
+    c, h, _ = splits.input_size
+    return create_model(cfg.model, num_classes=splits.num_classes, in_channels=c,
+                        image_size=h, width_mult=cfg.width_mult)
+
+
+def build_sampler(cfg: TrainConfig, model: DynamicNet) -> Sampler:
+    """Sampler for ``cfg``; ``individual`` mode and ``fixed`` sampling train one config."""
+    if cfg.mode == "individual" or cfg.sampling == "fixed":
+        if cfg.width is not None:
+            return FixedSampler(model, SubnetConfig.uniform(model, cfg.width))
+        cfgs = load_configs(cfg.configs)
+        if len(cfgs) != 1:
+            raise ValueError(f"{cfg.configs}: individual/fixed training needs exactly one "
+                             f"config, the file has {len(cfgs)}")
+        return FixedSampler(model, cfgs[0])
+    if cfg.sampling == "nonuniform":
+        return ListSampler(model, load_configs(cfg.configs))
+    return UniformSampler(model, cfg.min_width, cfg.max_width)
+
+
+@dataclass
+class TrainResult:
+    model: DynamicNet
+    history: list[dict[str, Any]] = field(default_factory=list)
+    final: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = None
+    stopped_early: bool = False
+
+
+class Trainer:
+    """Train ``cfg``; ``model``/``splits`` may be given (tests, notebooks), else they are built
+    from the config. ``hooks`` run after every optimizer step with that step's numbers."""
+
+    def __init__(self, cfg: TrainConfig, *, model: DynamicNet | None = None,
+                 splits: DatasetSplits | None = None, hooks: Sequence[Hook] = ()) -> None:
+        self.cfg = cfg
+        self.dist = DistContext.from_env(cfg.device)
+        self.device = self.dist.device(cfg.device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' requested but CUDA is not available")
+        self.hooks = list(hooks)
+        seed_everything(cfg.seed)
+        if splits is None:
+            splits = load_dataset(cfg.dataset, data_dir=cfg.data_dir, split_seed=cfg.split_seed,
+                                  holdout=cfg.holdout)
+        self.splits = splits.to(self.device)
+        self.model = (model if model is not None else build_model(cfg, splits)).to(self.device)
+        self.sampler = build_sampler(cfg, self.model)
+        self.single = cfg.mode == "individual" or cfg.sampling == "fixed"
+        self.optimizer = build_optimizer(self.model, cfg)
+        n_train = len(self.splits.train_y)
+        if n_train < cfg.batch_size:
+            raise ValueError(f"batch_size {cfg.batch_size} is larger than the training split "
+                             f"({n_train} samples)")
+        self.steps_per_epoch = num_batches(n_train, cfg.batch_size, drop_last=True)
+        self.total_steps = cfg.epochs * self.steps_per_epoch
+        self.warmup_steps = int(round(cfg.warmup_epochs * self.steps_per_epoch))
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+        self.augment = augment_for(splits) if cfg.augment else None
+        self.dist.broadcast_model(self.model)
+
+    # -- state ------------------------------------------------------------------------------------
+    @property
+    def epoch(self) -> int:
+        return self.step // self.steps_per_epoch
+
+    @property
+    def checkpoint_dir(self) -> str:
+        return os.path.join(self.cfg.out, "checkpoint")
+
+    def eval_configs(self) -> list[SubnetConfig]:
+        if isinstance(self.sampler, UniformSampler):
+            return sorted({SubnetConfig.uniform(self.model, w) for w in self.cfg.eval_widths},
+                          key=lambda c: self.model.macs(c))
+        return self.sampler.eval_configs()
+
+    def resume(self, path: str | None = None) -> None:
+        """Continue from a checkpoint (default: this run's) exactly where it stopped."""
+        ck = load_checkpoint(path or self.checkpoint_dir, self.model, optimizer=self.optimizer,
+                             map_location=self.device)
+        saved = ck.meta.get("train_config", {})
+        for k in ("model", "dataset", "mode", "sampling", "batch_size", "epochs", "seed"):
+            if k in saved and saved[k] != getattr(self.cfg, k):
+                raise ValueError(f"cannot resume: checkpoint has {k}={saved[k]!r}, this run has "
+                                 f"{k}={getattr(self.cfg, k)!r}")
+        self.step = ck.step
+        self.history = list(ck.meta.get("history", []))
+        set_rng_state(ck.meta["rng"])
+
+    def save(self, extra: dict[str, Any] | None = None) -> str | None:
+        if not self.dist.is_main:
+            return None
+        return save_checkpoint(self.checkpoint_dir, self.model, optimizer=self.optimizer,
+                               configs=self.eval_configs(), extra={
+                                   "epoch": self.epoch, "step": self.step,
+                                   "train_config": self.cfg.to_dict(),
+                                   "history": self.history, **(extra or {})})
+
+    # -- one step ---------------------------------------------------------------------------------
+    def train_step(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """Sandwich rule (or one config), summed gradients, one optimizer step."""
+        model, cfg = self.model, self.cfg
+        set_lr(self.optimizer, lr_at(self.step, self.total_steps, cfg.lr, self.warmup_steps))
+        self.optimizer.zero_grad(set_to_none=True)
+        configs = [self.sampler.largest()] if self.single else sandwich(
+            self.sampler, cfg.num_random, step_generator(cfg.seed, self.step))
+        with model.subnet(configs[0]):
+            logits = model(x)
+        loss = hard_cross_entropy(logits, y, cfg.label_smoothing)
+        loss.backward()
+        teacher = F.softmax(logits.detach(), dim=1)
+        for c in configs[1:]:
+            with model.subnet(c):
+                soft_cross_entropy(model(x), teacher).backward()
+        self.dist.average_gradients(model)
+        self.optimizer.step()
+        self.step += 1
+        acc = (logits.detach().argmax(1) == y).float().mean()
+        return {"loss": loss.detach(), "acc": acc}
+
+    def _check_finite(self, loss: Tensor) -> None:
+        if not self.dist.all_true(bool(torch.isfinite(loss))):
+            raise TrainingDiverged(
+                f"loss became {float(loss)} at step {self.step} (epoch {self.epoch + 1}); stopped "
+                f"and kept the last good checkpoint in {self.checkpoint_dir} — lower --lr or add "
+                f"--warmup-epochs")
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def validate(self) -> dict[str, float]:
+        """Holdout top-1 per eval config (BN calibrated on training batches)."""
+        if len(self.splits.holdout_y) == 0:
+            return {}
+        calib = calibration_batches(self.splits, batch_size=self.cfg.batch_size,
+                                    num_batches=self.cfg.calib_batches)
+        rows = evaluate_configs(self.model, self.eval_configs(), self.splits, calib,
+                                split="holdout")
+        return {r["config"]: r["top1_holdout"] for r in rows}
+
+    def run(self) -> TrainResult:
+        cfg, main = self.cfg, self.dist.is_main
+        if main:
+            os.makedirs(cfg.out, exist_ok=True)
+            cfg.save(os.path.join(cfg.out, "config.yaml"))
+        check_every = 1 if self.device.type == "cpu" else 25
+        stopped = False
+        while self.step < self.total_steps and not stopped:
+            epoch, start = self.epoch, self.step % self.steps_per_epoch
+            g = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
+            batches = iterate_batches(
+                self.splits.train_x, self.splits.train_y, cfg.batch_size, shuffle=True,
+                generator=g, augment=self.augment, drop_last=True, rank=self.dist.rank,
+                world_size=self.dist.world_size, start_batch=start)
+            bar = _progress(batches, self.steps_per_epoch, start, epoch, cfg, main)
+            t0, loss_sum, acc_sum, n = time.perf_counter(), 0.0, 0.0, 0
+            for x, y in bar:
+                out = self.train_step(x, y)
+                if self.step % check_every == 0 or self.step % self.steps_per_epoch == 0:
+                    self._check_finite(out["loss"])
+                    loss_sum += float(out["loss"])
+                    acc_sum += float(out["acc"])
+                    n += 1
+                    if hasattr(bar, "set_postfix"):
+                        bar.set_postfix(loss=f"{loss_sum / n:.3f}", acc=f"{acc_sum / n:.3f}")
+                for h in self.hooks:
+                    h(self, {"step": self.step, "epoch": epoch, **out})
+                if cfg.max_steps is not None and self.step >= cfg.max_steps:
+                    stopped = True
+                    break
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                    self.save()
+            if hasattr(bar, "close"):
+                bar.close()
+            if stopped and self.step % self.steps_per_epoch:
+                self.save()
+                break
+            rec = {"epoch": epoch + 1, "step": self.step,
+                   "lr": lr_at(self.step - 1, self.total_steps, cfg.lr, self.warmup_steps),
+                   "train_loss": loss_sum / max(n, 1), "train_acc": 100 * acc_sum / max(n, 1),
+                   "time_s": round(time.perf_counter() - t0, 3), "val_top1": self.validate()}
+            self.history.append(rec)
+            if main:
+                with open(os.path.join(cfg.out, "metrics.jsonl"), "a") as f:
+                    f.write(json.dumps(rec) + "\n")
+            self.save()
+        result = TrainResult(self.model, self.history, stopped_early=stopped,
+                             checkpoint=self.checkpoint_dir if main else None)
+        if not stopped:
+            result.final = self.finish()
+        return result
+
+    def finish(self) -> dict[str, Any]:
+        """Calibrate BN for every eval config, store the banks, report test accuracy."""
+        calib = calibration_batches(self.splits, batch_size=self.cfg.batch_size,
+                                    num_batches=self.cfg.calib_batches)
+        self.model.clear_bn_bank()
+        rows = evaluate_configs(self.model, self.eval_configs(), self.splits, calib, split="test")
+        final = {"final": True, "epoch": self.epoch, "step": self.step, "test": rows}
+        if self.dist.is_main:
+            with open(os.path.join(self.cfg.out, "metrics.jsonl"), "a") as f:
+                f.write(json.dumps(final) + "\n")
+            write_table(rows, os.path.join(self.cfg.out, "eval"))
+            self.save({"test": rows})
+            if self.cfg.progress:
+                print(format_table(rows))
+        return final
+
+
+def _progress(batches, total: int, start: int, epoch: int, cfg: TrainConfig, main: bool):
+    if not (cfg.progress and main):
+        return batches
+    from tqdm import tqdm
+
+    return tqdm(batches, total=total, initial=start, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                leave=False, dynamic_ncols=True)
+
+
+def train(cfg: TrainConfig, *, model: DynamicNet | None = None,
+          splits: DatasetSplits | None = None, resume: bool | str = False,
+          hooks: Sequence[Hook] = ()) -> TrainResult:
+    """Run one training (optionally resuming from ``resume``: True = this run's checkpoint)."""
+    trainer = Trainer(cfg, model=model, splits=splits, hooks=hooks)
+    try:
+        if resume:
+            trainer.resume(resume if isinstance(resume, str) else None)
+        return trainer.run()
+    finally:
+        trainer.dist.close()
+
+
+__all__ = ["TrainResult", "Trainer", "TrainingDiverged", "build_model", "build_sampler",
+           "seed_everything", "train"]
