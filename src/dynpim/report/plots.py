@@ -1,0 +1,149 @@
+"""Figures of the report (matplotlib, Agg backend chosen inside each call, never at import)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FAMILY_STYLE = {"uniform": ("tab:blue", "o"), "nonuniform": ("tab:orange", "s")}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def pareto_mask(cost: Sequence[float], accuracy: Sequence[float]) -> np.ndarray:
+    """True where no other point has lower-or-equal cost and higher-or-equal accuracy (one
+    strictly better)."""
+    c, a = np.asarray(cost, float), np.asarray(accuracy, float)
+    keep = np.ones(len(c), bool)
+    for i in range(len(c)):
+        dominated = (c <= c[i]) & (a >= a[i]) & ((c < c[i]) | (a > a[i]))
+        keep[i] = not dominated.any()
+    return keep
+
+
+def accuracy_vs_cost(points: list[dict[str, Any]], out: Path) -> Path:
+    """Accuracy vs MACs, PIM latency and PIM energy per family, Pareto front as a line."""
+    plt = _pyplot()
+    axes_spec = [("macs", 1e-6, "MACs per image (M)"), ("latency_s", 1e6, "PIM latency (µs)"),
+                 ("energy_j", 1e6, "PIM energy per image (µJ)")]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
+    for ax, (key, scale, label) in zip(axes, axes_spec):
+        for fam in sorted({p["family"] for p in points}):
+            pts = [p for p in points if p["family"] == fam and p.get(key) is not None]
+            if not pts:
+                continue
+            color, marker = FAMILY_STYLE.get(fam, ("tab:gray", "^"))
+            x = np.array([p[key] for p in pts]) * scale
+            y = np.array([p["accuracy"] for p in pts]) * 100
+            ax.scatter(x, y, c=color, marker=marker, label=fam, alpha=0.8)
+            front = pareto_mask(x, y)
+            order = np.argsort(x[front])
+            ax.plot(x[front][order], y[front][order], color=color, lw=1.2)
+        ax.set_xlabel(label)
+        ax.set_ylabel("top-1 accuracy (%)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(title="sub-nets (line: Pareto front)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def layer_breakdown(nets: dict[str, dict[str, Any]], out: Path) -> Path:
+    """Per-layer energy by component (stacked) and latency, one row per sub-net."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(nets), 2, figsize=(15, 3.6 * len(nets)), squeeze=False)
+    for row, (title, net) in enumerate(nets.items()):
+        layers = net["layers"]
+        names = [lay["name"] for lay in layers]
+        comps = sorted({c for lay in layers for c in lay["energy_j"]})
+        x = np.arange(len(layers))
+        bottom = np.zeros(len(layers))
+        ax = axes[row, 0]
+        for comp in comps:
+            v = np.array([lay["energy_j"].get(comp, 0.0) for lay in layers]) * 1e9
+            ax.bar(x, v, bottom=bottom, label=comp)
+            bottom += v
+        ax.set_title(f"{title}: energy per layer by component")
+        ax.set_ylabel("energy (nJ)")
+        ax.legend(fontsize=7, ncol=2)
+        ax2 = axes[row, 1]
+        ax2.bar(x, np.array([lay["latency_s"] for lay in layers]) * 1e6, color="tab:purple")
+        ax2.set_title(f"{title}: latency per layer")
+        ax2.set_ylabel("latency (µs)")
+        for a in (ax, ax2):
+            a.set_xticks(x)
+            a.set_xticklabels(names, rotation=70, fontsize=6)
+            a.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def power_latency_knob(points: list[dict[str, Any]], out: Path) -> Path:
+    """Average power vs latency as the number of active sub-arrays changes, per sub-net."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.6))
+    for label in dict.fromkeys(p["label"] for p in points):
+        pts = sorted((p for p in points if p["label"] == label),
+                     key=lambda p: p["active_subarrays"])
+        x = [p["latency_s"] * 1e6 for p in pts]
+        y = [p["avg_power_w"] * 1e3 for p in pts]
+        ax.plot(x, y, marker="o", label=label)
+        for p, xi, yi in zip(pts, x, y):
+            ax.annotate(str(p["active_subarrays"]), (xi, yi), fontsize=7,
+                        textcoords="offset points", xytext=(3, 3))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("latency per image (µs)")
+    ax.set_ylabel("average power (mW)")
+    ax.set_title("Active sub-arrays knob (labels: active sub-arrays)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def runtime_trace(windows: list[dict[str, Any]], static_windows: list[dict[str, Any]] | None,
+                  out: Path, *, static_label: str = "best static point") -> Path:
+    """Power cap vs consumed power, chosen sub-net and served accuracy over time, against the
+    best static operating point. ``windows`` rows need time_s, cap_w, power_w, accuracy and
+    point (index of the chosen operating point)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(3, 1, figsize=(11, 8), sharex=True)
+    t = [w["time_s"] for w in windows]
+    axes[0].plot(t, [w["cap_w"] * 1e3 for w in windows], "k--", label="power cap")
+    axes[0].plot(t, [w["power_w"] * 1e3 for w in windows], label="dynamic (run-time tuned)")
+    if static_windows:
+        axes[0].plot([w["time_s"] for w in static_windows],
+                     [w["power_w"] * 1e3 for w in static_windows], alpha=0.7, label=static_label)
+    axes[0].set_ylabel("power (mW)")
+    axes[0].legend(fontsize=8)
+    axes[1].step(t, [w["point"] for w in windows], where="post")
+    axes[1].set_ylabel("operating point #")
+    axes[2].plot(t, [100 * w["accuracy"] for w in windows], label="dynamic")
+    if static_windows:
+        axes[2].plot([w["time_s"] for w in static_windows],
+                     [100 * w["accuracy"] for w in static_windows], alpha=0.7, label=static_label)
+    axes[2].set_ylabel("accuracy served (%)")
+    axes[2].set_xlabel("time (s)")
+    axes[2].legend(fontsize=8)
+    for a in axes:
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
