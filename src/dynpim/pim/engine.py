@@ -1,0 +1,150 @@
+"""Functional bit-wise engine: quantized conv/linear computed the way the PIM array does it.
+
+Unsigned activations and two's-complement weights are split into bit-planes, packed into 64-bit
+words per column tile (one sub-array row segment), ANDed, bit-counted (``numpy.bitwise_count``)
+and shift-added with the sign plane negative. The result equals integer convolution exactly.
+Optionally every AND output bit flips with probability ``flip_prob`` (sensing errors): the
+number of flipped ones and zeros in each sensed segment is drawn from the exact binomial laws.
+
+The engine counts the operations it performs; they equal :func:`dataflow.layer_ops` (tested).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .dataflow import OpCounts
+
+_CHUNK_WORDS = 1 << 22  # words ANDed at once (bounds memory, ~32 MiB)
+
+
+def _as_int_array(a, name: str) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu()
+        if a.is_floating_point() and not torch.equal(a, a.round()):
+            raise ValueError(f"{name} must hold integers")
+        a = a.to(torch.int64).numpy()
+    a = np.asarray(a)
+    if a.dtype.kind == "f":
+        if not np.array_equal(a, np.round(a)):
+            raise ValueError(f"{name} must hold integers")
+    elif a.dtype.kind not in "iu":
+        raise ValueError(f"{name} must be an integer tensor, got dtype {a.dtype}")
+    return a.astype(np.int64)
+
+
+def _rng(generator) -> np.random.Generator:
+    if isinstance(generator, np.random.Generator):
+        return generator
+    if isinstance(generator, torch.Generator):
+        return np.random.default_rng(int(torch.randint(2**62, (1,), generator=generator)))
+    return np.random.default_rng(generator)  # int seed or None
+
+
+def _pack(bits: np.ndarray, tiles: int, cols: int) -> np.ndarray:
+    """(..., K) 0/1 -> (..., tiles, words) uint64, one zero-padded row segment per tile."""
+    k = bits.shape[-1]
+    words = -(-cols // 64)
+    full = np.zeros(bits.shape[:-1] + (tiles, words * 64), dtype=np.uint8)
+    flat = np.zeros(bits.shape[:-1] + (tiles * cols,), dtype=np.uint8)
+    flat[..., :k] = bits
+    full[..., :cols] = flat.reshape(bits.shape[:-1] + (tiles, cols))
+    packed = np.packbits(full, axis=-1)  # (..., tiles, words*8) bytes
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
+def bitwise_conv2d(x_int, w_int, abits: int, wbits: int, stride=1, padding=0, groups: int = 1,
+                   flip_prob: float = 0.0, generator=None, *, cols: int = 256,
+                   subarrays_per_tile: int | None = None, weight_rows: int = 511,
+                   accumulator_bits: int = 32, return_counts: bool = False):
+    """Integer conv2d through AND + popcount + shift-add on bit-planes.
+
+    ``x_int``: (B, C, H, W) unsigned ints < 2**abits; ``w_int``: (M, C/groups, kh, kw) signed
+    ints in [-2**(wbits-1), 2**(wbits-1)). Returns an int64 tensor (B, M, Ho, Wo), and with
+    ``return_counts=True`` also the :class:`OpCounts` of the work done (B inferences).
+    ``cols``/``subarrays_per_tile``/``weight_rows`` describe the sub-array mapping (default:
+    the densest packing of ``weight_rows // wbits`` channels per sub-array).
+    """
+    for name, b in (("abits", abits), ("wbits", wbits)):
+        if isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= 16:
+            raise ValueError(f"{name} must be an int in 1..16, got {b!r}")
+    if not 0.0 <= float(flip_prob) <= 1.0:
+        raise ValueError(f"flip_prob must be in [0, 1], got {flip_prob}")
+    if cols < 1:
+        raise ValueError(f"cols must be >= 1, got {cols}")
+    x, w = _as_int_array(x_int, "x_int"), _as_int_array(w_int, "w_int")
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"need x (B,C,H,W) and w (M,C/groups,kh,kw), got {x.shape}, {w.shape}")
+    bsz, c, _, _ = x.shape
+    m, cg, kh, kw = w.shape
+    if groups < 1 or c % groups or m % groups or cg != c // groups:
+        raise ValueError(f"groups={groups} does not fit x channels {c} and weight {w.shape}")
+    if x.size and (x.min() < 0 or x.max() >= 1 << abits):
+        raise ValueError(f"x_int must be unsigned {abits}-bit: values in [0, {(1 << abits) - 1}]")
+    lo, hi = -(1 << (wbits - 1)), (1 << (wbits - 1)) - 1
+    if w.size and (w.min() < lo or w.max() > hi):
+        raise ValueError(f"w_int must be signed {wbits}-bit: values in [{lo}, {hi}]")
+
+    stride = (stride, stride) if isinstance(stride, int) else tuple(stride)
+    padding = (padding, padding) if isinstance(padding, int) else tuple(padding)
+    patches = F.unfold(torch.from_numpy(x).double(), (kh, kw), padding=padding, stride=stride)
+    ho = (x.shape[2] + 2 * padding[0] - kh) // stride[0] + 1
+    wo = (x.shape[3] + 2 * padding[1] - kw) // stride[1] + 1
+    npx = patches.shape[2]
+    n = bsz * npx
+    xg = patches.permute(0, 2, 1).reshape(n, c * kh * kw).to(torch.int64).numpy()
+    k, mg, g = cg * kh * kw, m // groups, groups
+    xg = xg.reshape(n, g, k).transpose(1, 0, 2)  # (G, N, K)
+    wg = (w.reshape(g, mg, k)) & ((1 << wbits) - 1)  # two's complement bit pattern
+    tiles = -(-k // cols)
+    valid = np.minimum(cols, k - cols * np.arange(tiles))  # used columns per tile
+
+    xp = np.stack([_pack(((xg >> i) & 1).astype(np.uint8), tiles, cols) for i in range(abits)])
+    wp = np.stack([_pack(((wg >> j) & 1).astype(np.uint8), tiles, cols) for j in range(wbits)])
+    rng = _rng(generator) if flip_prob > 0 else None
+    acc = np.zeros((g, mg, n, tiles), dtype=np.int64)
+    words = xp.shape[-1]
+    step = max(1, _CHUNK_WORDS // max(1, g * mg * tiles * words))
+    senses = sense_bits = 0
+    for i in range(abits):
+        for j in range(wbits):
+            scale = (-1 if j == wbits - 1 else 1) << (i + j)
+            for s0 in range(0, n, step):
+                s1 = min(n, s0 + step)
+                anded = wp[j][:, :, None] & xp[i][:, None, s0:s1]  # (G, Mg, n', T, words)
+                pc = np.bitwise_count(anded).sum(axis=-1, dtype=np.int64)  # (G, Mg, n', T)
+                if rng is not None:
+                    pc = pc - rng.binomial(pc, flip_prob) + rng.binomial(valid - pc, flip_prob)
+                acc[:, :, s0:s1] += scale * pc
+                senses += pc.size
+                sense_bits += g * mg * (s1 - s0) * int(valid.sum())
+    out = acc.sum(axis=-1).reshape(m, bsz, npx).transpose(1, 0, 2).reshape(bsz, m, ho, wo)
+    y = torch.from_numpy(np.ascontiguousarray(out))
+    if not return_counts:
+        return y
+
+    # activation row writes: simulate the channel-interleaved placement of dataflow.py
+    s = subarrays_per_tile or -(-m // max(1, weight_rows // wbits))
+    dest = sum(len({ch % s for ch in range(gi * mg, (gi + 1) * mg)}) for gi in range(g))
+    counts = OpCounts(
+        senses=senses, sense_bits=sense_bits, popcounts=senses,
+        shift_adds=senses + m * n * (tiles - 1),
+        row_writes=n * abits * tiles * dest, write_bits=n * abits * int(valid.sum()) * dest,
+        bus_in_bits=n * abits * int(valid.sum()) * g, bus_out_bits=m * n * abits,
+        psum_bits=m * n * (tiles - 1) * accumulator_bits)
+    return y, counts
+
+
+def bitwise_linear(x_int, w_int, abits: int, wbits: int, flip_prob: float = 0.0,
+                   generator=None, **kwargs):
+    """Integer linear layer ``x @ w.T`` ((B, K) x (M, K) -> (B, M)) via :func:`bitwise_conv2d`."""
+    x, w = _as_int_array(x_int, "x_int"), _as_int_array(w_int, "w_int")
+    if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1]:
+        raise ValueError(f"need x (B,K) and w (M,K), got {x.shape}, {w.shape}")
+    res = bitwise_conv2d(x[:, :, None, None], w[:, :, None, None], abits, wbits,
+                         flip_prob=flip_prob, generator=generator, **kwargs)
+    if isinstance(res, tuple):
+        return res[0][:, :, 0, 0], res[1]
+    return res[:, :, 0, 0]
