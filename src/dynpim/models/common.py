@@ -7,38 +7,68 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from dynpim.nn import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, Slot
-
-VALID_BITS = (*range(1, 9), 32)
+from dynpim.nn.quant import (
+    ActQuant,
+    InputQuant,
+    QuantDynamicConv2d,
+    QuantDynamicLinear,
+    check_bits,
+)
 
 
 @dataclass(frozen=True)
 class LayerFactory:
-    """Creates the dynamic layers of a model; ``wbits``/``abits`` = 32 means float."""
+    """Creates the dynamic layers of a model; ``wbits``/``abits`` = 32 means float.
+
+    Quantized (see :mod:`dynpim.nn.quant`): convs/linears get per-channel ``wbits`` weights,
+    ``act()`` is ReLU fused with an unsigned ``abits`` quantizer, a layer reading the network
+    input (``in_slot=None`` conv) quantizes it affinely to ``input_bits``, and a linear layer
+    re-quantizes its (pooled) input to ``abits``.
+    """
 
     wbits: int = 32
     abits: int = 32
+    input_bits: int = 8
 
     def __post_init__(self) -> None:
-        for field, v in (("wbits", self.wbits), ("abits", self.abits)):
-            if isinstance(v, bool) or v not in VALID_BITS:
-                raise ValueError(f"{field} must be 1..8 or 32 (float), got {v!r}")
-        if (self.wbits, self.abits) != (32, 32):
-            raise ValueError("quantized layers are not available yet: use wbits=32, abits=32")
+        check_bits("wbits", self.wbits)
+        check_bits("abits", self.abits)
+        check_bits("input_bits", self.input_bits)
+        if self.input_bits == 32:
+            raise ValueError("input_bits must be an int in 1..8, got 32")
+
+    @property
+    def quantized(self) -> bool:
+        return (self.wbits, self.abits) != (32, 32)
+
+    def _in_quant(self, in_slot: str | None, linear: bool) -> nn.Module | None:
+        if self.abits == 32:
+            return None
+        if in_slot is None:
+            return InputQuant(self.input_bits)
+        return ActQuant(self.abits) if linear else None
 
     def conv(self, cin: int, cout: int, k: int, *, stride: int = 1, in_slot: str | None,
              out_slot: str | None, depthwise: bool = False) -> DynamicConv2d:
-        return DynamicConv2d(cin, cout, k, stride=stride, padding=k // 2, depthwise=depthwise,
-                             in_slot=in_slot, out_slot=out_slot)
+        kw = dict(stride=stride, padding=k // 2, depthwise=depthwise, in_slot=in_slot,
+                  out_slot=out_slot)
+        if not self.quantized:
+            return DynamicConv2d(cin, cout, k, **kw)
+        return QuantDynamicConv2d(cin, cout, k, wbits=self.wbits,
+                                  in_quant=self._in_quant(in_slot, False), **kw)
 
     def bn(self, c: int, slot: str | None) -> DynamicBatchNorm2d:
         return DynamicBatchNorm2d(c, slot=slot)
 
     def act(self) -> nn.Module:
-        return nn.ReLU(inplace=False)
+        return nn.ReLU(inplace=False) if self.abits == 32 else ActQuant(self.abits)
 
     def linear(self, cin: int, cout: int, *, in_slot: str | None,
                out_slot: str | None = None) -> DynamicLinear:
-        return DynamicLinear(cin, cout, in_slot=in_slot, out_slot=out_slot)
+        if not self.quantized:
+            return DynamicLinear(cin, cout, in_slot=in_slot, out_slot=out_slot)
+        return QuantDynamicLinear(cin, cout, in_slot=in_slot, out_slot=out_slot,
+                                  wbits=self.wbits, in_quant=self._in_quant(in_slot, True))
 
 
 def scaled(channels: int, width_mult: float) -> int:

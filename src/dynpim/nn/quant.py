@@ -1,0 +1,252 @@
+"""Fake quantizers for quantization-aware training of dynamic networks.
+
+* **Weights**: signed ``k``-bit, per output channel, symmetric, two's-complement code range
+  ``[-2**(k-1), 2**(k-1) - 1]``. The scale of channel ``c`` is ``max|W[c]| / (2**(k-1) - 1)``
+  taken over the channel's *full* (max-width) fan-in and sliced with the channels, so every
+  sub-net uses the same integer weights: the accelerator stores one copy and a sub-net switch
+  rewrites nothing. 1-bit weights have codes ``{-1, 0}`` (the sign plane only).
+* **Activations** (:class:`ActQuant`): ReLU fused with unsigned ``k``-bit quantization with a
+  learned clipping level ``alpha`` (PACT clip, LSQ-style scale gradient, initialised from the
+  0.999-quantile of the first training batch). Codes ``[0, 2**k - 1]``, scale ``alpha/(2**k-1)``.
+* **Network input** (:class:`InputQuant`): the normalised image is signed, the bit-wise engine
+  takes unsigned activations, so the input is quantized *affinely* to ``input_bits`` (default 8)
+  unsigned codes with an integer zero-point: ``x ~= (q - z) * s``. The range is the running
+  min/max of the training inputs (widened to contain 0, so zero padding is exact).
+* Rounding is ``torch.round`` (half to even); gradients use the straight-through estimator.
+
+The integer-code functions (:func:`weight_codes`, :func:`affine_codes`, ``ActQuant.codes``) are
+shared with :mod:`dynpim.nn.integer`, so the integer path sees bit-identical codes.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .layers import DynamicConv2d, DynamicLinear
+
+VALID_BITS = (*range(1, 9), 32)
+FLOAT_BITS = 32
+_EPS = 1e-8
+
+
+def check_bits(field: str, value: object) -> int:
+    """Return ``value`` if it is a valid bit-width (1..8, or 32 = float), else ``ValueError``."""
+    if isinstance(value, bool) or value not in VALID_BITS:
+        raise ValueError(f"{field} must be an int in 1..8 or 32 (float), got {value!r}")
+    return int(value)  # type: ignore[arg-type]
+
+
+class _RoundSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:  # noqa: D102
+        return torch.round(x)
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> Tensor:  # noqa: D102
+        return g
+
+
+def round_ste(x: Tensor) -> Tensor:
+    """``torch.round`` forward, identity gradient (straight-through estimator)."""
+    return _RoundSTE.apply(x) if x.requires_grad else torch.round(x)
+
+
+def weight_qrange(bits: int) -> tuple[int, int]:
+    """Two's-complement code range of ``bits``-bit weights."""
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def weight_codes(w: Tensor, bits: int) -> tuple[Tensor, Tensor]:
+    """Integer codes (float tensor) and per-output-channel scales (dim 0) of weight ``w``.
+
+    The scale is detached (min-max, not learned); ``codes * scale`` is the fake-quant weight.
+    """
+    qmin, qmax = weight_qrange(bits)
+    scale = w.detach().abs().flatten(1).amax(1).clamp_min(_EPS) / max(qmax, 1)
+    s = scale.view(-1, *([1] * (w.dim() - 1)))
+    codes = torch.clamp(round_ste(w / s), qmin, qmax)
+    return codes, scale
+
+
+def fake_quant_weight(w: Tensor, bits: int) -> Tensor:
+    """Quantize-dequantize ``w`` per output channel (identity for 32 bits)."""
+    if bits == FLOAT_BITS:
+        return w
+    codes, scale = weight_codes(w, bits)
+    return codes * scale.view(-1, *([1] * (w.dim() - 1)))
+
+
+def affine_codes(x: Tensor, scale: Tensor, zero_point: int, qmax: int) -> Tensor:
+    """Unsigned affine codes ``clamp(round(x / scale) + zero_point, 0, qmax)`` (float tensor)."""
+    return torch.clamp(round_ste(x / scale) + zero_point, 0, qmax)
+
+
+class ActQuant(nn.Module):
+    """ReLU + unsigned ``bits``-bit quantization with a learned clip ``alpha`` (PACT/LSQ)."""
+
+    def __init__(self, bits: int, init_alpha: float = 6.0) -> None:
+        super().__init__()
+        self.bits = check_bits("abits", bits)
+        if self.bits == FLOAT_BITS:
+            raise ValueError("ActQuant needs abits in 1..8 (use nn.ReLU for float)")
+        self.qmax = (1 << self.bits) - 1
+        self.alpha = nn.Parameter(torch.tensor(float(init_alpha)))
+        self.register_buffer("initialized", torch.tensor(False))
+
+    def scale(self) -> Tensor:
+        """Quantization step ``alpha / (2**bits - 1)`` (float32 scalar, as used in forward)."""
+        return self.alpha.detach().abs().clamp_min(_EPS) / self.qmax
+
+    def _init_from(self, x: Tensor) -> None:
+        with torch.no_grad():
+            flat = F.relu(x.detach()).flatten().float()
+            if flat.numel() > 1 << 20:  # strided subsample keeps torch.quantile in range
+                flat = flat[:: flat.numel() // (1 << 20) + 1]
+            a = torch.quantile(flat, 0.999).clamp_min(1e-3)
+            self.alpha.copy_(a)
+            self.initialized.fill_(True)
+
+    def codes(self, x: Tensor) -> Tensor:
+        """Integer codes in ``[0, 2**bits - 1]`` (float tensor, no gradient)."""
+        s = self.scale()
+        return torch.clamp(torch.round(torch.clamp(x, min=0) / s), 0, self.qmax)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training and not bool(self.initialized):
+            self._init_from(x)
+        if not torch.is_grad_enabled():
+            return self.codes(x) * self.scale()
+        alpha = self.alpha.abs().clamp_min(_EPS)  # same value as scale() * qmax
+        if alpha.requires_grad:  # LSQ gradient scaling, forward value untouched
+            g = 1.0 / (max(1, x[0].numel()) * self.qmax) ** 0.5
+            alpha.register_hook(lambda t: t * g)
+        s = alpha / self.qmax
+        y = torch.minimum(F.relu(x), alpha)
+        return torch.clamp(round_ste(y / s), 0, self.qmax) * s
+
+    def extra_repr(self) -> str:
+        return f"bits={self.bits}, alpha={float(self.alpha.detach()):.4g}"
+
+
+class InputQuant(nn.Module):
+    """Affine unsigned ``bits``-bit quantizer of the (signed, normalised) network input.
+
+    Tracks the min/max of training inputs (only in training mode with gradients enabled, so BN
+    calibration does not move it); ``scale``/``zero_point`` follow from that range.
+    """
+
+    def __init__(self, bits: int = 8) -> None:
+        super().__init__()
+        self.bits = check_bits("input_bits", bits)
+        if self.bits == FLOAT_BITS:
+            raise ValueError("InputQuant needs input_bits in 1..8")
+        self.qmax = (1 << self.bits) - 1
+        self.register_buffer("lo", torch.tensor(-1.0))
+        self.register_buffer("hi", torch.tensor(1.0))
+        self.register_buffer("initialized", torch.tensor(False))
+
+    def qparams(self) -> tuple[Tensor, int]:
+        """(scale as float32 scalar tensor, integer zero-point)."""
+        lo, hi = self.lo.clamp(max=0.0), self.hi.clamp(min=0.0)
+        scale = ((hi - lo) / self.qmax).clamp_min(_EPS)
+        zp = int(torch.clamp(torch.round(-lo / scale), 0, self.qmax))
+        return scale, zp
+
+    def codes(self, x: Tensor) -> Tensor:
+        scale, zp = self.qparams()
+        return affine_codes(x.detach(), scale, zp, self.qmax)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training and (torch.is_grad_enabled() or not bool(self.initialized)):
+            with torch.no_grad():
+                lo, hi = x.min().float(), x.max().float()
+                if bool(self.initialized):
+                    lo, hi = torch.minimum(lo, self.lo), torch.maximum(hi, self.hi)
+                self.lo.copy_(lo)
+                self.hi.copy_(hi)
+                self.initialized.fill_(True)
+        scale, zp = self.qparams()
+        return (affine_codes(x, scale, zp, self.qmax) - zp) * scale
+
+    def extra_repr(self) -> str:
+        return f"bits={self.bits}, range=[{float(self.lo):.4g}, {float(self.hi):.4g}]"
+
+
+class QuantDynamicConv2d(DynamicConv2d):
+    """:class:`DynamicConv2d` with fake-quantized weights (and an optional input quantizer)."""
+
+    def __init__(self, *args, wbits: int = 8, in_quant: nn.Module | None = None,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.wbits = check_bits("wbits", wbits)
+        self.in_quant = in_quant
+
+    def quant_sliced(self, in_c: int, out_c: int) -> tuple[Tensor, Tensor | None, int]:
+        """Fake-quant weight (scales from the full fan-in, sliced), bias and groups."""
+        wq = fake_quant_weight(self.weight, self.wbits)
+        b = self.bias
+        if self.depthwise:
+            return wq[:in_c], None if b is None else b[:in_c], in_c
+        return wq[:out_c, :in_c], None if b is None else b[:out_c], 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.in_quant is not None:
+            x = self.in_quant(x)
+        w, b, groups = self.quant_sliced(x.shape[1], self.active_out(self.out_channels))
+        return F.conv2d(x, w, b, self.stride, self.padding, 1, groups)
+
+    def to_static(self, in_c: int, out_c: int) -> nn.Module:
+        """Plain ``nn.Conv2d`` holding the fake-quant weights (preceded by the input quantizer)."""
+        w, b, groups = self.quant_sliced(in_c, out_c)
+        out_c = in_c if self.depthwise else out_c
+        m = nn.Conv2d(in_c, out_c, self.kernel_size, self.stride, self.padding,
+                      groups=groups, bias=b is not None)
+        with torch.no_grad():
+            m.weight.copy_(w)
+            if b is not None:
+                m.bias.copy_(b)
+        if self.in_quant is None:
+            return m
+        return nn.Sequential(copy.deepcopy(self.in_quant).eval(), m)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, wbits={self.wbits}"
+
+
+class QuantDynamicLinear(DynamicLinear):
+    """:class:`DynamicLinear` with fake-quantized weights and its own input quantizer (linear
+    inputs in the zoo come from a pooling layer, off the activation grid)."""
+
+    def __init__(self, *args, wbits: int = 8, in_quant: nn.Module | None = None,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.wbits = check_bits("wbits", wbits)
+        self.in_quant = in_quant
+
+    def quant_sliced(self, in_f: int, out_f: int) -> tuple[Tensor, Tensor | None]:
+        wq = fake_quant_weight(self.weight, self.wbits)
+        return wq[:out_f, :in_f], None if self.bias is None else self.bias[:out_f]
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.in_quant is not None:
+            x = self.in_quant(x)
+        w, b = self.quant_sliced(x.shape[-1], self.active_out(self.out_features))
+        return F.linear(x, w, b)
+
+    def to_static(self, in_f: int, out_f: int) -> nn.Module:
+        w, b = self.quant_sliced(in_f, out_f)
+        m = nn.Linear(in_f, out_f, bias=b is not None)
+        with torch.no_grad():
+            m.weight.copy_(w)
+            if b is not None:
+                m.bias.copy_(b)
+        if self.in_quant is None:
+            return m
+        return nn.Sequential(copy.deepcopy(self.in_quant).eval(), m)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, wbits={self.wbits}"
