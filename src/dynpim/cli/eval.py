@@ -1,0 +1,74 @@
+"""``dynpim eval``: calibrate BN per sub-net on training data and report test accuracy, MACs
+and parameters as a table (printed, and written as JSON and CSV)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from dynpim.cli.train import widths_list
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="accuracy / MACs / params of sub-nets of a checkpoint",
+                       description="Evaluate sub-nets of a trained dynamic network. BN "
+                       "statistics are calibrated per config on the training split (never the "
+                       "test set) unless --use-bank is given.")
+    p.add_argument("--checkpoint", required=True, help="checkpoint folder or run directory")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--widths", type=widths_list, help="uniform ratios, e.g. 0.25,0.5,1")
+    which.add_argument("--configs", metavar="JSON", help="JSON list of configs")
+    which.add_argument("--all", action="store_true", help="the configs stored in the checkpoint")
+    p.add_argument("--dataset", help="default: the one the checkpoint was trained on")
+    p.add_argument("--data-dir")
+    p.add_argument("--split", choices=("test", "holdout"), default="test")
+    p.add_argument("--calib-batches", type=int, default=50)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--use-bank", action="store_true",
+                   help="use the BN statistics banked in the checkpoint instead of calibrating")
+    p.add_argument("--out", help="write <out>.json and <out>.csv (default: <checkpoint>/eval)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dynpim.data import load_dataset
+    from dynpim.nn import SubnetConfig, load_configs
+    from dynpim.train import (
+        calibration_batches,
+        evaluate_configs,
+        format_table,
+        load_checkpoint,
+        write_table,
+    )
+
+    if args.calib_batches < 1 or args.batch_size < 1:
+        raise ValueError("--calib-batches and --batch-size must be >= 1")
+    ck = load_checkpoint(args.checkpoint)
+    model = ck.model.to(args.device)
+    tc = ck.meta.get("train_config", {})
+    dataset = args.dataset or tc.get("dataset")
+    if not dataset:
+        raise ValueError("the checkpoint does not record its dataset; pass --dataset")
+    splits = load_dataset(dataset, data_dir=args.data_dir or tc.get("data_dir"),
+                          split_seed=tc.get("split_seed", 0), holdout=tc.get("holdout"))
+    if splits.input_size != tuple(model.input_size):
+        raise ValueError(f"dataset {dataset} has input {splits.input_size} but the model was "
+                         f"built for {tuple(model.input_size)}")
+    splits = splits.to(args.device)
+    if args.widths:
+        cfgs = [SubnetConfig.uniform(model, w) for w in args.widths]
+    elif args.configs:
+        cfgs = load_configs(args.configs)
+    else:
+        cfgs = ck.configs or model.banked_configs()
+        if not cfgs:
+            raise ValueError(f"checkpoint {ck.path} stores no configs; use --widths/--configs")
+    calib = None if args.use_bank else calibration_batches(
+        splits, batch_size=args.batch_size, num_batches=args.calib_batches)
+    rows = evaluate_configs(model, list(dict.fromkeys(cfgs)), splits, calib, split=args.split,
+                            batch_size=max(args.batch_size, 256))
+    print(format_table(rows))
+    jp, cp = write_table(rows, args.out or os.path.join(ck.path, "eval"))
+    print(f"wrote {jp} and {cp}")
+    return 0

@@ -1,0 +1,89 @@
+"""``dynpim train``: train a dynamic network (sandwich rule) or one sub-net (baseline).
+
+Options come from the defaults, then ``--config run.yaml``, then the command line.
+``torchrun --nproc_per_node=K -m dynpim train ...`` trains data-parallel.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from dynpim.train import TrainConfig
+
+
+def widths_list(text: str) -> tuple[float, ...]:
+    """``"0.25,0.5,1"`` -> ``(0.25, 0.5, 1.0)`` (argparse type)."""
+    try:
+        out = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") \
+            from None
+    if not out or not all(0 < w <= 1 for w in out):
+        raise argparse.ArgumentTypeError(f"widths must be numbers in (0, 1], got {text!r}")
+    return out
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a dynamic network or one sub-net",
+                       description="Train with the sandwich rule and in-place distillation "
+                       "(--mode dynamic) or one fixed sub-net (--mode individual). Every option "
+                       "may also come from --config run.yaml; the command line wins.")
+    a = p.add_argument
+    a("--config", metavar="YAML", help="YAML/JSON file with any of these options")
+    a("--model", help="registered model (see `dynpim models`), default lenet")
+    a("--width-mult", type=float, help="scale every layer of the model at build time")
+    a("--dataset", help="fashion-mnist | cifar10 | digits | synthetic (default digits)")
+    a("--data-dir", help="folder with the dataset files")
+    a("--holdout", type=int, help="training samples held out for search/calibration")
+    a("--mode", choices=("dynamic", "individual"))
+    a("--sampling", choices=("uniform", "nonuniform", "fixed"))
+    a("--configs", metavar="JSON", help="configs to sample (nonuniform) or the one to train")
+    a("--width", type=float, help="uniform width ratio of the fixed/individual sub-net")
+    a("--min-width", type=float, help="smallest uniform ratio (default 0.25)")
+    a("--max-width", type=float, help="largest uniform ratio (default 1.0)")
+    a("--num-random", type=int, help="random sub-nets per batch (default 2)")
+    a("--epochs", type=int)
+    a("--batch-size", type=int, help="global batch size (all processes)")
+    a("--lr", type=float, help="peak learning rate (default 0.1)")
+    a("--momentum", type=float)
+    a("--no-nesterov", dest="nesterov", action="store_const", const=False)
+    a("--weight-decay", type=float, help="conv/linear weights only (default 5e-4)")
+    a("--warmup-epochs", type=float)
+    a("--label-smoothing", type=float)
+    a("--no-augment", dest="augment", action="store_const", const=False)
+    a("--seed", type=int)
+    a("--split-seed", type=int)
+    a("--eval-widths", type=widths_list, help="uniform ratios evaluated (default 0.25,...,1)")
+    a("--calib-batches", type=int, help="training batches per BN calibration (default 50)")
+    a("--checkpoint-every", type=int, help="also checkpoint every N steps")
+    a("--max-steps", type=int, help="stop after N optimizer steps (smoke tests)")
+    a("--out", help="run directory (default runs/run)")
+    a("--device", help="cpu | cuda | cuda:N")
+    a("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
+      help="continue from the run's checkpoint (or the given one)")
+    a("--no-progress", dest="progress", action="store_const", const=False)
+    p.set_defaults(func=run)
+
+
+OPTION_KEYS = tuple(f for f in TrainConfig.__dataclass_fields__)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    given = {k: getattr(args, k) for k in OPTION_KEYS
+             if getattr(args, k, None) is not None}
+    if args.config:
+        return TrainConfig.from_file(args.config, **given)
+    return TrainConfig.from_dict(given)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dynpim.models import list_models
+    from dynpim.train import train
+
+    cfg = config_from_args(args)
+    if cfg.model not in list_models():
+        raise ValueError(f"unknown model {cfg.model!r}; available: {', '.join(list_models())}")
+    res = train(cfg, resume=args.resume)
+    if res.checkpoint:
+        print(f"checkpoint: {res.checkpoint}")
+    return 0
