@@ -1,0 +1,47 @@
+import json
+
+from dynpim.cli import main
+
+
+def test_simulate_writes_outputs(tmp_path, table, capsys):
+    tpath = tmp_path / "table.json"
+    table.save(tpath)
+    out = tmp_path / "run"
+    rc = main(["runtime", "simulate", "--table", str(tpath), "--generate",
+               "ramp:duration_s=2,start_w=0.4,end_w=0.05,rate_hz=50", "--policy", "all",
+               "--deadline-s", "0.01", "--margin", "0.1", "--min-dwell-s", "0.2", "--out",
+               str(out)])
+    assert rc == 0
+    for pol in ("budget", "feedback"):
+        for f in ("timeline.csv", "windows.csv", "decisions.csv", "summary.json", "timeline.png"):
+            assert (out / pol / f).is_file()
+    comp = json.loads((out / "comparison.json").read_text())
+    assert len(comp["rows"]) == 2 + len(table)
+    assert (out / "comparison.png").is_file()
+    text = capsys.readouterr().out
+    assert "dynamic:budget" in text and "best static point" in text
+
+
+def test_trace_then_simulate_single_policy(tmp_path, table):
+    tpath, cpath, out = tmp_path / "t.json", tmp_path / "tr.csv", tmp_path / "o"
+    table.save(tpath)
+    assert main(["runtime", "trace", "walk:duration_s=1,seed=2,rate_hz=30", "--out",
+                 str(cpath)]) == 0
+    assert main(["runtime", "simulate", "--table", str(tpath), "--trace", str(cpath),
+                 "--no-plots", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["requests_served"] + s["requests_dropped"] == s["requests_arrived"]
+
+
+def test_show_and_errors(tmp_path, table, capsys):
+    tpath = tmp_path / "t.json"
+    table.save(tpath)
+    assert main(["runtime", "show", "--table", str(tpath)]) == 0
+    assert "8 points" in capsys.readouterr().out
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"schema": "dynpim.operating_table/1", "points": []}))
+    assert main(["runtime", "show", "--table", str(bad)]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert main(["runtime", "simulate", "--table", str(tpath), "--generate", "zig:",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "kind" in capsys.readouterr().err
