@@ -1,0 +1,85 @@
+import pytest
+from pim_helpers import simple_dict
+
+from dynpim.pim import hardware_from_dict, list_presets, load_preset, preset_names
+from dynpim.pim.hardware import convert
+
+
+def test_all_presets_load_with_sources():
+    assert set(preset_names()) == {"sot-mram", "stt-mram", "reram", "sram", "dram-ambit"}
+    for name in preset_names():
+        hw = load_preset(name)
+        assert hw.name == name
+        assert all(src for src in hw.sources.values())
+        assert len(hw.sources) == 33  # every parameter of every section
+        assert hw.area_m2 > 0 and hw.cycle_s > 0
+    rows = {r["name"]: r for r in list_presets()}
+    assert any("NVSim" in s for s in rows["stt-mram"]["sources"])
+    assert any("Ambit" in s for s in rows["dram-ambit"]["sources"])
+
+
+def test_units_convert_to_si():
+    hw = load_preset("sot-mram")
+    assert hw.device.sense_latency_s == pytest.approx(1e-9)
+    assert hw.device.node_m == pytest.approx(45e-9)
+    assert hw.architecture.buffer_bits == 512 * 8192
+    assert hw.subarray.leakage_power_w == pytest.approx(20e-6)
+    amb = load_preset("dram-ambit")
+    # 3.2 nJ per KB (1024 bytes) -> per bit
+    assert amb.device.sense_energy_j_per_bit == pytest.approx(3.2e-9 / 8192)
+    assert convert(2, "uJ", "energy", "x") == pytest.approx(2e-6)
+    assert convert(1, "µs", "time", "x") == pytest.approx(1e-6)
+
+
+@pytest.mark.parametrize("overrides,match", [
+    ({"device__sense_latency": 0}, r"device.sense_latency: must be finite and > 0"),
+    ({"device__write_energy": -1}, r"device.write_energy"),
+    ({"subarray__rows": 2.5}, r"subarray.rows: must be an integer"),
+    ({"subarray__reserved_rows": 9}, r"reserved_rows"),
+    ({"quantization__wbits": 20}, r"quantization.wbits must be in 1..16"),
+])
+def test_bad_values_name_the_field(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        hardware_from_dict(simple_dict(**overrides), "t")
+
+
+def test_wrong_unit_missing_and_unknown_fields():
+    d = simple_dict()
+    d["device"]["sense_latency"]["unit"] = "pJ"
+    with pytest.raises(ValueError, match=r"device.sense_latency: unit 'pJ' is not a time unit"):
+        hardware_from_dict(d, "t")
+    d = simple_dict()
+    del d["subarray"]["cols"]
+    with pytest.raises(ValueError, match=r"subarray.cols: missing"):
+        hardware_from_dict(d, "t")
+    d = simple_dict()
+    d["device"]["sense_energy"]["source"] = ""
+    with pytest.raises(ValueError, match=r"device.sense_energy: source"):
+        hardware_from_dict(d, "t")
+    d = simple_dict()
+    d["device"]["typo"] = {"value": 1, "unit": "ns", "source": "x"}
+    with pytest.raises(ValueError, match=r"unknown parameter.*typo"):
+        hardware_from_dict(d, "t")
+    d = simple_dict()
+    del d["architecture"]
+    with pytest.raises(ValueError, match=r"section 'architecture' missing"):
+        hardware_from_dict(d, "t")
+
+
+def test_load_preset_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown hardware preset 'nope'"):
+        load_preset("nope")
+    with pytest.raises(FileNotFoundError):
+        load_preset(str(tmp_path / "missing.yaml"))
+    import yaml
+
+    p = tmp_path / "mine.yaml"
+    p.write_text(yaml.safe_dump(simple_dict()))
+    assert load_preset(str(p)).subarray.cols == 4
+
+
+def test_with_bits():
+    hw = load_preset("sot-mram").with_bits(4, 2)
+    assert (hw.quantization.wbits, hw.quantization.abits) == (4, 2)
+    with pytest.raises(ValueError, match="wbits"):
+        load_preset("sot-mram").with_bits(wbits=17)
