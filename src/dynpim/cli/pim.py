@@ -1,0 +1,134 @@
+"""``dynpim pim``: PIM latency / energy / power of a sub-net, or the list of hardware presets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+from dynpim import pim
+from dynpim.models import create_model
+from dynpim.nn import SubnetConfig, load_configs
+
+_PREFIXES = [(1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"),
+             (1e-9, "n"), (1e-12, "p"), (1e-15, "f")]
+
+
+def eng(value: float, unit: str, digits: int = 3) -> str:
+    """``eng(2.5e-6, "s") == "2.50 µs"``: engineering prefix, ``digits`` significant digits."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} {unit}"
+    scale, prefix = next(((s, p) for s, p in _PREFIXES if abs(value) >= s), _PREFIXES[-1])
+    v = value / scale
+    decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(v)))))
+    return f"{v:.{decimals}f} {prefix}{unit}"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "pim", help="PIM cost of a sub-net (latency, energy, power, area) or list presets",
+        description="Estimate one inference of a sub-net on a bit-wise PIM accelerator "
+        "(default: SOT-MRAM), or `dynpim pim presets` to list hardware presets with sources.")
+    p.add_argument("action", nargs="?", choices=("estimate", "presets"), default="estimate")
+    p.add_argument("--model", help="registered model name, e.g. resnet20")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--config", help="JSON file: one config {\"widths\": [...]} or a list")
+    how.add_argument("--width", type=float, help="uniform width ratio in (0, 1] (default 1)")
+    p.add_argument("--preset", default=pim.DEFAULT_PRESET,
+                   help="hardware preset name or YAML path (default: %(default)s)")
+    p.add_argument("--wbits", type=int, help="weight bits (default: the preset's)")
+    p.add_argument("--abits", type=int, help="activation bits (default: the preset's)")
+    p.add_argument("--active-subarrays", type=int,
+                   help="powered computational sub-arrays (default: all)")
+    p.add_argument("--per-layer", action="store_true", help="print the per-layer table")
+    p.add_argument("--json", help="also write the full result(s) to this JSON file")
+    p.add_argument("--input-size", help="C,H,W of one input (default: the model's)")
+    p.add_argument("--in-channels", type=int, help="model input channels (default: from "
+                   "--input-size, else 3)")
+    p.add_argument("--num-classes", type=int, default=10)
+    p.set_defaults(func=run)
+
+
+def _input_size(args) -> tuple[int, int, int] | None:
+    if not args.input_size:
+        return None
+    try:
+        size = tuple(int(v) for v in args.input_size.split(","))
+    except ValueError:
+        size = ()
+    if len(size) != 3 or min(size) < 1:
+        raise ValueError(f"--input-size must be C,H,W positive ints, got {args.input_size!r}")
+    return size
+
+
+def _configs(args, model) -> list[SubnetConfig]:
+    if args.config:
+        with open(args.config) as f:
+            try:
+                data = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{args.config}: not valid JSON: {e}") from None
+        if isinstance(data, dict) and "widths" in data:
+            return [model.validate(SubnetConfig.from_dict(data))]
+        return [model.validate(c) for c in load_configs(args.config)]
+    return [SubnetConfig.uniform(model, 1.0 if args.width is None else args.width)]
+
+
+def _print_presets() -> None:
+    for row in pim.list_presets():
+        print(f"{row['name']}: {row['technology']}")
+        print(f"  {row['description']}")
+        print(f"  {row['parameters']} parameters, {row['assumed']} marked 'assumption'; "
+              "cited / derived sources:")
+        for s in row["sources"]:
+            print(f"    - {s}")
+
+
+def _print_result(r: pim.PimResult, per_layer: bool) -> None:
+    print(f"config {'-'.join(map(str, r.config))}  on {r.preset}  (W{r.wbits}/A{r.abits}, "
+          f"{r.active_subarrays}/{r.total_subarrays} sub-arrays active)")
+    print(f"  latency      {eng(r.latency_s, 's')}")
+    print(f"  energy       {eng(r.energy_j, 'J')}   "
+          + ", ".join(f"{k} {eng(v, 'J')}" for k, v in r.energy_breakdown_j.items()))
+    print(f"  power        avg {eng(r.avg_power_w, 'W')}, peak {eng(r.peak_power_w, 'W')}")
+    print(f"  area         {r.area_mm2:.3g} mm²   MACs {r.macs / 1e6:.3f} M   "
+          f"utilisation {100 * r.utilisation:.1f} %")
+    print(f"  capacity     {r.mapped_subarrays} of {r.total_subarrays} sub-arrays hold weights, "
+          f"{r.channels_per_subarray} channel(s)/sub-array, fits: {'yes' if r.fits else 'NO'}")
+    if not per_layer:
+        return
+    head = f"{'layer':<28}{'kind':<7}{'M':>5}{'K':>6}{'N':>6}{'SA':>6}{'waves':>6}" \
+           f"{'latency':>12}{'energy':>12}{'sense':>11}{'write':>11}"
+    print(head)
+    for lc in r.layers:
+        m, k, n = lc.gemm
+        b = lc.energy_breakdown_j
+        print(f"{lc.name[:27]:<28}{lc.kind:<7}{m:>5}{k:>6}{n:>6}{lc.active_subarrays:>6}"
+              f"{lc.waves:>6}{eng(lc.latency_s, 's'):>12}{eng(lc.energy_j, 'J'):>12}"
+              f"{eng(b['sense'], 'J'):>11}{eng(b['write'], 'J'):>11}")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "presets":
+        _print_presets()
+        return 0
+    if not args.model:
+        raise ValueError("--model is required (e.g. --model resnet20), or use `dynpim pim presets`")
+    size = _input_size(args)
+    in_ch = args.in_channels or (size[0] if size else 3)
+    if size and size[0] != in_ch:
+        raise ValueError(f"--input-size has {size[0]} channels but --in-channels is {in_ch}")
+    model = create_model(args.model, num_classes=args.num_classes, in_channels=in_ch)
+    hw = pim.load_preset(args.preset)
+    results = [pim.estimate(model, cfg, hw, input_size=size,
+                            active_subarrays=args.active_subarrays, wbits=args.wbits,
+                            abits=args.abits) for cfg in _configs(args, model)]
+    for r in results:
+        _print_result(r, args.per_layer)
+    if args.json:
+        payload = {"model": model.name, "input_size": list(size or model.input_size),
+                   "preset": hw.name, "results": [r.to_dict() for r in results]}
+        with open(args.json, "w") as f:
+            json.dump(payload, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0

@@ -1,0 +1,48 @@
+import json
+
+from dynpim.cli import main
+
+
+def test_pim_estimate_prints_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    rc = main(["pim", "--model", "lenet", "--width", "0.5", "--per-layer", "--json", str(out),
+               "--wbits", "4", "--abits", "4", "--active-subarrays", "8"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "latency" in text and "J" in text and "mm²" in text
+    data = json.loads(out.read_text())
+    r = data["results"][0]
+    assert r["wbits"] == 4 and r["active_subarrays"] == 8 and r["energy_j"] > 0
+    assert len(r["layers"]) >= 2
+
+
+def test_pim_config_file(tmp_path, capsys):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"widths": [8, 16, 32]}))
+    assert main(["pim", "--model", "lenet", "--config", str(cfg)]) == 0
+    assert "config 8-16-32" in capsys.readouterr().out
+    cfg.write_text(json.dumps({"widths": [8, 16, 31]}))
+    assert main(["pim", "--model", "lenet", "--config", str(cfg)]) == 2
+    assert "slot 'fc1'" in capsys.readouterr().err
+
+
+def test_pim_presets_and_errors(capsys):
+    assert main(["pim", "presets"]) == 0
+    text = capsys.readouterr().out
+    assert "sot-mram" in text and "NVSim" in text
+    assert main(["pim"]) == 2
+    assert "--model is required" in capsys.readouterr().err
+    assert main(["pim", "--model", "lenet", "--preset", "nope"]) == 2
+    assert "unknown hardware preset" in capsys.readouterr().err
+    assert main(["pim", "--model", "lenet", "--input-size", "1,28"]) == 2
+    assert "--input-size" in capsys.readouterr().err
+    assert main(["pim", "--model", "lenet", "--active-subarrays", "0"]) == 2
+    assert "active_subarrays" in capsys.readouterr().err
+
+
+def test_eng_prefixes():
+    from dynpim.cli.pim import eng
+
+    assert eng(2.5e-6, "s") == "2.50 µs"
+    assert eng(785.25e-6, "J") == "785 µJ"
+    assert eng(0.0123, "W") == "12.3 mW"
