@@ -94,7 +94,8 @@ def test_dynamic_beats_every_static_point_within_the_cap(table):
 
 def test_feedback_fixes_a_wrong_latency_model(table):
     tr = parse_spec("step:duration_s=4,start_w=0.1,end_w=0.1,rate_hz=50")
-    kw = dict(deadline_s=3e-3, actual_latency_scale=2.0, arrivals="deterministic")
+    kw = dict(deadline_s=3e-3, actual_latency_scale=2.0, arrivals="deterministic",
+              rate_aware=False)
     b = simulate(table, tr, policy="budget", **kw).summary
     f = simulate(table, tr, policy="feedback", **kw).summary
     assert b["deadline_misses"] > 100

@@ -25,8 +25,11 @@ Hysteresis
 Load
 ----
 When the budget gives the arrival rate ``rate_hz``, a point must keep up (utilisation
-``rate_hz * latency_s <= 1``) and the deadline is checked against the M/D/1 mean response time
-``latency_s * (1 + rho / (2 (1 - rho)))`` (queueing included). ``cap_mode="active"`` (default)
+``rho = rate_hz * latency_s <= 1``) and the deadline is checked against the response time
+(queueing included) that only a fraction ``miss_target`` of requests exceed, from the M/D/1
+exponential-tail approximation ``P(wait > t) ~ rho exp(-2 (1 - rho) t / latency_s)``:
+``latency_s * (1 + ln(rho / miss_target) / (2 (1 - rho)))`` (just ``latency_s`` when
+``rho <= miss_target``). ``cap_mode="active"`` (default)
 compares the cap with the power drawn while computing (a hard supply limit);
 ``cap_mode="average"`` with the average power at that load, ``rate_hz * energy_j`` (a
 RAPL-style average cap; idle power is not modelled by the controller).
@@ -109,6 +112,7 @@ class Controller:
         wake_latency_s: float = 0.0,
         ewma_alpha: float = 0.3,
         cap_mode: str = "active",
+        miss_target: float = 0.01,
     ) -> None:
         if policy not in POLICIES:
             raise ValueError(f"controller: policy must be one of {POLICIES}, got {policy!r}")
@@ -122,6 +126,8 @@ class Controller:
         if cap_mode not in ("active", "average"):
             raise ValueError(f"controller: cap_mode must be 'active' or 'average', "
                              f"got {cap_mode!r}")
+        if not 0.0 < miss_target < 1.0:
+            raise ValueError(f"controller: miss_target must be in (0, 1), got {miss_target!r}")
         if not 0.0 <= margin < 1.0:
             raise ValueError(f"controller: margin must be in [0, 1), got {margin!r}")
         if not 0.0 < ewma_alpha <= 1.0:
@@ -135,6 +141,7 @@ class Controller:
         self.wake_energy_j, self.wake_latency_s = float(wake_energy_j), float(wake_latency_s)
         self.ewma_alpha = float(ewma_alpha)
         self.cap_mode = cap_mode
+        self.miss_target = float(miss_target)
         self._order = {p.key: i for i, p in enumerate(table)}
         self.reset()
 
@@ -164,8 +171,12 @@ class Controller:
         if b.rate_hz:
             if self.cap_mode == "average":
                 pw = en * b.rate_hz if load < 1 else pw
-            # M/D/1 mean response time (Poisson arrivals, deterministic service)
-            resp = lat + load * lat / (2 * (1 - load)) if load < 1 else math.inf
+            # (1 - miss_target) quantile of the M/D/1 response time, exponential-tail
+            # approximation: P(wait > t) ~ rho * exp(-2 (1 - rho) t / latency)
+            if load >= 1:
+                resp = math.inf
+            elif load > self.miss_target:
+                resp = lat * (1 + math.log(load / self.miss_target) / (2 * (1 - load)))
         for name, value, limit in (("power_w", pw, b.power_w), ("deadline_s", resp, b.deadline_s),
                                    ("energy_j", en, b.energy_j),
                                    ("rate_hz", load, 1.0 if b.rate_hz else None)):

@@ -346,10 +346,18 @@ def compare(table: OperatingTable, trace: Trace, *,
     return rows
 
 
-def best_static(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The static row with the fewest cap violations, then the highest effective accuracy."""
+def best_static(rows: list[dict[str, Any]], cap_mode: str = "active") -> dict[str, Any] | None:
+    """The static row that breaks the cap least, then has the highest effective accuracy.
+
+    "Breaks the cap" is counted like the controller reads the cap: inferences run above it
+    (``cap_mode="active"``) or cap-violation windows (``"average"``).
+    """
+    col = {"active": "inferences_over_cap", "average": "cap_violations"}.get(cap_mode)
+    if col is None:
+        raise ValueError(f"cap_mode must be 'active' or 'average', got {cap_mode!r}")
     st = [r for r in rows if r["name"].startswith("static:")]
-    return min(st, key=lambda r: (r["cap_violations"], -r["effective_accuracy"]), default=None)
+    return min(st, key=lambda r: (r[col], r["cap_violations"], -r["effective_accuracy"]),
+               default=None)
 
 
 def comparison_markdown(rows: list[dict[str, Any]]) -> str:
