@@ -28,6 +28,7 @@ def test_hand_computed_latency_and_energy(simple_hw):
     assert r.avg_power_w == pytest.approx(r.energy_j / r.latency_s) == r.peak_power_w
     assert r.area_mm2 == pytest.approx((64 * (36e-18 + 1e-12) + 1e-12) * 1e6)
     assert r.utilisation == pytest.approx(36e-9 / (9e-9 * 9))
+    assert r.buffer_bits_needed == (10 + 3) * 2 and r.buffer_fits
     # 4 active sub-arrays: 3 waves of the 9, idle ones keep weights at retention power
     r4 = estimate_layers([LIN], simple_hw, active_subarrays=4)
     assert r4.layers[0].waves == 3

@@ -95,6 +95,8 @@ def _print_result(r: pim.PimResult, per_layer: bool) -> None:
           f"utilisation {100 * r.utilisation:.1f} %")
     print(f"  capacity     {r.mapped_subarrays} of {r.total_subarrays} sub-arrays hold weights, "
           f"{r.channels_per_subarray} channel(s)/sub-array, fits: {'yes' if r.fits else 'NO'}")
+    print(f"  buffer       needs {r.buffer_bits_needed / 8192:.1f} KiB for the largest layer's "
+          f"feature maps, fits: {'yes' if r.buffer_fits else 'NO'}")
     if not per_layer:
         return
     head = f"{'layer':<28}{'kind':<7}{'M':>5}{'K':>6}{'N':>6}{'SA':>6}{'waves':>6}" \

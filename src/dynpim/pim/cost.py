@@ -142,7 +142,9 @@ class PimResult:
     mapped_subarrays: int
     total_subarrays: int
     channels_per_subarray: int
-    fits: bool
+    fits: bool  # the max-width weights fit the computational sub-arrays
+    buffer_bits_needed: int  # largest input + output feature map of one layer, quantized
+    buffer_fits: bool
     layers: tuple[LayerCost, ...]
 
     @property
@@ -187,6 +189,8 @@ def estimate_layers(specs: Sequence[LayerSpec], hw: Hardware, *,
             int(mapping.layer_subarrays[j]), int(c["active_subarrays"][0, j]),
             int(c["waves"][0, j]), counts, float(c["latency_s"][0, j]),
             float(c["energy_j"][0, j]), {comp: float(c[comp][0, j]) for comp in COMPONENTS}))
+    fmap = max((s.in_channels * s.in_hw[0] * s.in_hw[1] + s.out_channels * s.out_hw[0]
+                * s.out_hw[1]) * ab for s in specs)
     return PimResult(
         preset=hw.name, config=tuple(int(w) for w in config), wbits=wb, abits=ab,
         active_subarrays=int(a), latency_s=float(t["latency_s"][0]),
@@ -199,6 +203,7 @@ def estimate_layers(specs: Sequence[LayerSpec], hw: Hardware, *,
         mapped_subarrays=int(mapping.layer_subarrays.sum()),
         total_subarrays=hw.architecture.subarrays,
         channels_per_subarray=mapping.channels_per_subarray, fits=mapping.fits,
+        buffer_bits_needed=int(fmap), buffer_fits=bool(fmap <= hw.architecture.buffer_bits),
         layers=tuple(layers))
 
 
