@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dynpim import __version__
 
 # Sub-command modules, in the order ``dynpim --help`` lists them.
-COMMANDS: tuple[str, ...] = ("models", "train", "eval", "runtime", "pim")
+COMMANDS: tuple[str, ...] = ("models", "train", "eval", "search", "table", "runtime", "pim")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,85 @@
+"""``dynpim table``: build the operating table (schema ``dynpim.operating_table/1``) from a
+trained checkpoint and a set of configs, for the run-time controller (``dynpim runtime``).
+
+Besides the table JSON it writes a checkpoint (``<out stem>.model/``) holding the weights and
+the BN statistics calibrated for every table config, which ``DynamicRuntime`` needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def levels_list(s: str) -> list[int]:
+    try:
+        out = [int(v) for v in s.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {s!r}") from None
+    if not out:
+        raise argparse.ArgumentTypeError("expected at least one level")
+    return out
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("table", help="operating table: accuracy and PIM cost per config/level",
+                       description="Evaluate every config (BN calibrated on training data), "
+                       "model PIM latency, energy and power at each active-sub-array level, keep "
+                       "the Pareto set over (accuracy, latency, power, energy) and write JSON.")
+    p.add_argument("--checkpoint", required=True, help="trained checkpoint folder or run dir")
+    p.add_argument("--configs", help="JSON configs (e.g. chosen.json from dynpim search); "
+                   "default: the configs stored in the checkpoint")
+    p.add_argument("--preset", default="sot-mram", help="PIM hardware preset or YAML path")
+    p.add_argument("--active-levels", type=levels_list,
+                   help="active computational sub-array counts, e.g. 64,128,256 (default: all, "
+                   "1/2, 1/4, 1/8 of the chip)")
+    p.add_argument("--split", choices=("test", "holdout"), default="test",
+                   help="split the accuracy is measured on (default test)")
+    p.add_argument("--calib-batches", type=int, default=50)
+    p.add_argument("--calib-batch-size", type=int, default=128)
+    p.add_argument("--all-points", action="store_true", help="keep dominated points too")
+    p.add_argument("--dataset")
+    p.add_argument("--data-dir")
+    p.add_argument("--out", required=True, help="table JSON path")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dynpim import pim
+    from dynpim.cli.search import load_inputs
+    from dynpim.nn import load_configs
+    from dynpim.search import HoldoutEvaluator, active_levels, build_operating_table
+    from dynpim.train import calibration_batches, save_checkpoint
+
+    if args.calib_batches < 1 or args.calib_batch_size < 1:
+        raise ValueError("--calib-batches and --calib-batch-size must be >= 1")
+    hw = pim.load_preset(args.preset)
+    levels = active_levels(hw, args.active_levels)
+    ck, splits = load_inputs(args.checkpoint, args.dataset, args.data_dir, args.device)
+    model = ck.model
+    cfgs = load_configs(args.configs) if args.configs else (ck.configs or model.banked_configs())
+    if not cfgs:
+        raise ValueError(f"checkpoint {ck.path} stores no configs; pass --configs")
+    x, y = getattr(splits, f"{args.split}_x"), getattr(splits, f"{args.split}_y")
+    if len(y) == 0:
+        raise ValueError(f"the {args.split} split is empty")
+    calib = calibration_batches(splits, batch_size=args.calib_batch_size,
+                                num_batches=args.calib_batches)
+    model.clear_bn_bank()
+    evaluator = HoldoutEvaluator(x, y, calib, batch_size=1000, keep_stats=True)
+    stem = os.path.splitext(args.out)[0]
+    model_dir = f"{stem}.model"
+    table = build_operating_table(
+        model, cfgs, hw, evaluator, levels=levels, pareto=not args.all_points,
+        meta={"model": {"name": model.name, "args": model.args}, "accuracy_split": args.split,
+              "checkpoint": os.path.abspath(model_dir),
+              "source_checkpoint": os.path.abspath(ck.path)})
+    parent = os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(parent, exist_ok=True)
+    save_checkpoint(model_dir, model, configs=table.configs(),
+                    extra={"train_config": ck.meta.get("train_config", {})})
+    table.save(args.out)
+    print(table.describe())
+    print(f"wrote {args.out} ({len(table)} points) and {model_dir}")
+    return 0

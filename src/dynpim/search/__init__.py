@@ -1,0 +1,45 @@
+"""Progressive non-uniform sub-net search (hardware-aware), filtering and the operating table."""
+
+from .costs import COST_KEYS, macs_many, make_cost_fn
+from .evaluate import Evaluator, HoldoutEvaluator
+from .filtering import filter_configs, pareto_indices, spread_indices
+from .finetune import make_finetuner
+from .progressive import (
+    OBJECTIVES,
+    SearchOptions,
+    candidates,
+    choose,
+    group_sizes,
+    min_widths,
+    progressive_search,
+)
+from .ranking import RANKINGS, NoiseInjection, apply_ranking, rank_channels, train_with_noise
+from .table import active_levels, build_operating_table
+from .trajectory import read_trajectory
+
+__all__ = [
+    "COST_KEYS",
+    "OBJECTIVES",
+    "RANKINGS",
+    "Evaluator",
+    "HoldoutEvaluator",
+    "NoiseInjection",
+    "SearchOptions",
+    "active_levels",
+    "apply_ranking",
+    "build_operating_table",
+    "candidates",
+    "choose",
+    "filter_configs",
+    "group_sizes",
+    "macs_many",
+    "make_cost_fn",
+    "make_finetuner",
+    "min_widths",
+    "pareto_indices",
+    "progressive_search",
+    "rank_channels",
+    "read_trajectory",
+    "spread_indices",
+    "train_with_noise",
+]

@@ -1,0 +1,261 @@
+"""Progressive greedy non-uniform sub-net search (DAC'20 / TNNLS'22), optionally hardware-aware.
+
+From the largest config, every step tries removing one channel group from each slot that is
+still above its minimum, evaluates every candidate (held-out split, BN recalibrated), and commits
+the best one:
+
+* ``accuracy`` (the papers' rule): highest candidate accuracy;
+* ``accuracy-per-cost``: least accuracy lost per unit of relative cost saved, cost = PIM energy,
+  PIM latency or MACs. Candidates that lose no accuracy come first, biggest saving first.
+
+When the committed accuracy is below ``finetune_threshold`` a short fine-tune of the committed
+config runs (selective fine-tuning); pruned channels are simply unused thanks to prefix slicing.
+Every step is appended to a JSON-lines trajectory; ``resume=True`` continues it exactly
+(fine-tuned weights are snapshotted next to it).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from safetensors.torch import load_file, save_file
+
+from dynpim.nn import DynamicNet, Slot, SubnetConfig
+
+from .costs import COST_KEYS, CostFn, cost_key
+from .evaluate import Evaluator
+from .trajectory import HEADER_TYPE, append_step, read_trajectory, truncate_to, write_header
+
+OBJECTIVES = ("accuracy", "accuracy-per-cost")
+Finetune = Callable[[DynamicNet, SubnetConfig, int], None]
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How the search runs; everything that changes the trajectory (except ``max_steps``)."""
+
+    objective: str = "accuracy"
+    cost: str = "energy"                    # energy | latency | macs (used by accuracy-per-cost)
+    group_divisor: int = 8                  # channel group = slot max width / group_divisor
+    min_ratio: float | None = None          # per-slot minimum width fraction (None: slot's own)
+    finetune_threshold: float | None = None  # fine-tune when accuracy falls below (fraction)
+    stop_accuracy: float | None = None      # stop once the committed accuracy is below this
+    max_steps: int | None = None            # stop after this many removals (not in the header)
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.cost not in COST_KEYS:
+            raise ValueError(f"cost must be one of {tuple(COST_KEYS)}, got {self.cost!r}")
+        d = self.group_divisor
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ValueError(f"group_divisor must be an int >= 1, got {d!r}")
+        if self.min_ratio is not None and not 0 < self.min_ratio <= 1:
+            raise ValueError(f"min_ratio must be in (0, 1], got {self.min_ratio!r}")
+        for name in ("finetune_threshold", "stop_accuracy"):
+            v = getattr(self, name)
+            if v is not None and not 0 <= v <= 1:
+                raise ValueError(f"{name} is an accuracy fraction in [0, 1], got {v!r}")
+        if self.max_steps is not None and self.max_steps < 0:
+            raise ValueError(f"max_steps must be >= 0, got {self.max_steps!r}")
+
+    def identity(self) -> dict[str, Any]:
+        """The options a resumed search must share with the original one."""
+        d = asdict(self)
+        d.pop("max_steps")
+        return d
+
+
+def group_sizes(slots: tuple[Slot, ...], divisor: int) -> list[int]:
+    """Channels removed per step in each slot: ``max / divisor`` rounded down to the slot's step
+    (at least one step)."""
+    return [max(s.step, (s.max_channels // divisor) // s.step * s.step) for s in slots]
+
+
+def min_widths(slots: tuple[Slot, ...], min_ratio: float | None) -> list[int]:
+    """Smallest width the search may reach per slot (a valid width of the slot)."""
+    if min_ratio is None:
+        return [s.min_channels for s in slots]
+    return [min(s.max_channels, max(s.min_channels,
+                                    math.ceil(min_ratio * s.max_channels / s.step) * s.step))
+            for s in slots]
+
+
+def candidates(cfg: SubnetConfig, groups: list[int], mins: list[int]
+               ) -> list[tuple[int, SubnetConfig]]:
+    """``(slot index, config)`` for every slot that can lose one more group (a last, smaller
+    group takes the slot exactly to its minimum)."""
+    out = []
+    for i, (w, g, lo) in enumerate(zip(cfg.widths, groups, mins)):
+        if w > lo:
+            widths = list(cfg.widths)
+            widths[i] = max(lo, w - g)
+            out.append((i, SubnetConfig(widths)))
+    return out
+
+
+def choose(objective: str, acc_cur: float, cost_cur: float, accs: list[float],
+           costs: list[float]) -> int:
+    """Index of the candidate to commit (ties: bigger saving, then lower slot index)."""
+    saved = [(cost_cur - c) / cost_cur if cost_cur > 0 else 0.0 for c in costs]
+    if objective == "accuracy":
+        keys = [(-a, -s, i) for i, (a, s) in enumerate(zip(accs, saved))]
+    else:
+        keys = []
+        for i, (a, s) in enumerate(zip(accs, saved)):
+            loss = acc_cur - a
+            if s <= 0:                      # saves nothing: only if nothing else is possible
+                keys.append((2, -a, i))
+            elif loss <= 0:                 # loses nothing: take the biggest saving
+                keys.append((0, -s, -a, i))
+            else:                           # accuracy lost per relative cost saved
+                keys.append((1, loss / s, -a, i))
+    return min(range(len(keys)), key=keys.__getitem__)
+
+
+def _record(step: int, cfg: SubnetConfig, acc: float, cost: dict[str, float], **extra: Any
+            ) -> dict[str, Any]:
+    return {"step": step, "config": list(cfg.widths), "key": cfg.key, "accuracy": acc,
+            "macs": int(cost["macs"]), "energy_j": cost.get("energy_j"),
+            "latency_s": cost.get("latency_s"), **extra}
+
+
+def _cost_row(costs: dict[str, Any], i: int) -> dict[str, float]:
+    return {k: float(v[i]) for k, v in costs.items()}
+
+
+def progressive_search(
+    model: DynamicNet,
+    evaluate: Evaluator,
+    cost_fn: CostFn,
+    options: SearchOptions | None = None,
+    *,
+    trajectory_path: str | None = None,
+    resume: bool = False,
+    finetune: Finetune | None = None,
+    meta: dict[str, Any] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run (or continue) the search; return the step records (step 0 = the largest config).
+
+    ``trajectory_path``: JSON-lines file written as the search goes (needed for ``resume``);
+    fine-tuned weights go to ``<path>.finetune-<step>.safetensors``. ``meta`` is stored in the
+    header (e.g. the checkpoint and ranking used) and must match on resume.
+    """
+    opts = options or SearchOptions()
+    slots = model.slots
+    groups, mins = group_sizes(slots, opts.group_divisor), min_widths(slots, opts.min_ratio)
+    key = cost_key(opts.cost)
+    header = {"model": model.name, "slots": [[s.name, s.max_channels, s.min_channels, s.step]
+                                              for s in slots],
+              "options": opts.identity(), "groups": groups, "min_widths": mins,
+              "meta": dict(meta or {})}
+    header = _jsonable(header)
+    if opts.finetune_threshold is not None and finetune is None:
+        raise ValueError("finetune_threshold is set but no finetune callback was given")
+
+    records: list[dict[str, Any]] = []
+    if resume:
+        if trajectory_path is None:
+            raise ValueError("resume needs a trajectory_path")
+        if os.path.isfile(trajectory_path):
+            old, records = read_trajectory(trajectory_path)
+            old = {k: v for k, v in old.items() if k != "type"}
+            if old != header:
+                diff = sorted(k for k in set(old) | set(header) if old.get(k) != header.get(k))
+                raise ValueError(f"{trajectory_path}: cannot resume, the search differs in "
+                                 f"{', '.join(diff)}; start a new one without --resume")
+            truncate_to(trajectory_path, {"type": HEADER_TYPE, **header}, records)
+            _load_snapshot(model, trajectory_path, records)
+    if not records:
+        if trajectory_path is not None:
+            write_header(trajectory_path, header)
+        cfg = model.max_config()
+        t0 = time.perf_counter()
+        acc = evaluate(model, [cfg])[0]
+        cost = _cost_row(cost_fn([cfg]), 0)
+        records.append(_record(0, cfg, acc, cost, removed_slot=None, finetuned=False,
+                               candidates=[], time_s=time.perf_counter() - t0))
+        _emit(trajectory_path, records[-1], log)
+
+    done = len(records) - 1
+    while opts.max_steps is None or done < opts.max_steps:
+        last = records[-1]
+        if opts.stop_accuracy is not None and last["accuracy"] < opts.stop_accuracy:
+            break
+        cfg = model.validate(SubnetConfig(last["config"]))
+        cands = candidates(cfg, groups, mins)
+        if not cands:
+            break
+        t0 = time.perf_counter()
+        costs = cost_fn([cfg] + [c for _, c in cands])
+        if key not in costs:
+            raise ValueError(f"cost {opts.cost!r} needs PIM estimates: give a hardware preset")
+        accs = evaluate(model, [c for _, c in cands], parent=cfg)
+        pick = choose(opts.objective, last["accuracy"], float(costs[key][0]), accs,
+                      [float(v) for v in costs[key][1:]])
+        slot_i, new = cands[pick]
+        acc, finetuned, before = accs[pick], False, None
+        step = done + 1
+        if opts.finetune_threshold is not None and acc < opts.finetune_threshold:
+            assert finetune is not None
+            finetune(model, new, step)
+            before, acc, finetuned = acc, evaluate(model, [new])[0], True
+            if trajectory_path is not None:
+                _save_snapshot(model, trajectory_path, step)
+        records.append(_record(
+            step, new, acc, _cost_row(costs, pick + 1), removed_slot=slots[slot_i].name,
+            removed_channels=cfg.widths[slot_i] - new.widths[slot_i], finetuned=finetuned,
+            accuracy_before_finetune=before,
+            candidates=[[i, a] for (i, _), a in zip(cands, accs)],
+            time_s=time.perf_counter() - t0))
+        _emit(trajectory_path, records[-1], log)
+        done = step
+    return records
+
+
+def _emit(path: str | None, record: dict[str, Any], log: Callable[[str], None] | None) -> None:
+    if path is not None:
+        append_step(path, record)
+    if log is not None:
+        extra = " (fine-tuned)" if record.get("finetuned") else ""
+        log(f"step {record['step']:3d}  acc {record['accuracy']:.4f}  macs {record['macs']:,}  "
+            f"[{record['key']}]  {record['time_s']:.1f}s{extra}")
+
+
+def _snapshot_path(trajectory_path: str, step: int) -> str:
+    return f"{trajectory_path}.finetune-{step:04d}.safetensors"
+
+
+def _save_snapshot(model: DynamicNet, trajectory_path: str, step: int) -> None:
+    path = _snapshot_path(trajectory_path, step)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, f"{path}.tmp")
+    os.replace(f"{path}.tmp", path)
+
+
+def _load_snapshot(model: DynamicNet, trajectory_path: str, records: list[dict]) -> None:
+    """Restore the weights of the last fine-tuned recorded step, if any."""
+    tuned = [r["step"] for r in records if r.get("finetuned")]
+    if not tuned:
+        return
+    path = _snapshot_path(trajectory_path, tuned[-1])
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"cannot resume: fine-tuned weights {path!r} are missing")
+    device = next(model.parameters()).device
+    state = {k: v.to(device) for k, v in load_file(path).items()}
+    model.load_state_dict(state)
+
+
+def _jsonable(x: Any) -> Any:
+    """Round-trip through JSON types (tuples -> lists) so headers compare equal after reading."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x

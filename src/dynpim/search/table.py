@@ -1,0 +1,68 @@
+"""Build the operating table the run-time controller chooses from: every chosen config's
+accuracy (BN calibrated for it) times a set of active-sub-array levels, with modelled PIM
+latency, energy, average and peak power, reduced to the Pareto set over (accuracy, latency,
+power, energy). Written with ``dynpim.runtime.OperatingTable`` (schema
+``dynpim.operating_table/1``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from dynpim.nn import DynamicNet, SubnetConfig
+from dynpim.runtime import OperatingPoint, OperatingTable
+
+from .evaluate import Evaluator
+
+
+def active_levels(hw: Any, levels: Sequence[int] | None = None, *, count: int = 4) -> list[int]:
+    """Active computational sub-array counts to tabulate: ``levels`` checked against the chip,
+    or ``count`` levels halving down from all of them (all, 1/2, 1/4, ...)."""
+    total = int(hw.architecture.subarrays)
+    if levels:
+        out = sorted({int(v) for v in levels})
+        bad = [v for v in out if not 1 <= v <= total]
+        if bad:
+            raise ValueError(f"active sub-array levels must be in 1..{total} for {hw.name}, "
+                             f"got {bad}")
+        return out
+    if count < 1:
+        raise ValueError(f"number of active sub-array levels must be >= 1, got {count}")
+    return sorted({max(1, total >> i) for i in range(count)})
+
+
+def build_operating_table(
+    model: DynamicNet,
+    configs: Sequence[SubnetConfig],
+    hw: Any,
+    evaluate: Evaluator,
+    *,
+    levels: Sequence[int],
+    input_size: Sequence[int] | None = None,
+    pareto: bool = True,
+    meta: dict[str, Any] | None = None,
+) -> OperatingTable:
+    """Evaluate ``configs`` once (``evaluate`` leaves their BN statistics banked when built with
+    ``keep_stats=True``), cost every (config, level) pair with ``pim.estimate_many`` and return
+    the table (its Pareto set unless ``pareto=False``)."""
+    from dynpim import pim
+
+    if not configs:
+        raise ValueError("operating table needs at least one config")
+    configs = list(dict.fromkeys(model.validate(c) for c in configs))
+    size = tuple(input_size or model.input_size)
+    accs = evaluate(model, configs)
+    points = []
+    for level in levels:
+        r = pim.estimate_many(model, configs, hw, input_size=size, active_subarrays=int(level))
+        for i, cfg in enumerate(configs):
+            avg, peak = float(r["avg_power_w"][i]), float(r["peak_power_w"][i])
+            points.append(OperatingPoint(
+                cfg, int(level), float(accs[i]), float(r["latency_s"][i]),
+                float(r["energy_j"][i]), avg, max(avg, peak), int(np.asarray(r["macs"])[i])))
+    table = OperatingTable(points, {
+        "model": model.name, "preset": getattr(hw, "name", str(hw)), "input_size": list(size),
+        "active_levels": [int(v) for v in levels], **(meta or {})})
+    return table.pareto() if pareto else table
