@@ -1,0 +1,61 @@
+import json
+
+import pytest
+
+from dynpim.cli import main
+from dynpim.nn import load_configs
+from dynpim.runtime import OperatingTable
+from dynpim.search import read_trajectory
+
+
+def _search(ck, out, *extra):
+    return main(["search", "--checkpoint", ck, "--out", str(out), "--holdout", "64",
+                 "--calib-batches", "2", "--calib-batch-size", "64", "--k", "4", "--quiet",
+                 *extra])
+
+
+def test_search_resume_and_table(trained, tmp_path, capsys):
+    _, ck = trained
+    out = tmp_path / "s"
+    assert _search(ck, out, "--max-steps", "2", "--objective", "accuracy-per-cost") == 0
+    _, steps = read_trajectory(str(out / "trajectory.jsonl"))
+    assert len(steps) == 3
+    assert _search(ck, out, "--objective", "accuracy-per-cost", "--resume") == 0
+    header, steps = read_trajectory(str(out / "trajectory.jsonl"))
+    assert header["options"]["objective"] == "accuracy-per-cost"
+    assert steps[-1]["config"] == [s[2] for s in header["slots"]]  # reached the minimum
+    chosen = json.loads((out / "chosen.json").read_text())
+    cfgs = load_configs(str(out / "chosen.json"))
+    assert 2 <= len(cfgs) <= 4 and len(chosen["configs"]) == len(cfgs)
+    assert cfgs[-1].widths == tuple(steps[0]["config"])    # largest kept, cheapest first
+    energies = [c["energy_j"] for c in chosen["configs"]]
+    assert energies == sorted(energies)
+
+    table = tmp_path / "table.json"
+    assert main(["table", "--checkpoint", str(out / "searched"), "--configs",
+                 str(out / "chosen.json"), "--active-levels", "64,256", "--calib-batches", "2",
+                 "--out", str(table)]) == 0
+    t = OperatingTable.load(table)
+    assert {p.active_subarrays for p in t} <= {64, 256}
+    assert t.meta["model"]["name"] == "lenet"
+    assert "operating table" in capsys.readouterr().out
+
+
+def test_search_rejects_bad_input(trained, tmp_path, capsys):
+    _, ck = trained
+    assert _search(ck, tmp_path / "x", "--holdout", "100000") == 2
+    assert "--holdout" in capsys.readouterr().err
+    assert main(["search", "--checkpoint", str(tmp_path / "none"), "--out",
+                 str(tmp_path / "y")]) == 2
+    with pytest.raises(SystemExit):
+        main(["search", "--checkpoint", ck, "--out", "o", "--objective", "speed"])
+
+
+def test_search_with_noise_ranking(trained, tmp_path):
+    _, ck = trained
+    out = tmp_path / "n"
+    assert _search(ck, out, "--ranking", "noise", "--max-steps", "1", "--finetune-threshold",
+                   "0.99", "--finetune-steps", "2") == 0
+    header, steps = read_trajectory(str(out / "trajectory.jsonl"))
+    assert header["meta"]["ranking"] == "noise" and steps[1]["finetuned"]
+    assert (out / "ranked" / "meta.json").is_file()

@@ -1,0 +1,36 @@
+import pytest
+
+from dynpim import pim
+from dynpim.nn import SubnetConfig
+from dynpim.runtime import DynamicRuntime, OperatingTable
+from dynpim.search import HoldoutEvaluator, active_levels, build_operating_table
+
+
+def test_table_round_trip_and_pareto(model, synth, calib, tmp_path):
+    hw = pim.load_preset("sot-mram")
+    levels = active_levels(hw, count=3)
+    total = hw.architecture.subarrays
+    assert levels == sorted({total, total // 2, total // 4})
+    cfgs = [SubnetConfig.uniform(model, r) for r in (0.25, 0.5, 0.75, 1.0)]
+    ev = HoldoutEvaluator(synth.test_x, synth.test_y, calib, keep_stats=True)
+    full = build_operating_table(model, cfgs, hw, ev, levels=levels, pareto=False)
+    assert len(full) == len(cfgs) * len(levels)
+    table = build_operating_table(model, cfgs, hw, ev, levels=levels)
+    assert 1 <= len(table) <= len(full)
+    assert {p.key for p in table} == {p.key for p in full.pareto()}
+    for p in table:
+        assert p.peak_power_w >= p.avg_power_w and p.macs == model.macs(p.config)
+    path = tmp_path / "table.json"
+    table.save(path)
+    back = OperatingTable.load(path)
+    assert [p.to_dict() for p in back] == [p.to_dict() for p in table]
+    assert back.meta["model"] == "lenet" and back.meta["active_levels"] == levels
+    rt = DynamicRuntime(model, back)  # BN statistics are banked for every table config
+    assert rt.current.accuracy == max(p.accuracy for p in back)
+
+
+def test_active_levels_checked():
+    hw = pim.load_preset("sot-mram")
+    with pytest.raises(ValueError, match="active sub-array levels"):
+        active_levels(hw, [0, 4])
+    assert active_levels(hw, [8, 4, 8]) == [4, 8]
