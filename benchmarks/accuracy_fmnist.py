@@ -1,0 +1,123 @@
+"""Fashion-MNIST accuracy: one dynamic ResNet-20 (sandwich rule, uniform widths in [0.25, 1])
+versus four individually trained ResNet-20 sub-nets (widths 0.25, 0.5, 0.75, 1.0), same epochs.
+
+Writes ``benchmarks/results/accuracy_fmnist.json`` (``dynamic`` and ``individual`` maps from
+width to test top-1 %, plus the settings) and ``accuracy_fmnist.md`` (a Markdown table).
+
+    python benchmarks/accuracy_fmnist.py --device cuda --epochs 10   # the real run
+    python benchmarks/accuracy_fmnist.py --quick                     # smoke run, CPU, ~1 min
+
+The whole dataset lives in one tensor on the device and batches are sliced from it (no
+DataLoader workers); BN is calibrated per width on training batches, never on the test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from dataclasses import replace
+
+import torch
+
+from dynpim.data import load_dataset
+from dynpim.train import TrainConfig, train
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="cuda | cpu (default: cuda when available)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--weight-decay", type=float, default=5e-4)
+    p.add_argument("--warmup-epochs", type=float, default=1.0)
+    p.add_argument("--num-random", type=int, default=2)
+    p.add_argument("--widths", default="0.25,0.5,0.75,1.0")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", default=None, help="default: /usr/share/datasets/fashion-mnist")
+    p.add_argument("--holdout", type=int, default=0,
+                   help="training images held out (0: train on all 60,000)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 1,024 training / 500 test images, 1 epoch")
+    p.add_argument("--only", choices=("dynamic", "individual"), default=None)
+    p.add_argument("--out", default=os.path.join(HERE, "results", "accuracy_fmnist.json"))
+    p.add_argument("--runs-dir", default=os.path.join(HERE, "results", "fmnist_runs"))
+    p.add_argument("--progress", action="store_true", help="tqdm bars per epoch")
+    return p.parse_args()
+
+
+def main() -> None:
+    a = parse()
+    if a.device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda requested but CUDA is not available")
+        torch.backends.cudnn.benchmark = True
+    widths = tuple(float(w) for w in a.widths.split(","))
+    splits = load_dataset("fashion-mnist", data_dir=a.data_dir, holdout=a.holdout)
+    epochs = a.epochs
+    if a.quick:
+        splits = replace(splits, train_x=splits.train_x[:1024], train_y=splits.train_y[:1024],
+                         test_x=splits.test_x[:500], test_y=splits.test_y[:500])
+        epochs = 1
+    calib = 4 if a.quick else 50
+    base = TrainConfig(model="resnet20", dataset="fashion-mnist", data_dir=a.data_dir,
+                       holdout=a.holdout, epochs=epochs, batch_size=a.batch_size, lr=a.lr,
+                       weight_decay=a.weight_decay, warmup_epochs=min(a.warmup_epochs, epochs),
+                       num_random=a.num_random, seed=a.seed, eval_widths=widths,
+                       device=a.device, progress=a.progress, calib_batches=calib)
+    result = {"benchmark": "accuracy_fmnist", "dynamic": {}, "individual": {}, "macs": {},
+              "time_s": {}, "history": {},
+              "settings": {**base.to_dict(), "quick": a.quick, "train_images": len(splits.train_y),
+                           "test_images": len(splits.test_y), "torch": torch.__version__,
+                           "device_name": torch.cuda.get_device_name() if a.device.startswith(
+                               "cuda") else platform.processor() or platform.machine()}}
+    runs = [] if a.only == "individual" else [("dynamic", None)]
+    runs += [] if a.only == "dynamic" else [("individual", w) for w in widths]
+    for mode, w in runs:
+        name = "dynamic" if w is None else f"individual_{w:g}"
+        cfg = replace(base, mode=mode, width=w, out=os.path.join(a.runs_dir, name))
+        t0 = time.perf_counter()
+        res = train(cfg, splits=splits)
+        dt = time.perf_counter() - t0
+        rows = {r["ratio"]: r for r in res.final["test"]}
+        result["time_s"][name] = round(dt, 1)
+        result["history"][name] = res.history
+        for r in res.final["test"]:
+            key = f"{r['ratio']:g}"
+            result[mode][key] = r["top1_test"]
+            result["macs"][key] = r["macs"]
+        print(f"{name}: {dt:.0f} s, top-1 {[rows[k]['top1_test'] for k in sorted(rows)]}",
+              flush=True)
+    table = markdown(result, widths)
+    print(table)
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(result, f, indent=1)
+    with open(os.path.splitext(a.out)[0] + ".md", "w") as f:
+        f.write(table + "\n")
+
+
+def markdown(result: dict, widths: tuple[float, ...]) -> str:
+    s = result["settings"]
+    lines = [f"ResNet-20 on Fashion-MNIST, {s['epochs']} epochs each, batch {s['batch_size']}, "
+             f"lr {s['lr']}, device {s['device']} ({s['device_name']})", "",
+             "| width | MMACs | dynamic top-1 (%) | individual top-1 (%) | gap (points) |",
+             "|---:|---:|---:|---:|---:|"]
+    for w in widths:
+        k = f"{w:g}"
+        d, i = result["dynamic"].get(k), result["individual"].get(k)
+        gap = f"{d - i:+.2f}" if d is not None and i is not None else "-"
+        macs = result["macs"].get(k)
+        lines.append(f"| {k} | {macs / 1e6:.2f} | {'-' if d is None else f'{d:.2f}'} | "
+                     f"{'-' if i is None else f'{i:.2f}'} | {gap} |" if macs else f"| {k} | - |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
