@@ -1,0 +1,144 @@
+"""Whole-network execution of a quantized sub-net on the functional bit-wise PIM engine.
+
+Runs the integer program of :func:`dynpim.nn.integer.quantized_subnet` with every conv/linear
+computed on bit-planes (AND + popcount + shift-add): by the vectorised torch form of that dataflow
+(:func:`bitplane_conv2d`, batch on CPU or GPU) or by the packed-word engine
+:func:`dynpim.pim.engine.bitwise_conv2d`
+and everything else (input quantization, fixed-point requantization with the folded BN, ReLU
+clamp, residual additions, pooling) in the integer arithmetic of ``run_program``. Without sensing
+errors the logits equal :func:`dynpim.nn.integer.integer_forward` bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+import torch
+from torch import Tensor
+
+from dynpim.nn import DynamicNet, SubnetConfig
+from dynpim.nn.integer import QuantizedSubnet, quantized_subnet, run_program
+
+from .engine import bitwise_conv2d, bitwise_linear
+from .hardware import Hardware
+
+BACKENDS = ("torch", "numpy")
+
+
+def _torch_generator(generator, device: torch.device) -> torch.Generator | None:
+    if generator is None or isinstance(generator, torch.Generator):
+        return generator
+    if isinstance(generator, int):
+        return torch.Generator(device=device).manual_seed(generator)
+    raise ValueError("the torch backend takes a torch.Generator or an int seed as generator")
+
+
+def _flip(pc: Tensor, k: int, p: float, gen: torch.Generator | None) -> Tensor:
+    """Sensing errors on popcounts of ``k`` AND bits: ones lost ~ Bin(pc, p), gained ~
+    Bin(k - pc, p) (the sum over a layer's sensed segments of the per-segment laws)."""
+    prob = torch.full_like(pc, p)
+    return pc - torch.binomial(pc, prob, generator=gen) + torch.binomial(k - pc, prob,
+                                                                        generator=gen)
+
+
+def _coefs(abits: int, wbits: int, device) -> Tensor:
+    """Shift-add weights ``s_j * 2**(i+j)`` (sign plane j = wbits-1 negative), (abits, wbits)."""
+    i = torch.arange(abits, dtype=torch.float64, device=device)[:, None]
+    j = torch.arange(wbits, dtype=torch.float64, device=device)[None, :]
+    sign = torch.where(j == wbits - 1, -1.0, 1.0)
+    return sign * torch.pow(2.0, i + j)
+
+
+def _wplanes(w: Tensor, wbits: int, device) -> Tensor:
+    """(wbits, *w.shape) 0/1 float planes of the two's-complement bit pattern of ``w``."""
+    wu = w.to(device=device, dtype=torch.int64) & ((1 << wbits) - 1)
+    return torch.stack([((wu >> j) & 1) for j in range(wbits)]).float()
+
+
+def bitplane_conv2d(x_int: Tensor, w_int: Tensor, abits: int, wbits: int, stride=1,
+                    padding=0, groups: int = 1, flip_prob: float = 0.0,
+                    generator: torch.Generator | None = None) -> Tensor:
+    """Vectorised torch form of the engine's dataflow: for every activation plane ``i`` and
+    weight plane ``j``, ``popcount(x_i AND w_j)`` over each receptive field is a convolution of
+    0/1 planes (exact in float32: counts < 2**24), then shift-added with the sign plane negative.
+    Equal to :func:`dynpim.pim.engine.bitwise_conv2d` (tested); runs on ``x_int``'s device."""
+    dev = x_int.device
+    m, cg, kh, kw = w_int.shape
+    mg = m // groups
+    # weights for one activation plane: per group g, wbits*Mg output channels ordered (j, m)
+    wp = _wplanes(w_int, wbits, dev).view(wbits, groups, mg, cg, kh, kw)
+    wp = wp.transpose(0, 1).reshape(groups * wbits * mg, cg, kh, kw)
+    coef = _coefs(abits, wbits, dev)
+    x = x_int.to(torch.int64)
+    acc = None
+    for i in range(abits):
+        xi = ((x >> i) & 1).float()
+        pc = torch.nn.functional.conv2d(xi, wp, None, stride, padding, 1, groups)
+        if flip_prob > 0:
+            pc = _flip(pc, cg * kh * kw, flip_prob, generator)
+        n, _, ho, wo = pc.shape
+        pc = pc.view(n, groups, wbits, mg, ho, wo).double()
+        term = torch.einsum("ngjmhw,j->ngmhw", pc, coef[i])
+        acc = term if acc is None else acc + term
+    return acc.reshape(x.shape[0], m, *acc.shape[-2:]).round().to(torch.int64)
+
+
+def bitplane_linear(x_int: Tensor, w_int: Tensor, abits: int, wbits: int,
+                    flip_prob: float = 0.0, generator: torch.Generator | None = None) -> Tensor:
+    """Linear layer ``(B, K) x (M, K) -> (B, M)`` through the same bit-plane dataflow."""
+    out = bitplane_conv2d(x_int[:, :, None, None], w_int[:, :, None, None], abits, wbits,
+                          flip_prob=flip_prob, generator=generator)
+    return out[:, :, 0, 0]
+
+
+def _engine_kwargs(hw: Hardware | None, flip_prob: float, generator) -> dict:
+    kw: dict = {"flip_prob": float(flip_prob), "generator": generator}
+    if hw is not None:
+        kw["cols"] = hw.subarray.cols
+        kw["weight_rows"] = hw.weight_rows
+    return kw
+
+
+def _conv(q, w, abits, wbits, stride, padding, groups, **kw) -> Tensor:
+    return bitwise_conv2d(q.cpu(), w, abits, wbits, stride, padding, groups, **kw)
+
+
+def _linear(q, w, abits, wbits, **kw) -> Tensor:
+    return bitwise_linear(q.cpu(), w, abits, wbits, **kw)
+
+
+def execute(model: DynamicNet, cfg: SubnetConfig | Sequence[int] | None, x: Tensor,
+            hw: Hardware | None = None, flip_prob: float = 0.0, generator=None, *,
+            batch_size: int = 256, backend: str = "torch",
+            qs: QuantizedSubnet | None = None) -> Tensor:
+    """Logits (float64) of sub-net ``cfg`` for inputs ``x``, every conv/linear run through the
+    bit-plane AND/popcount/shift-add dataflow.
+
+    ``backend="torch"`` (default) uses :func:`bitplane_conv2d` on ``x``'s device (GPU if ``x``
+    is there); ``backend="numpy"`` uses the packed-word engine
+    :func:`dynpim.pim.engine.bitwise_conv2d` (CPU, slower, counts operations). Both give the
+    same integers. ``hw`` sets the sub-array geometry for the numpy engine (columns per sensed
+    segment); ``flip_prob`` flips each sensed AND output bit with that probability
+    (``generator``: a generator or an int seed, for reproducibility). Inputs are processed in
+    chunks of ``batch_size`` images; pass a precompiled ``qs`` to skip the export.
+    """
+    if not 0.0 <= float(flip_prob) <= 1.0:
+        raise ValueError(f"flip_prob must be in [0, 1], got {flip_prob}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    x = x.detach()
+    with torch.no_grad():
+        qs = qs or quantized_subnet(model, cfg, input_size=tuple(x.shape[1:]))
+        if backend == "numpy":
+            x = x.cpu()
+            kw = _engine_kwargs(hw, flip_prob, generator)
+            conv, linear = partial(_conv, **kw), partial(_linear, **kw)
+        else:
+            gen = _torch_generator(generator, x.device)
+            kw = {"flip_prob": float(flip_prob), "generator": gen}
+            conv, linear = partial(bitplane_conv2d, **kw), partial(bitplane_linear, **kw)
+        outs = [run_program(qs, xb, conv, linear) for xb in x.split(batch_size)]
+    return torch.cat(outs) if outs else torch.empty(0, dtype=torch.float64)
