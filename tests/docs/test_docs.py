@@ -12,7 +12,7 @@ from dynpim.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-RUNNABLE = [ROOT / "docs" / "concepts.md"]
+RUNNABLE = [ROOT / "README.md", ROOT / "docs" / "concepts.md"]
 
 
 def blocks(path: Path, lang: str) -> list[str]:

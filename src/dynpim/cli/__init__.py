@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dynpim import __version__
 
 # Sub-command modules, in the order ``dynpim --help`` lists them.
-COMMANDS: tuple[str, ...] = ("models", "train", "eval", "search", "table", "runtime", "pim")
+COMMANDS: tuple[str, ...] = (
+    "demo", "models", "train", "eval", "search", "table", "pim", "runtime", "report",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

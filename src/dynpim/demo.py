@@ -1,0 +1,320 @@
+"""The main job end to end: train a dynamic network (uniform), search non-uniform sub-nets,
+retrain with them, quantize, cost every sub-net on the SOT-MRAM PIM model, build the operating
+table, simulate run-time tuning on a changing power cap, and write the report.
+
+Every stage writes its files into the run directory and is skipped when they are there, so an
+interrupted demo resumes where it stopped (training stages resume from their checkpoints).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dynpim import pim
+from dynpim.data import DatasetSplits, load_dataset
+from dynpim.nn import DynamicNet, SubnetConfig, load_configs, save_configs
+from dynpim.runtime import OperatingTable, best_static, compare, generate, simulate
+from dynpim.search import (
+    HoldoutEvaluator,
+    SearchOptions,
+    build_operating_table,
+    filter_configs,
+    make_cost_fn,
+    progressive_search,
+)
+from dynpim.train import TrainConfig, calibration_batches, evaluate_configs, load_checkpoint, train
+
+UNIFORM_WIDTHS = (0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """Everything that shapes a demo run (stored in ``RUN_DIR/demo.json``)."""
+
+    out: str = "runs/demo"
+    dataset: str = "digits"
+    data_dir: str | None = None
+    model: str = "resnet20"
+    epochs: int | None = None       # None: 30 on digits, 15 on fashion-mnist (quick: 3 / 1)
+    qat_epochs: int | None = None   # quantization-aware fine-tuning epochs (None: epochs // 3)
+    bits: int = 8                   # weight and activation bits on the accelerator
+    preset: str = "sot-mram"
+    configs_kept: int = 6           # non-uniform configs kept after filtering the search
+    seed: int = 0
+    quick: bool = False
+    device: str = "cpu"
+
+    def resolved_epochs(self) -> int:
+        if self.epochs is not None:
+            return self.epochs
+        full = {"digits": 30, "fashion-mnist": 15}.get(self.dataset, 15)
+        return max(1, full // 10) if self.quick else full
+
+
+Log = Callable[[str], None]
+
+
+class Demo:
+    """Runs the stages in order; each stage's result lives in the run directory."""
+
+    def __init__(self, opts: DemoOptions, log: Log = print) -> None:
+        self.opts, self.log = opts, log
+        self.run = Path(opts.out)
+        self.run.mkdir(parents=True, exist_ok=True)
+        saved = self.run / "demo.json"
+        mine = asdict(opts)
+        if saved.exists():
+            old = json.loads(saved.read_text())
+            diff = sorted(k for k in mine if k != "out" and old.get(k) != mine[k])
+            if diff:
+                raise ValueError(f"{self.run} holds a demo run with other options ({diff}); "
+                                 f"use another --out or delete it")
+        saved.write_text(json.dumps(mine, indent=1))
+        self.hw = pim.load_preset(opts.preset)
+        self._splits: DatasetSplits | None = None
+
+    @property
+    def splits(self) -> DatasetSplits:
+        if self._splits is None:
+            self._splits = load_dataset(self.opts.dataset, data_dir=self.opts.data_dir,
+                                        split_seed=self.opts.seed)
+        return self._splits
+
+    # -- training stages -------------------------------------------------------------------------
+    def _train(self, name: str, **changes: Any) -> DynamicNet:
+        o = self.opts
+        out = self.run / name
+        cfg = TrainConfig(model=o.model, dataset=o.dataset, data_dir=o.data_dir,
+                          mode="dynamic", epochs=o.resolved_epochs(),
+                          batch_size=64 if o.dataset == "digits" else 128, lr=0.1,
+                          warmup_epochs=1.0 if o.resolved_epochs() > 2 else 0.0,
+                          seed=o.seed, split_seed=o.seed, out=str(out), device=o.device,
+                          eval_widths=(0.25, 0.5, 0.75, 1.0))
+        cfg = replace(cfg, **changes)
+        done = out / "DONE"
+        if not done.exists():
+            self.log(f"[{name}] training {cfg.model} on {cfg.dataset}: {cfg.epochs} epochs, "
+                     f"sampling {cfg.sampling}")
+            resume = (out / "checkpoint").exists()
+            train(cfg, splits=self.splits, resume=resume)
+            done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        return load_checkpoint(str(out / "checkpoint")).model.eval()
+
+    def search(self, model: DynamicNet) -> list[SubnetConfig]:
+        """Progressive greedy search on the held-out split; keep a Pareto subset."""
+        chosen = self.run / "search" / "chosen.json"
+        if chosen.exists():
+            return load_configs(str(chosen))
+        chosen.parent.mkdir(exist_ok=True)
+        s = self.splits
+        calib = calibration_batches(s, batch_size=64, num_batches=4, seed=self.opts.seed)
+        evaluator = HoldoutEvaluator(s.holdout_x, s.holdout_y, calib)
+        cost_fn = make_cost_fn(model, self.hw, input_size=s.input_size)
+        self.log("[search] progressive non-uniform search (objective: accuracy, held-out "
+                 f"split of {len(s.holdout_y)} training images)")
+        records = progressive_search(
+            model, evaluator, cost_fn, SearchOptions(objective="accuracy"),
+            trajectory_path=str(chosen.parent / "trajectory.jsonl"), resume=True,
+            meta={"checkpoint": "uniform"})
+        kept = filter_configs(records, self.opts.configs_kept, cost="energy_j")
+        configs = [SubnetConfig(r["config"]) for r in kept]
+        save_configs(str(chosen), configs)
+        self.log(f"[search] {len(records) - 1} steps; kept {len(configs)} configs")
+        return configs
+
+    # -- evaluation and cost ---------------------------------------------------------------------
+    def _accuracy(self, model: DynamicNet, configs: list[SubnetConfig]) -> list[float]:
+        s = self.splits
+        calib = calibration_batches(s, batch_size=64, num_batches=8, seed=self.opts.seed)
+        rows = evaluate_configs(model, configs, s, calib, split="test")
+        by_key = {r["config"]: r["top1_test"] / 100.0 for r in rows}
+        return [by_key[c.key] for c in configs]
+
+    def evaluate(self, families: dict[str, tuple[DynamicNet, DynamicNet,
+                                                 list[SubnetConfig]]]) -> dict[str, Any]:
+        path = self.run / "evaluation.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        points = []
+        size = self.splits.input_size
+        for fam, (model, qmodel, configs) in families.items():
+            self.log(f"[evaluate] {fam}: {len(configs)} sub-nets, float and "
+                     f"{self.opts.bits}-bit, test split")
+            acc = self._accuracy(model, configs)
+            qacc = self._accuracy(qmodel, configs)
+            cost = pim.estimate_many(qmodel, configs, self.hw, input_size=size)
+            for i, cfg in enumerate(configs):
+                points.append({
+                    "family": fam, "label": f"{fam[0]}{i}", "config": cfg.to_dict(),
+                    "accuracy": acc[i], "accuracy_quantized": qacc[i],
+                    "macs": int(model.macs(cfg, size)), "params": int(model.params(cfg)),
+                    "energy_j": float(cost["energy_j"][i]),
+                    "latency_s": float(cost["latency_s"][i]),
+                    "avg_power_w": float(cost["avg_power_w"][i])})
+        data = {"split": "test", "bits": self.opts.bits, "preset": self.opts.preset,
+                "points": points}
+        path.write_text(json.dumps(data, indent=1))
+        return data
+
+    def pim_details(self, qmodel: DynamicNet, configs: list[SubnetConfig]) -> None:
+        """Per-layer breakdown of the largest and smallest sub-net, and the knob sweep."""
+        size = self.splits.input_size
+        ends = {"largest": max(configs, key=qmodel.macs), "smallest": min(configs, key=qmodel.macs)}
+        layers = {}
+        for label, cfg in ends.items():
+            r = pim.estimate(qmodel, cfg, self.hw, input_size=size)
+            layers[f"{label} ({r.macs / 1e6:.2f} M MACs)"] = {
+                "config": cfg.to_dict(), "energy_j": r.energy_j, "latency_s": r.latency_s,
+                "layers": [{"name": lay.name, "latency_s": lay.latency_s,
+                            "energy_j": lay.energy_breakdown_j} for lay in r.layers]}
+        (self.run / "pim_layers.json").write_text(json.dumps(layers, indent=1))
+        total = int(self.hw.architecture.subarrays)
+        levels = sorted({max(1, total >> i) for i in range(0, 12, 2)})
+        knob = []
+        for label, cfg in ends.items():
+            for level in levels:
+                r = pim.estimate(qmodel, cfg, self.hw, input_size=size, active_subarrays=level)
+                knob.append({"label": label, "active_subarrays": level,
+                             "latency_s": r.latency_s, "avg_power_w": r.avg_power_w,
+                             "energy_j": r.energy_j})
+        (self.run / "knob.json").write_text(json.dumps({"points": knob}, indent=1))
+
+    def table(self, qmodel: DynamicNet, configs: list[SubnetConfig]) -> OperatingTable:
+        path = self.run / "table.json"
+        if path.exists():
+            return OperatingTable.load(str(path))
+        s = self.splits
+        calib = calibration_batches(s, batch_size=64, num_batches=8, seed=self.opts.seed)
+        evaluator = HoldoutEvaluator(s.holdout_x, s.holdout_y, calib, keep_stats=True)
+        total = int(self.hw.architecture.subarrays)
+        levels = sorted({max(1, total >> i) for i in range(0, 10, 3)})
+        table = build_operating_table(qmodel, configs, self.hw, evaluator, levels=levels,
+                                      input_size=s.input_size,
+                                      meta={"accuracy_split": "holdout (training data)"})
+        table.save(str(path))
+        self.log(f"[table] {len(table)} Pareto-optimal operating points -> {path}")
+        return table
+
+    def runtime(self, table: OperatingTable) -> dict[str, Any]:
+        """Simulate the budget controller on a ramp-down then random-walk power cap."""
+        path = self.run / "runtime.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        powers = sorted(p.avg_power_w for p in table)
+        lo, hi = powers[0], powers[-1]
+        fastest = min(p.latency_s for p in table)
+        rate = 0.5 / max(p.latency_s for p in table)  # below the slowest point's capacity
+        dur = max(2000 * fastest, 200.0 / rate)
+        trace = generate("walk", duration_s=dur, dt_s=dur / 200, rate_hz=rate,
+                         start_w=hi * 1.05, min_w=lo * 0.9, max_w=hi * 1.1,
+                         sigma_w=(hi - lo) / 6, seed=self.opts.seed)
+        kw = {"seed": self.opts.seed, "min_dwell_s": 0.0}
+        rows = compare(table, trace, policies=("budget",), **kw)
+        dyn = simulate(table, trace, policy="budget", **kw)
+        best = best_static(rows)
+        static = None
+        if best is not None:
+            label = best["name"].split(":", 1)[1]
+            point = next(p for p in table if p.label == label)
+            static = simulate(table.subset([point]), trace, policy="budget", **kw)
+        data = {
+            "trace": {"kind": "random walk", "duration_s": dur, "rate_hz": rate,
+                      "min_w": lo * 0.9, "max_w": hi * 1.1},
+            "windows": _windows(dyn, table), "static_windows": _windows(static, table)
+            if static else None, "static_label": f"best static point ({best['name']})"
+            if best else "static", "comparison": [_cmp_row(r) for r in rows],
+            "dynamic": dyn.summary, "best_static": best}
+        path.write_text(json.dumps(data, indent=1, default=float))
+        return data
+
+    # -- all -------------------------------------------------------------------------------------
+    def run_all(self) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        o = self.opts
+        uniform = self._train("uniform", sampling="uniform")
+        chosen = self.search(uniform)
+        nonuniform = self._train("nonuniform", sampling="nonuniform",
+                                 configs=str(self.run / "search" / "chosen.json"))
+        qat_epochs = o.qat_epochs if o.qat_epochs is not None else max(1, o.resolved_epochs() // 3)
+        qat = {"wbits": o.bits, "abits": o.bits, "epochs": qat_epochs, "lr": 0.01,
+               "warmup_epochs": 0.0}
+        q_uniform = self._train("uniform-q", sampling="uniform",
+                                init_from=str(self.run / "uniform" / "checkpoint"), **qat)
+        q_nonuniform = self._train("nonuniform-q", sampling="nonuniform",
+                                   configs=str(self.run / "search" / "chosen.json"),
+                                   init_from=str(self.run / "nonuniform" / "checkpoint"), **qat)
+        uniform_cfgs = list(dict.fromkeys(SubnetConfig.uniform(uniform, w)
+                                          for w in UNIFORM_WIDTHS))
+        ev = self.evaluate({"uniform": (uniform, q_uniform, uniform_cfgs),
+                            "nonuniform": (nonuniform, q_nonuniform, chosen)})
+        self.pim_details(q_nonuniform, chosen)
+        table = self.table(q_nonuniform, chosen)
+        rt = self.runtime(table)
+        summary = self._summary(ev, table, rt, time.perf_counter() - t0)
+        from dynpim.report import render_report
+
+        summary["report"] = str(render_report(self.run))
+        (self.run / "summary.json").write_text(json.dumps(summary, indent=1))
+        return summary
+
+    def _summary(self, ev: dict[str, Any], table: OperatingTable, rt: dict[str, Any],
+                 seconds: float) -> dict[str, Any]:
+        pts = ev["points"]
+        full = max((p for p in pts if p["family"] == "uniform"), key=lambda p: p["macs"])
+        small = min((p for p in pts if p["family"] == "nonuniform"), key=lambda p: p["energy_j"])
+        dyn, best = rt["dynamic"], rt["best_static"] or {}
+        headline = {
+            "full-width accuracy (float / quantized)":
+                f"{100 * full['accuracy']:.1f} % / {100 * full['accuracy_quantized']:.1f} %",
+            "PIM energy per image, full width -> cheapest non-uniform sub-net":
+                f"{full['energy_j'] * 1e6:.3g} µJ -> {small['energy_j'] * 1e6:.3g} µJ "
+                f"({100 * small['accuracy_quantized']:.1f} % accuracy)",
+            "operating points in the table": len(table),
+            "run-time tuning: effective accuracy (dynamic vs best static)":
+                f"{100 * dyn['effective_accuracy']:.1f} % vs "
+                f"{100 * best.get('effective_accuracy', float('nan')):.1f} %",
+            "run-time tuning: inferences over the cap (dynamic vs best static)":
+                f"{dyn.get('inferences_over_cap', '?')} vs {best.get('inferences_over_cap', '?')}",
+            "wall time of this run": f"{seconds:.0f} s",
+        }
+        return {"what": f"{self.opts.model} on {self.opts.dataset}, {self.opts.bits}-bit, "
+                        f"preset {self.opts.preset}", "headline": headline}
+
+
+def _windows(res, table: OperatingTable) -> list[dict[str, Any]]:
+    """Per-window rows for the report: time, cap, power, chosen point and its accuracy."""
+    if res is None:
+        return []
+    dec = sorted(res.decisions, key=lambda d: d["time_s"])
+    times = np.array([d["time_s"] for d in dec]) if dec else np.zeros(0)
+    out = []
+    for w in res.windows:
+        i = int(np.searchsorted(times, w["t_start_s"], side="right")) - 1 if len(times) else -1
+        d = dec[max(i, 0)] if dec else None
+        out.append({"time_s": w["t_start_s"], "cap_w": w["power_cap_w"], "power_w": w["power_w"],
+                    "point": d["point_index"] if d else 0,
+                    "accuracy": d["accuracy"] if d else table.points[0].accuracy})
+    return out
+
+
+def _cmp_row(r: dict[str, Any]) -> dict[str, Any]:
+    return {"name": r["name"], "mean_accuracy_served": r["mean_accuracy_served"],
+            "effective_accuracy": r["effective_accuracy"], "served": r["requests_served"],
+            "deadline_misses": r["deadline_misses"],
+            "cap_violation_windows": r["cap_violations"],
+            "inferences_over_cap": r.get("inferences_over_cap"),
+            "energy_j": r["total_energy_j"], "switches": r["switches"]}
+
+
+def run_demo(opts: DemoOptions, log: Log = print) -> dict[str, Any]:
+    """Run (or resume) the whole demo; returns the summary (also in RUN_DIR/summary.json)."""
+    torch.manual_seed(opts.seed)
+    return Demo(opts, log).run_all()
