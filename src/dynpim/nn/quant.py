@@ -35,7 +35,7 @@ _EPS = 1e-8
 
 def check_bits(field: str, value: object) -> int:
     """Return ``value`` if it is a valid bit-width (1..8, or 32 = float), else ``ValueError``."""
-    if isinstance(value, bool) or value not in VALID_BITS:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in VALID_BITS:
         raise ValueError(f"{field} must be an int in 1..8 or 32 (float), got {value!r}")
     return int(value)  # type: ignore[arg-type]
 
