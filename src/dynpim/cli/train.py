@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--config", metavar="YAML", help="YAML/JSON file with any of these options")
     a("--model", help="registered model (see `dynpim models`), default lenet")
     a("--width-mult", type=float, help="scale every layer of the model at build time")
-    a("--dataset", help="fashion-mnist | cifar10 | digits | synthetic (default digits)")
+    a("--dataset", help="fashion-mnist | cifar10 | digits | synthetic | tensors (default digits)")
     a("--data-dir", help="folder with the dataset files")
     a("--holdout", type=int, help="training samples held out for search/calibration")
     a("--mode", choices=("dynamic", "individual"))

@@ -13,6 +13,7 @@ DATASETS: dict[str, tuple[int, int, int, bool]] = {
     "cifar10": (10, 2500, 4, True),  # 2,500 held-out images as in the authors' search
     "digits": (10, 300, 1, False),
     "synthetic": (4, 64, 0, False),
+    "tensors": (0, 1000, 0, False),  # bring your own; classes counted from the labels
 }
 
 
@@ -45,6 +46,11 @@ def load_dataset(
         from .small import load_digits_tensors
 
         parts = load_digits_tensors()
+    elif name == "tensors":
+        from .tensors import load_tensor_folder
+
+        *parts, num_classes = load_tensor_folder(data_dir)
+        default_holdout = min(default_holdout, len(parts[1]) // 10)
     else:
         from .small import load_synthetic
 
