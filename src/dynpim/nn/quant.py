@@ -250,3 +250,21 @@ class QuantDynamicLinear(DynamicLinear):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, wbits={self.wbits}"
+
+
+def load_float_weights(model: nn.Module, state: dict[str, Tensor]) -> list[str]:
+    """Initialise a quantized model from a float model's ``state_dict`` (QAT fine-tuning).
+
+    Every float tensor must match; only quantizer state (clips, input ranges) may be missing,
+    and it is initialised from the first training batch. Returns the missing keys.
+    """
+    res = model.load_state_dict(state, strict=False)
+    quant_keys = ("alpha", "initialized", ".lo", ".hi")
+    bad = [k for k in res.missing_keys if not k.endswith(quant_keys)]
+    if bad or res.unexpected_keys:
+        raise ValueError(f"float state does not fit this model: missing {bad[:5]}, "
+                         f"unexpected {list(res.unexpected_keys)[:5]}")
+    for m in model.modules():
+        if isinstance(m, (ActQuant, InputQuant)):
+            m.initialized.fill_(False)
+    return list(res.missing_keys)
