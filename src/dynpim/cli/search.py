@@ -55,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the search in --out")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; "
+                   "use 1 on a machine whose cores are busy with other work)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
@@ -105,6 +107,12 @@ def run(args: argparse.Namespace) -> int:
     from dynpim.train import calibration_batches, load_checkpoint, save_checkpoint
 
     _check(args)
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     opts = SearchOptions(objective=args.objective, cost=args.cost,
                          group_divisor=args.group_divisor, min_ratio=args.min_ratio,
                          finetune_threshold=args.finetune_threshold,
