@@ -3,8 +3,9 @@ same training budget, compared as accuracy versus modelled SOT-MRAM PIM energy a
 
 1. ``uniform``: one dynamic ResNet-20, sandwich rule with uniform widths in [0.25, 1], E epochs;
    evaluated at the uniform widths 2/8 ... 8/8 (every width the slot steps allow).
-2. The progressive search runs on that trained dynamic network (L1 ranking + reordering, held-out
-   training images, BN recalibrated per candidate): once with the papers' rule (``accuracy``),
+2. The progressive search runs on that trained dynamic network (no reordering: its prefixes are
+   already trained to hold the important channels; held-out training images, BN recalibrated
+   per candidate): once with the papers' rule (``accuracy``),
    once hardware-aware (``accuracy-per-cost``, cost = PIM energy); K configs each.
 3. ``nonuniform`` (hardware-aware search) and ``nonuniform_accuracy_rule``: a fresh dynamic
    ResNet-20 trained from scratch on the chosen configs (sandwich: largest, smallest, random
@@ -102,7 +103,7 @@ def job_search(a: argparse.Namespace, name: str, objective: str) -> None:
 
     ck = os.path.join(a.runs_dir, "uniform", "checkpoint")
     args = ["search", "--checkpoint", ck, "--out", os.path.join(a.runs_dir, f"search_{name}"),
-            "--objective", objective, "--cost", "energy", "--ranking", "l1",
+            "--objective", objective, "--cost", "energy", "--ranking", "none",
             "--group-divisor", str(a.group_divisor), "--k", str(a.k), "--device", a.device,
             "--holdout", str(100 if a.quick else a.holdout), "--quiet"]
     if a.quick:

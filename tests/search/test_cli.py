@@ -23,6 +23,7 @@ def test_search_resume_and_table(trained, tmp_path, capsys):
     assert _search(ck, out, "--objective", "accuracy-per-cost", "--resume") == 0
     header, steps = read_trajectory(str(out / "trajectory.jsonl"))
     assert header["options"]["objective"] == "accuracy-per-cost"
+    assert header["meta"]["ranking"] == "none"  # auto: a dynamic checkpoint keeps its order
     assert steps[-1]["config"] == [s[2] for s in header["slots"]]  # reached the minimum
     chosen = json.loads((out / "chosen.json").read_text())
     cfgs = load_configs(str(out / "chosen.json"))
@@ -59,3 +60,12 @@ def test_search_with_noise_ranking(trained, tmp_path):
     header, steps = read_trajectory(str(out / "trajectory.jsonl"))
     assert header["meta"]["ranking"] == "noise" and steps[1]["finetuned"]
     assert (out / "ranked" / "meta.json").is_file()
+
+
+def test_auto_ranking():
+    from dynpim.cli.search import resolve_ranking
+
+    assert resolve_ranking({"mode": "dynamic", "sampling": "uniform"}) == "none"
+    assert resolve_ranking({"mode": "individual", "sampling": "uniform"}) == "l1"
+    assert resolve_ranking({"mode": "dynamic", "sampling": "fixed"}) == "l1"
+    assert resolve_ranking({}) == "l1"

@@ -30,8 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="sot-mram", help="PIM hardware preset or YAML path")
     p.add_argument("--active-subarrays", type=int, help="PIM parallelism for the cost "
                    "(default: all computational sub-arrays)")
-    p.add_argument("--ranking", choices=("l1", "bn", "noise", "none"), default="l1",
-                   help="channel ranking applied by reordering before the search")
+    p.add_argument("--ranking", choices=("auto", "l1", "bn", "noise", "none"), default="auto",
+                   help="channel ranking applied by reordering before the search; auto: none "
+                   "for a dynamic (slimmable) checkpoint, whose prefixes are already trained "
+                   "to hold the important channels, l1 for a single-config one")
     p.add_argument("--noise-epochs", type=int, default=1, help="epochs of noise training")
     p.add_argument("--group-divisor", type=int, default=8,
                    help="channel group = slot width / this (default 8)")
@@ -82,6 +84,13 @@ def load_inputs(checkpoint: str, dataset: str | None, data_dir: str | None,
     return ck, splits.to(device)
 
 
+def resolve_ranking(train_config: dict) -> str:
+    """``none`` for a checkpoint trained as a dynamic network (sandwich over several configs),
+    ``l1`` for one trained at a single config (e.g. the max-width model)."""
+    single = train_config.get("mode") == "individual" or train_config.get("sampling") == "fixed"
+    return "l1" if single or not train_config else "none"
+
+
 def _check(args: argparse.Namespace) -> None:
     for name in ("holdout", "calib_batches", "calib_batch_size", "eval_batch_size", "k",
                  "finetune_steps", "noise_epochs"):
@@ -124,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
     log = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
     ck, splits = load_inputs(args.checkpoint, args.dataset, args.data_dir, args.device)
     model = ck.model
+    if args.ranking == "auto":
+        args.ranking = resolve_ranking(ck.meta.get("train_config", {}))
     if args.holdout > len(splits.holdout_y):
         raise ValueError(f"--holdout {args.holdout} exceeds the checkpoint's held-out split "
                          f"({len(splits.holdout_y)} samples)")
