@@ -12,9 +12,11 @@ same training budget, compared as accuracy versus modelled SOT-MRAM PIM energy a
    picks), the same E epochs; evaluated at its configs.
 
 Every point is ``{config, accuracy, energy_j, latency_s, macs}`` (test top-1 as a fraction; PIM
-cost per inference, batch 1, preset sot-mram, all sub-arrays active). The curves are compared as
-the best accuracy reachable within a cost (upper step envelope); ``area_*`` is the integral of
-non-uniform minus uniform over the common cost range divided by its width (mean gap, points).
+cost per inference, batch 1, preset sot-mram; energy with all sub-arrays active, latency with
+``--latency-subarrays`` active, default 8, where latency depends on the width). The curves are
+compared as the best accuracy reachable within a cost (upper step envelope); ``area_points`` is
+the integral of non-uniform minus uniform over the common cost range divided by its width (mean
+gap, points).
 Writes ``benchmarks/results/search_fmnist.json`` and two PNG plots.
 
     python benchmarks/search_fmnist.py --device cuda --epochs 15   # the real run (~5 min H100)
@@ -64,9 +66,14 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--holdout", type=int, default=2500, help="held-out training images")
     p.add_argument("--k", type=int, default=8, help="configs kept from each search")
     p.add_argument("--group-divisor", type=int, default=8)
+    p.add_argument("--latency-subarrays", type=int, default=8,
+                   help="active sub-arrays for the latency curve (default 8: with many active "
+                   "sub-arrays the modelled ResNet-20 latency hardly depends on the width)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--quick", action="store_true", help="CPU smoke run: tiny data, few steps")
+    p.add_argument("--parallel", choices=("auto", "yes", "no"), default="auto",
+                   help="run independent jobs as parallel processes (auto: on a GPU)")
     p.add_argument("--runs-dir", default=os.path.join(HERE, "results", "search_fmnist_runs"))
     p.add_argument("--out", default=None, help="result name under results/ (default "
                    "search_fmnist, or search_fmnist_quick with --quick)")
@@ -116,7 +123,7 @@ def job_search(a: argparse.Namespace, name: str, objective: str) -> None:
 def run_jobs(a: argparse.Namespace, jobs: list[list[str]]) -> None:
     """Run worker jobs: in parallel processes on a GPU, one after the other on a CPU."""
     base = [sys.executable, os.path.abspath(__file__), *sys.argv[1:]]
-    if a.device.startswith("cuda"):
+    if a.parallel == "yes" or (a.parallel == "auto" and a.device.startswith("cuda")):
         procs = [subprocess.Popen([*base, "--worker", *j]) for j in jobs]
         codes = [p.wait() for p in procs]
         if any(codes):
@@ -144,10 +151,12 @@ def points(a: argparse.Namespace, run: str, cfgs: list[SubnetConfig], splits, hw
     calib = calibration_batches(dev, batch_size=64 if a.quick else 256,
                                 num_batches=1 if a.quick else 20)
     rows = evaluate_configs(model, cfgs, dev, calib, split="test", batch_size=1000)
-    est = pim.estimate_many(model, [SubnetConfig(r["widths"]) for r in rows], hw,
-                            input_size=model.input_size)
+    cfgs = [SubnetConfig(r["widths"]) for r in rows]
+    est = pim.estimate_many(model, cfgs, hw, input_size=model.input_size)
+    lat = pim.estimate_many(model, cfgs, hw, input_size=model.input_size,
+                            active_subarrays=a.latency_subarrays)["latency_s"]
     return [{"config": r["widths"], "accuracy": r["top1_test"] / 100.0,
-             "energy_j": float(est["energy_j"][i]), "latency_s": float(est["latency_s"][i]),
+             "energy_j": float(est["energy_j"][i]), "latency_s": float(lat[i]),
              "macs": int(r["macs"])} for i, r in enumerate(rows)]
 
 
@@ -249,8 +258,9 @@ def main(argv=None) -> int:
             "settings": {"epochs": 1 if a.quick else a.epochs, "quick": a.quick,
                          "batch_size": a.batch_size, "lr": a.lr, "holdout": a.holdout,
                          "k": a.k, "group_divisor": a.group_divisor, "seed": a.seed,
-                         "preset": "sot-mram", "train_images": len(splits.train_y),
-                         "test_images": len(splits.test_y)}}
+                         "preset": "sot-mram", "energy_active_subarrays": "all",
+                         "latency_active_subarrays": a.latency_subarrays,
+                         "train_images": len(splits.train_y), "test_images": len(splits.test_y)}}
     path = write_result(a.out, data, markdown=md)
     print(md)
     print(f"wrote {path}")
