@@ -7,7 +7,8 @@ slot each. When the model body is an ``nn.Sequential``, every top-level child be
 one that touches the changed slot computes exactly what it computes for the parent, in
 calibration and in evaluation alike. The evaluator therefore runs the parent once, caches the
 inputs of the children where candidates start, and runs only the remaining children per
-candidate. Results equal full evaluation bit for bit; on ResNet-20 it saves about 40 % per step.
+candidate. Results equal full evaluation bit for bit; on ResNet-20 / Fashion-MNIST the first
+search step took 35 s instead of 50 s (2 CPU threads).
 """
 
 from __future__ import annotations
