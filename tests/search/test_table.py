@@ -8,13 +8,16 @@ from dynpim.search import HoldoutEvaluator, active_levels, build_operating_table
 
 def test_table_round_trip_and_pareto(model, synth, calib, tmp_path):
     hw = pim.load_preset("sot-mram")
-    levels = active_levels(hw, count=3)
+    levels = active_levels(hw, count=3, factor=2)
     total = hw.architecture.subarrays
     assert levels == sorted({total, total // 2, total // 4})
+    assert active_levels(hw) == sorted({total // 4**i for i in range(5)})
     cfgs = [SubnetConfig.uniform(model, r) for r in (0.25, 0.5, 0.75, 1.0)]
     ev = HoldoutEvaluator(synth.test_x, synth.test_y, calib, keep_stats=True)
     full = build_operating_table(model, cfgs, hw, ev, levels=levels, pareto=False)
-    assert len(full) == len(cfgs) * len(levels)
+    assert len(full) <= len(cfgs) * len(levels)
+    sigs = [(p.config, p.latency_s, p.energy_j, p.avg_power_w, p.peak_power_w) for p in full]
+    assert len(set(sigs)) == len(sigs)  # no level repeating another level's figures
     table = build_operating_table(model, cfgs, hw, ev, levels=levels)
     assert 1 <= len(table) <= len(full)
     assert {p.key for p in table} == {p.key for p in full.pareto()}

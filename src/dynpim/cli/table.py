@@ -31,8 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "default: the configs stored in the checkpoint")
     p.add_argument("--preset", default="sot-mram", help="PIM hardware preset or YAML path")
     p.add_argument("--active-levels", type=levels_list,
-                   help="active computational sub-array counts, e.g. 64,128,256 (default: all, "
-                   "1/2, 1/4, 1/8 of the chip)")
+                   help="active computational sub-array counts, e.g. 8,32,128,512 (default: "
+                   "all, 1/4, 1/16, 1/64, 1/256 of the chip)")
     p.add_argument("--split", choices=("test", "holdout"), default="test",
                    help="split the accuracy is measured on (default test)")
     p.add_argument("--calib-batches", type=int, default=50)

@@ -17,9 +17,11 @@ from dynpim.runtime import OperatingPoint, OperatingTable
 from .evaluate import Evaluator
 
 
-def active_levels(hw: Any, levels: Sequence[int] | None = None, *, count: int = 4) -> list[int]:
+def active_levels(hw: Any, levels: Sequence[int] | None = None, *, count: int = 5,
+                  factor: int = 4) -> list[int]:
     """Active computational sub-array counts to tabulate: ``levels`` checked against the chip,
-    or ``count`` levels halving down from all of them (all, 1/2, 1/4, ...)."""
+    or ``count`` levels dividing all of them by ``factor`` each time (all, 1/4, 1/16, ...):
+    small networks only feel the power knob at small counts."""
     total = int(hw.architecture.subarrays)
     if levels:
         out = sorted({int(v) for v in levels})
@@ -28,9 +30,10 @@ def active_levels(hw: Any, levels: Sequence[int] | None = None, *, count: int = 
             raise ValueError(f"active sub-array levels must be in 1..{total} for {hw.name}, "
                              f"got {bad}")
         return out
-    if count < 1:
-        raise ValueError(f"number of active sub-array levels must be >= 1, got {count}")
-    return sorted({max(1, total >> i) for i in range(count)})
+    if count < 1 or factor < 2:
+        raise ValueError(f"need count >= 1 and factor >= 2 for active sub-array levels, got "
+                         f"{count}, {factor}")
+    return sorted({max(1, total // factor**i) for i in range(count)})
 
 
 def build_operating_table(
@@ -46,7 +49,9 @@ def build_operating_table(
 ) -> OperatingTable:
     """Evaluate ``configs`` once (``evaluate`` leaves their BN statistics banked when built with
     ``keep_stats=True``), cost every (config, level) pair with ``pim.estimate_many`` and return
-    the table (its Pareto set unless ``pareto=False``)."""
+    the table (its Pareto set unless ``pareto=False``). A level whose modelled numbers equal
+    those of a level with fewer active sub-arrays for the same config adds nothing and is
+    dropped (fewer powered sub-arrays, same figures)."""
     from dynpim import pim
 
     if not configs:
@@ -62,7 +67,19 @@ def build_operating_table(
             points.append(OperatingPoint(
                 cfg, int(level), float(accs[i]), float(r["latency_s"][i]),
                 float(r["energy_j"][i]), avg, max(avg, peak), int(np.asarray(r["macs"])[i])))
-    table = OperatingTable(points, {
+    table = OperatingTable(_drop_redundant_levels(points), {
         "model": model.name, "preset": getattr(hw, "name", str(hw)), "input_size": list(size),
         "active_levels": [int(v) for v in levels], **(meta or {})})
     return table.pareto() if pareto else table
+
+
+def _drop_redundant_levels(points: list[OperatingPoint]) -> list[OperatingPoint]:
+    seen: set[tuple] = set()
+    out = []
+    for p in sorted(points, key=lambda p: (p.config.key, p.active_subarrays)):
+        sig = (p.config.key, p.latency_s, p.energy_j, p.avg_power_w, p.peak_power_w)
+        if sig not in seen:
+            seen.add(sig)
+            out.append(p)
+    order = {p.key: i for i, p in enumerate(points)}
+    return sorted(out, key=lambda p: order[p.key])
