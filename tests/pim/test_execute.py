@@ -76,3 +76,30 @@ def test_execute_rejects_bad_arguments():
         execute(model, cfgs[0], x, backend="cuda")
     with pytest.raises(ValueError):
         execute(model, SubnetConfig([1, 2, 3]), x)
+
+
+def test_evaluate_pim_rows_and_table():
+    from dynpim.pim.execute import evaluate_pim, format_pim_table
+
+    model, x, cfgs = _prepared("lenet", 4, 4)
+    y = torch.arange(len(x)) % 10
+    rows = evaluate_pim(model, cfgs[:1], x, y, pim.load_preset("sot-mram"))
+    (r,) = rows
+    assert r["top1_pim"] == r["top1_fake_quant"] or r["agreement_pct"] < 100
+    assert r["latency_s"] > 0 and r["energy_j"] > 0
+    assert cfgs[0].key in format_pim_table(rows)
+
+
+def test_train_config_and_cli_take_bit_widths():
+    from dynpim.cli import build_parser
+    from dynpim.train import TrainConfig
+
+    assert TrainConfig(wbits=4, abits=4).wbits == 4
+    with pytest.raises(ValueError, match="wbits"):
+        TrainConfig(wbits=9)
+    args = build_parser().parse_args(["train", "--wbits", "4", "--abits", "8", "--init-from",
+                                      "runs/float"])
+    assert (args.wbits, args.abits, args.init_from) == (4, 8, "runs/float")
+    args = build_parser().parse_args(["eval", "--checkpoint", "x", "--all", "--pim",
+                                      "--flip-prob", "0.001"])
+    assert args.pim and args.flip_prob == 0.001 and args.preset == "sot-mram"

@@ -28,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="use the BN statistics banked in the checkpoint instead of calibrating")
     p.add_argument("--out", help="write <out>.json and <out>.csv (default: <checkpoint>/eval)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--pim", action="store_true", help="also execute each config on the bit-wise "
+                   "PIM engine (quantized checkpoints) and show the cost-model figures")
+    p.add_argument("--preset", default="sot-mram", help="PIM hardware preset for --pim")
+    p.add_argument("--flip-prob", type=float, default=0.0, help="sensing bit-flip probability")
     p.set_defaults(func=run)
 
 
@@ -69,6 +73,16 @@ def run(args: argparse.Namespace) -> int:
     rows = evaluate_configs(model, list(dict.fromkeys(cfgs)), splits, calib, split=args.split,
                             batch_size=max(args.batch_size, 256))
     print(format_table(rows))
+    if args.pim:
+        from dynpim.pim import load_preset
+        from dynpim.pim.execute import evaluate_pim, format_pim_table
+
+        pim_rows = evaluate_pim(model, [SubnetConfig([int(w) for w in r["widths"]]) for r in rows],
+                                getattr(splits, f"{args.split}_x"),
+                                getattr(splits, f"{args.split}_y"), load_preset(args.preset),
+                                flip_prob=args.flip_prob, generator=0)
+        print(format_pim_table(pim_rows))
+        rows = [{**r, **p} for r, p in zip(rows, pim_rows)]
     jp, cp = write_table(rows, args.out or os.path.join(ck.path, "eval"))
     print(f"wrote {jp} and {cp}")
     return 0

@@ -264,7 +264,8 @@ def load_float_weights(model: nn.Module, state: dict[str, Tensor]) -> list[str]:
     if bad or res.unexpected_keys:
         raise ValueError(f"float state does not fit this model: missing {bad[:5]}, "
                          f"unexpected {list(res.unexpected_keys)[:5]}")
-    for m in model.modules():
-        if isinstance(m, (ActQuant, InputQuant)):
-            m.initialized.fill_(False)
+    if res.missing_keys:  # float state: quantizer ranges start again from data
+        for m in model.modules():
+            if isinstance(m, (ActQuant, InputQuant)):
+                m.initialized.fill_(False)
     return list(res.missing_keys)

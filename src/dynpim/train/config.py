@@ -24,6 +24,9 @@ class TrainConfig:
 
     model: str = "lenet"
     width_mult: float = 1.0
+    wbits: int = 32                     # weight bits 1..8 (quantization-aware), 32 = float
+    abits: int = 32                     # activation bits 1..8, 32 = float
+    init_from: str | None = None        # start from this (float) checkpoint's weights
     dataset: str = "digits"
     data_dir: str | None = None
     holdout: int | None = None          # held-out training samples (None: dataset default)
@@ -83,6 +86,10 @@ class TrainConfig:
         need(0 <= self.label_smoothing < 1,
              f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         need(self.width_mult > 0, f"width_mult must be > 0, got {self.width_mult}")
+        for name in ("wbits", "abits"):
+            v = getattr(self, name)
+            need(isinstance(v, int) and not isinstance(v, bool) and (1 <= v <= 8 or v == 32),
+                 f"{name} must be an int in 1..8 or 32 (float), got {v!r}")
         for name, lo in (("epochs", 1), ("batch_size", 1), ("num_random", 0),
                          ("calib_batches", 1), ("checkpoint_every", 0), ("split_seed", 0),
                          ("seed", 0)):

@@ -45,7 +45,7 @@ def build_model(cfg: TrainConfig, splits: DatasetSplits) -> DynamicNet:
 
     c, h, _ = splits.input_size
     return create_model(cfg.model, num_classes=splits.num_classes, in_channels=c,
-                        image_size=h, width_mult=cfg.width_mult)
+                        image_size=h, width_mult=cfg.width_mult, wbits=cfg.wbits, abits=cfg.abits)
 
 
 def build_sampler(cfg: TrainConfig, model: DynamicNet) -> Sampler:
@@ -90,6 +90,9 @@ class Trainer:
                                   holdout=cfg.holdout)
         self.splits = splits.to(self.device)
         self.model = (model if model is not None else build_model(cfg, splits)).to(self.device)
+        if cfg.init_from:  # QAT from a float checkpoint (quantizer ranges start from data)
+            from dynpim.nn.quant import load_float_weights
+            load_float_weights(self.model, load_checkpoint(cfg.init_from).model.state_dict())
         self.sampler = build_sampler(cfg, self.model)
         self.single = cfg.mode == "individual" or cfg.sampling == "fixed"
         self.optimizer = build_optimizer(self.model, cfg)
