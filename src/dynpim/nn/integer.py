@@ -404,7 +404,11 @@ def run_program(qs: QuantizedSubnet, x: Tensor, conv_fn: ConvFn = int_conv2d,
                          f"sub-net input {qs.input_shape}")
     dev = x.device
     r: dict[int, Tensor] = {}
-    for op in qs.ops:
+    last_use: dict[int, int] = {}
+    for k, op in enumerate(qs.ops):
+        for src in getattr(op, "srcs", (getattr(op, "src", None),)):
+            last_use[src] = k
+    for k, op in enumerate(qs.ops):
         if isinstance(op, QuantizeInput):
             qmax = (1 << op.bits) - 1
             r[op.out] = affine_codes(x.float(), op.scale.to(dev), op.zero_point,
@@ -448,15 +452,21 @@ def run_program(qs: QuantizedSubnet, x: Tensor, conv_fn: ConvFn = int_conv2d,
             r[op.out] = y
         else:  # pragma: no cover - closed set of ops
             raise TypeError(f"unknown op {type(op).__name__}")
+        for src in [s for s, last in last_use.items() if last == k]:
+            r.pop(src, None)  # free registers after their last reader
     return r[qs.output]
 
 
 def integer_forward(model: DynamicNet, cfg: SubnetConfig | Sequence[int] | None, x: Tensor,
-                    *, qs: QuantizedSubnet | None = None) -> Tensor:
-    """Reference integer path of sub-net ``cfg``: float64 logits (B, classes)."""
+                    *, qs: QuantizedSubnet | None = None, batch_size: int = 1000) -> Tensor:
+    """Reference integer path of sub-net ``cfg``: float64 logits (B, classes), computed in
+    chunks of ``batch_size`` images on ``x``'s device."""
     with torch.no_grad():
         qs = qs or quantized_subnet(model, cfg, input_size=tuple(x.shape[1:]))
-        return run_program(qs, x, int_conv2d, int_linear)
+        outs = [run_program(qs, xb, int_conv2d, int_linear) for xb in x.split(batch_size)]
+    if not outs:
+        raise ValueError("integer_forward needs at least one input")
+    return torch.cat(outs)
 
 
 def fold_bn(weight: Tensor, bias: Tensor | None, bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
