@@ -160,3 +160,26 @@ def test_scales_shared_across_subnets_and_reorder_invariant():
     # float sums in a new order can move a value across a rounding boundary (one LSB)
     assert (out - ref).abs().max() < 0.1 * ref.abs().max()
     assert (out.argmax(1) == ref.argmax(1)).float().mean() >= 0.9
+
+
+def test_quantized_export_runs_in_onnx(tmp_path):
+    import inspect
+
+    import numpy as np
+    import onnxruntime as ort
+
+    torch.manual_seed(0)
+    model = create_model("lenet", image_size=16, wbits=4, abits=4)
+    x = torch.randn(4, 1, 16, 16)
+    model.train()
+    model(x)
+    cfg = SubnetConfig.uniform(model, 0.5)
+    calibrate_bn(model, cfg, [x])
+    static = model.export_subnet(cfg)
+    with torch.no_grad():
+        ref = static(x)
+    kw = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+    path = str(tmp_path / "q.onnx")
+    torch.onnx.export(static, (x,), path, input_names=["x"], output_names=["y"], **kw)
+    out = ort.InferenceSession(path).run(None, {"x": x.numpy()})[0]
+    assert np.abs(out - ref.numpy()).max() <= 1e-4
