@@ -183,3 +183,16 @@ def test_quantized_export_runs_in_onnx(tmp_path):
     torch.onnx.export(static, (x,), path, input_names=["x"], output_names=["y"], **kw)
     out = ort.InferenceSession(path).run(None, {"x": x.numpy()})[0]
     assert np.abs(out - ref.numpy()).max() <= 1e-4
+
+
+def test_shape_probes_and_calibration_do_not_initialise_quantizers():
+    torch.manual_seed(0)
+    model = create_model("resnet20", in_channels=1, image_size=16, wbits=4, abits=4)
+    model.macs(model.min_config())  # layer_table runs a train-mode forward on zeros
+    calibrate_bn(model, model.max_config(), [torch.randn(4, 1, 16, 16)])
+    quants = [m for m in model.modules() if isinstance(m, (ActQuant, InputQuant))]
+    assert quants and not any(bool(m.initialized) for m in quants)
+    model.train()
+    model(torch.randn(8, 1, 16, 16))
+    assert all(bool(m.initialized) for m in quants)
+    assert all(float(m.alpha.detach()) > 0.1 for m in quants if isinstance(m, ActQuant))

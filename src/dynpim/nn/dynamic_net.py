@@ -132,7 +132,7 @@ class DynamicNet(nn.Module):
         try:
             with torch.no_grad(), self.subnet(self.max_config()):
                 self.train()
-                self(torch.zeros(2, *size))
+                self(torch.zeros(2, *size, device=next(self.parameters()).device))
         finally:
             for h in hooks:
                 h.remove()

@@ -116,8 +116,8 @@ class ActQuant(nn.Module):
         return torch.clamp(torch.round(torch.clamp(x, min=0) / s), 0, self.qmax)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.training and not bool(self.initialized):
-            self._init_from(x)
+        if self.training and torch.is_grad_enabled() and not bool(self.initialized):
+            self._init_from(x)  # first real training batch (not shape probes / BN calibration)
         if not torch.is_grad_enabled():
             return self.codes(x) * self.scale()
         alpha = self.alpha.abs().clamp_min(_EPS)  # same value as scale() * qmax
@@ -136,7 +136,8 @@ class InputQuant(nn.Module):
     """Affine unsigned ``bits``-bit quantizer of the (signed, normalised) network input.
 
     Tracks the min/max of training inputs (only in training mode with gradients enabled, so BN
-    calibration does not move it); ``scale``/``zero_point`` follow from that range.
+    calibration and shape probes do not move it; ``[-1, 1]`` before any training batch);
+    ``scale``/``zero_point`` follow from that range.
     """
 
     def __init__(self, bits: int = 8) -> None:
@@ -161,7 +162,7 @@ class InputQuant(nn.Module):
         return affine_codes(x.detach(), scale, zp, self.qmax)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.training and (torch.is_grad_enabled() or not bool(self.initialized)):
+        if self.training and torch.is_grad_enabled():
             with torch.no_grad():
                 lo, hi = x.min().float(), x.max().float()
                 if bool(self.initialized):
