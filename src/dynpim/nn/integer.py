@@ -293,7 +293,7 @@ class _Compiler:
                 raise ValueError("InputQuant must read the network input")
             scale, zp = m.qparams()
             out = self.reg()
-            self.emit(QuantizeInput(out, scale.detach().clone(), zp, m.bits))
+            self.emit(QuantizeInput(out, scale.detach().cpu().clone(), zp, m.bits))
             return _Q(out, float(scale), zp, m.bits, v.shape)
         return self.requant(v, float(m.scale()), m.bits)
 
@@ -305,7 +305,7 @@ class _Compiler:
             raise ValueError(f"layer {self.names.get(m)!r} has float weights: integer export "
                              "needs wbits in 1..8")
         with torch.no_grad():
-            codes, scale = weight_codes(m.weight.detach(), m.wbits)
+            codes, scale = weight_codes(m.weight.detach().cpu(), m.wbits)
         if isinstance(m, QuantDynamicConv2d) and m.depthwise:
             return codes[:cin].to(torch.int64), scale[:cin]
         return codes[:cout, :cin].to(torch.int64), scale[:cout]
@@ -314,7 +314,7 @@ class _Compiler:
         mult = q.scale * wscale.double()
         bias = torch.zeros(cout, dtype=torch.float64)
         if m.bias is not None:
-            bias = bias + m.bias.detach()[:cout].double()
+            bias = bias + m.bias.detach()[:cout].cpu().double()
         return _A([(out, mult)], bias, shape)
 
     def conv(self, m: QuantDynamicConv2d, v) -> _A:
@@ -353,15 +353,16 @@ class _Compiler:
         if self.cfg.key not in m.bank:
             raise RuntimeError(f"BN statistics for sub-net config [{self.cfg.key}] are not "
                                "calibrated; call dynpim.nn.calibrate_bn(model, cfg, batches)")
-        mean, var = (t.detach().double() for t in m.bank[self.cfg.key])
-        k = m.weight.detach()[:c].double() / torch.sqrt(var + m.eps)
-        beta = m.bias.detach()[:c].double()
+        mean, var = (t.detach().cpu().double() for t in m.bank[self.cfg.key])
+        k = m.weight.detach()[:c].cpu().double() / torch.sqrt(var + m.eps)
+        beta = m.bias.detach()[:c].cpu().double()
         return _A([(r, t * k) for r, t in a.terms], a.bias * k + beta - mean * k, a.shape)
 
 
 def quantized_subnet(model: DynamicNet, cfg: SubnetConfig | Sequence[int] | None = None,
                      input_size: Sequence[int] | None = None) -> QuantizedSubnet:
-    """Compile sub-net ``cfg`` (default: active) of a quantized model into integer ops."""
+    """Compile sub-net ``cfg`` (default: active) of a quantized model into integer ops (all
+    tensors of the program on the CPU; ``run_program`` moves them to the input's device)."""
     cfg = model.validate(cfg) if cfg is not None else model.current_config
     shape = tuple(input_size or model.input_size)
     comp = _Compiler(model, cfg)

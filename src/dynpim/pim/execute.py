@@ -74,7 +74,8 @@ def bitplane_conv2d(x_int: Tensor, w_int: Tensor, abits: int, wbits: int, stride
     acc = None
     for i in range(abits):
         xi = ((x >> i) & 1).float()
-        pc = torch.nn.functional.conv2d(xi, wp, None, stride, padding, 1, groups)
+        # exact counts; round() guards against non-exact conv algorithms (FFT/Winograd)
+        pc = torch.nn.functional.conv2d(xi, wp, None, stride, padding, 1, groups).round()
         if flip_prob > 0:
             pc = _flip(pc, cg * kh * kw, flip_prob, generator)
         n, _, ho, wo = pc.shape
