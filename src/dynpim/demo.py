@@ -106,12 +106,15 @@ class Demo:
             resume = (out / "checkpoint").exists()
             train(cfg, splits=self.splits, resume=resume)
             done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        else:
+            self.log(f"[{name}] already trained ({out}), skipped")
         return load_checkpoint(str(out / "checkpoint")).model.eval()
 
     def search(self, model: DynamicNet) -> list[SubnetConfig]:
         """Progressive greedy search on the held-out split; keep a Pareto subset."""
         chosen = self.run / "search" / "chosen.json"
         if chosen.exists():
+            self.log(f"[search] already done ({chosen}), skipped")
             return load_configs(str(chosen))
         chosen.parent.mkdir(exist_ok=True)
         s = self.splits
@@ -145,12 +148,16 @@ class Demo:
             return json.loads(path.read_text())
         points = []
         size = self.splits.input_size
+        # With every sub-array active each channel has its own sub-arrays and latency hardly
+        # depends on the width; a power-limited level shows the latency side of the trade-off.
+        level = max(1, int(self.hw.architecture.subarrays) >> 4)
         for fam, (model, qmodel, configs) in families.items():
             self.log(f"[evaluate] {fam}: {len(configs)} sub-nets, float and "
                      f"{self.opts.bits}-bit, test split")
             acc = self._accuracy(model, configs)
             qacc = self._accuracy(qmodel, configs)
-            cost = pim.estimate_many(qmodel, configs, self.hw, input_size=size)
+            cost = pim.estimate_many(qmodel, configs, self.hw, input_size=size,
+                                     active_subarrays=level)
             for i, cfg in enumerate(configs):
                 points.append({
                     "family": fam, "label": f"{fam[0]}{i}", "config": cfg.to_dict(),
@@ -160,7 +167,7 @@ class Demo:
                     "latency_s": float(cost["latency_s"][i]),
                     "avg_power_w": float(cost["avg_power_w"][i])})
         data = {"split": "test", "bits": self.opts.bits, "preset": self.opts.preset,
-                "points": points}
+                "active_subarrays": level, "points": points}
         path.write_text(json.dumps(data, indent=1))
         return data
 
@@ -299,9 +306,10 @@ def _windows(res, table: OperatingTable) -> list[dict[str, Any]]:
     for w in res.windows:
         i = int(np.searchsorted(times, w["t_start_s"], side="right")) - 1 if len(times) else -1
         d = dec[max(i, 0)] if dec else None
+        point = table.points[d["point_index"]] if d else table.points[0]
         out.append({"time_s": w["t_start_s"], "cap_w": w["power_cap_w"], "power_w": w["power_w"],
-                    "point": d["point_index"] if d else 0,
-                    "accuracy": d["accuracy"] if d else table.points[0].accuracy})
+                    "active_power_w": point.avg_power_w,
+                    "point": d["point_index"] if d else 0, "accuracy": point.accuracy})
     return out
 
 

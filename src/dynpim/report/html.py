@@ -64,7 +64,10 @@ def render_report(run_dir: str | Path) -> Path:
     out = run_dir / "report"
     out.mkdir(exist_ok=True)
     figs = {
-        "accuracy_vs_cost.png": plots.accuracy_vs_cost(ev["points"], out / "accuracy_vs_cost.png"),
+        "accuracy_vs_cost.png": plots.accuracy_vs_cost(
+            ev["points"], out / "accuracy_vs_cost.png",
+            note=f", {ev['active_subarrays']} active sub-arrays" if "active_subarrays" in ev
+            else ""),
         "layer_breakdown.png": plots.layer_breakdown(layers, out / "layer_breakdown.png"),
         "power_latency_knob.png": plots.power_latency_knob(knob["points"],
                                                            out / "power_latency_knob.png"),

@@ -31,11 +31,13 @@ def pareto_mask(cost: Sequence[float], accuracy: Sequence[float]) -> np.ndarray:
     return keep
 
 
-def accuracy_vs_cost(points: list[dict[str, Any]], out: Path) -> Path:
-    """Accuracy vs MACs, PIM latency and PIM energy per family, Pareto front as a line."""
+def accuracy_vs_cost(points: list[dict[str, Any]], out: Path, *, note: str = "") -> Path:
+    """Accuracy vs MACs, PIM latency and PIM energy per family, Pareto front as a line;
+    ``note`` (e.g. the active sub-arrays) is added to the PIM axis labels."""
     plt = _pyplot()
-    axes_spec = [("macs", 1e-6, "MACs per image (M)"), ("latency_s", 1e6, "PIM latency (µs)"),
-                 ("energy_j", 1e6, "PIM energy per image (µJ)")]
+    axes_spec = [("macs", 1e-6, "MACs per image (M)"),
+                 ("latency_s", 1e6, f"PIM latency per image (µs){note}"),
+                 ("energy_j", 1e6, f"PIM energy per image (µJ){note}")]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
     for ax, (key, scale, label) in zip(axes, axes_spec):
         for fam in sorted({p["family"] for p in points}):
@@ -126,14 +128,20 @@ def runtime_trace(windows: list[dict[str, Any]], static_windows: list[dict[str, 
     fig, axes = plt.subplots(3, 1, figsize=(11, 8), sharex=True)
     t = [w["time_s"] for w in windows]
     axes[0].plot(t, [w["cap_w"] * 1e3 for w in windows], "k--", label="power cap")
-    axes[0].plot(t, [w["power_w"] * 1e3 for w in windows], label="dynamic (run-time tuned)")
+    axes[0].step(t, [w.get("active_power_w", w["power_w"]) * 1e3 for w in windows],
+                 where="post", color="tab:blue", label="dynamic: power while computing")
+    axes[0].plot(t, [w["power_w"] * 1e3 for w in windows], color="tab:blue", alpha=0.35, lw=0.8,
+                 label="dynamic: average over the window (idle gaps included)")
     if static_windows:
-        axes[0].plot([w["time_s"] for w in static_windows],
-                     [w["power_w"] * 1e3 for w in static_windows], alpha=0.7, label=static_label)
+        axes[0].step([w["time_s"] for w in static_windows],
+                     [w.get("active_power_w", w["power_w"]) * 1e3 for w in static_windows],
+                     where="post", color="tab:orange", alpha=0.8,
+                     label=f"{static_label}: power while computing")
     axes[0].set_ylabel("power (mW)")
     axes[0].legend(fontsize=8)
     axes[1].step(t, [w["point"] for w in windows], where="post")
     axes[1].set_ylabel("operating point #")
+    axes[1].yaxis.get_major_locator().set_params(integer=True)
     axes[2].plot(t, [100 * w["accuracy"] for w in windows], label="dynamic")
     if static_windows:
         axes[2].plot([w["time_s"] for w in static_windows],
