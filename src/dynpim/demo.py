@@ -43,7 +43,7 @@ class DemoOptions:
     dataset: str = "digits"
     data_dir: str | None = None
     model: str = "resnet20"
-    epochs: int | None = None       # None: 30 on digits, 15 on fashion-mnist (quick: 3 / 1)
+    epochs: int | None = None       # None: 20 on digits, 15 on fashion-mnist (quick: 2 / 1)
     qat_epochs: int | None = None   # quantization-aware fine-tuning epochs (None: epochs // 3)
     bits: int = 8                   # weight and activation bits on the accelerator
     preset: str = "sot-mram"
@@ -55,7 +55,7 @@ class DemoOptions:
     def resolved_epochs(self) -> int:
         if self.epochs is not None:
             return self.epochs
-        full = {"digits": 30, "fashion-mnist": 15}.get(self.dataset, 15)
+        full = {"digits": 20, "fashion-mnist": 15}.get(self.dataset, 15)
         return max(1, full // 10) if self.quick else full
 
 
@@ -150,7 +150,7 @@ class Demo:
         size = self.splits.input_size
         # With every sub-array active each channel has its own sub-arrays and latency hardly
         # depends on the width; a power-limited level shows the latency side of the trade-off.
-        level = max(1, int(self.hw.architecture.subarrays) >> 4)
+        level = max(1, int(self.hw.architecture.subarrays) >> 6)
         for fam, (model, qmodel, configs) in families.items():
             self.log(f"[evaluate] {fam}: {len(configs)} sub-nets, float and "
                      f"{self.opts.bits}-bit, test split")

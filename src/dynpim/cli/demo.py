@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "/usr/share/datasets/fashion-mnist)")
     p.add_argument("--model", default="resnet20")
     p.add_argument("--epochs", type=int, default=None,
-                   help="training epochs per stage (default: 30 digits, 15 fashion-mnist)")
+                   help="training epochs per stage (default: 20 digits, 15 fashion-mnist)")
     p.add_argument("--bits", type=int, default=8, help="weight/activation bits on the PIM")
     p.add_argument("--preset", default="sot-mram", help="hardware preset (dynpim pim presets)")
     p.add_argument("--seed", type=int, default=0)
