@@ -44,11 +44,13 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def write_result(name: str, data: dict[str, Any], *, markdown: str = "") -> Path:
-    """Write ``benchmarks/results/<name>.json`` with machine info, the command line and the
-    Markdown summary (what ``run_all.py`` puts in docs/benchmarks.md); return the path."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_result(name: str, data: dict[str, Any], *, markdown: str = "",
+                 path: str | Path | None = None) -> Path:
+    """Write ``benchmarks/results/<name>.json`` (or ``path``) with machine info, the command
+    line and the Markdown summary (what ``run_all.py`` puts in docs/benchmarks.md); return the
+    path."""
+    path = Path(path) if path is not None else RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/" + " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
     payload = {"benchmark": name, "command": command, "machine": machine_info(),
                "markdown": markdown, **data}

@@ -2,10 +2,15 @@
 versus four individually trained ResNet-20 sub-nets (widths 0.25, 0.5, 0.75, 1.0), same epochs.
 
 Writes ``benchmarks/results/accuracy_fmnist.json`` (``dynamic`` and ``individual`` maps from
-width to test top-1 %, plus the settings) and ``accuracy_fmnist.md`` (a Markdown table).
+width to test top-1 %, the settings, machine and command, and a Markdown table that
+``run_all.py --render`` puts in docs/benchmarks.md).
 
     python benchmarks/accuracy_fmnist.py --device cuda --epochs 10   # the real run
     python benchmarks/accuracy_fmnist.py --quick                     # smoke run, CPU, ~1 min
+
+The five trainings are independent: on one GPU they can run as parallel processes
+(``--only dynamic`` / ``--only individual --widths 0.5 --out part.json``) and be combined with
+``--merge part1.json part2.json ...``.
 
 The whole dataset lives in one tensor on the device and batches are sliced from it (no
 DataLoader workers); BN is calibrated per width on training batches, never on the test set.
@@ -17,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from dataclasses import replace
 
@@ -26,6 +32,8 @@ from dynpim.data import load_dataset
 from dynpim.train import TrainConfig, train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from _common import write_result  # noqa: E402
 
 
 def parse() -> argparse.Namespace:
@@ -49,11 +57,36 @@ def parse() -> argparse.Namespace:
     p.add_argument("--out", default=os.path.join(HERE, "results", "accuracy_fmnist.json"))
     p.add_argument("--runs-dir", default=os.path.join(HERE, "results", "fmnist_runs"))
     p.add_argument("--progress", action="store_true", help="tqdm bars per epoch")
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="combine partial results (e.g. one per parallel process) into --out")
     return p.parse_args()
+
+
+def merge(paths: list[str], out: str) -> None:
+    """Combine partial results (same settings, different runs) into one result file."""
+    parts = [json.load(open(p)) for p in paths]
+    result = {k: {} for k in ("dynamic", "individual", "macs", "time_s", "history")}
+    for part in parts:
+        for k in result:
+            result[k].update(part.get(k, {}))
+    keep = ("epochs", "batch_size", "lr", "seed", "weight_decay", "num_random")
+    settings = [{k: p["settings"].get(k) for k in keep} for p in parts]
+    if any(s != settings[0] for s in settings):
+        raise SystemExit(f"partial results differ in their settings: {settings}")
+    result["settings"] = {**parts[0]["settings"], "width": None, "mode": None,
+                          "merged_from": [p.get("command", "?") for p in parts]}
+    result["machines"] = [p.get("machine", {}) for p in parts]
+    widths = tuple(sorted(float(k) for k in result["macs"]))
+    table = markdown(result, widths)
+    print(table)
+    write_result("accuracy_fmnist", result, markdown=table, path=out)
 
 
 def main() -> None:
     a = parse()
+    if a.merge:
+        merge(a.merge, a.out)
+        return
     if a.device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise SystemExit("--device cuda requested but CUDA is not available")
@@ -96,11 +129,7 @@ def main() -> None:
               flush=True)
     table = markdown(result, widths)
     print(table)
-    os.makedirs(os.path.dirname(a.out), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(result, f, indent=1)
-    with open(os.path.splitext(a.out)[0] + ".md", "w") as f:
-        f.write(table + "\n")
+    write_result("accuracy_fmnist", result, markdown=table, path=a.out)
 
 
 def markdown(result: dict, widths: tuple[float, ...]) -> str:

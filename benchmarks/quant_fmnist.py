@@ -102,6 +102,10 @@ def main() -> None:
                               "test_images": len(splits.test_y)},
                  "top1": {}, "time_s": {}, "pim": [], "flip": [], "agreement": {}}
     kw = {"in_channels": 1, "image_size": 28, "num_classes": 10}
+    name = a.name or ("quant_fmnist_quick" if a.quick else "quant_fmnist")
+
+    def save_partial(stage: str) -> None:  # a run cut short still leaves what it measured
+        write_result(name, {**res, "partial": stage}, markdown=f"(partial run: {stage})")
 
     # -- 1. float ------------------------------------------------------------------------------
     t0 = time.perf_counter()
@@ -109,7 +113,7 @@ def main() -> None:
     out = train(replace(base, out=os.path.join(runs, "float")), model=float_model, splits=splits)
     res["time_s"]["train_float"] = round(time.perf_counter() - t0, 1)
     res["top1"]["float"] = {f"{r['ratio']:g}": r["top1_test"] for r in out.final["test"]}
-    macs = {f"{r['ratio']:g}": r["macs"] for r in out.final["test"]}
+    res["macs"] = {f"{r['ratio']:g}": r["macs"] for r in out.final["test"]}
     print(f"float: {res['top1']['float']} ({res['time_s']['train_float']} s)", flush=True)
     float_state = copy.deepcopy(float_model.state_dict())
     # same extra fine-tuning as the quantized models get, in float: the fair baseline
@@ -119,6 +123,7 @@ def main() -> None:
     res["time_s"]["train_float_ft"] = round(time.perf_counter() - t0, 1)
     res["top1"]["float_ft"] = {f"{r['ratio']:g}": r["top1_test"] for r in ft.final["test"]}
     print(f"float fine-tuned: {res['top1']['float_ft']}", flush=True)
+    save_partial("float done")
 
     calib = calibration_batches(splits, batch_size=256, num_batches=calib_n)
     hw = load_preset("sot-mram")
@@ -135,6 +140,7 @@ def main() -> None:
         res["time_s"][f"train_{tag}"] = round(time.perf_counter() - t0, 1)
         res["top1"][tag] = {f"{r['ratio']:g}": r["top1_test"] for r in out.final["test"]}
         print(f"{tag}: {res['top1'][tag]} ({res['time_s'][f'train_{tag}']} s)", flush=True)
+        save_partial(f"{tag} trained")
         # -- 3. integer path vs fake-quant, per width -------------------------------------------
         model.eval()
         res["agreement"][tag] = {}
@@ -173,6 +179,7 @@ def main() -> None:
                    "avg_power_w": cost.avg_power_w}
             res["pim"].append(row)
             print(f"PIM {tag} width {w}: {row}", flush=True)
+            save_partial(f"{tag} width {w:g} executed")
     # -- 5. bit flips on the last (lowest-precision) model, largest width -----------------------
     cfg = cfgs[max(widths)]
     calibrate_bn(model, cfg, calib)
@@ -188,10 +195,8 @@ def main() -> None:
                             "images": len(ys), "time_s": round(time.perf_counter() - t0, 1)})
         print(f"flip p={p:g}: top-1 {acc}", flush=True)
     res["time_s"]["total"] = round(time.perf_counter() - t_start, 1)
-    res["macs"] = macs
     md = markdown(res, widths)
     print(md)
-    name = a.name or ("quant_fmnist_quick" if a.quick else "quant_fmnist")
     print(f"wrote {write_result(name, res, markdown=md)}")
 
 
