@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import sys
 import tempfile
@@ -38,7 +39,7 @@ from dynpim.nn import SubnetConfig, calibrate_bn  # noqa: E402
 from dynpim.nn.integer import integer_forward, quantized_subnet  # noqa: E402
 from dynpim.nn.quant import load_float_weights  # noqa: E402
 from dynpim.pim import estimate, execute, load_preset  # noqa: E402
-from dynpim.train import TrainConfig, calibration_batches, train  # noqa: E402
+from dynpim.train import TrainConfig, calibration_batches, load_checkpoint, train  # noqa: E402
 
 
 def parse() -> argparse.Namespace:
@@ -59,6 +60,13 @@ def parse() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 512 training / 128 test images, 1 epoch, 32 PIM images")
     p.add_argument("--name", default=None, help="result name (default quant_fmnist[_quick])")
+    p.add_argument("--float-checkpoint", default=None,
+                   help="start from this trained float dynamic ResNet-20 (e.g. the one "
+                   "accuracy_fmnist.py trains) instead of training one")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="skip the float fine-tune baseline (run it in another process)")
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="combine results of parallel runs from one float model into --name")
     return p.parse_args()
 
 
@@ -73,8 +81,33 @@ def fake_quant_logits(model, cfg, x, batch=1000) -> torch.Tensor:
         return torch.cat([model(xb) for xb in x.split(batch)])
 
 
+def merge(paths: list[str], name: str) -> None:
+    """Combine runs that started from the same float checkpoint (e.g. baseline and QAT in
+    parallel processes) into one result."""
+    parts = [json.load(open(p)) for p in paths]
+    bases = {p["settings"].get("float_checkpoint") for p in parts}
+    if len(bases) != 1 or None in bases:
+        raise SystemExit(f"can only merge runs from one --float-checkpoint, got {bases}")
+    res = {**parts[0], "top1": {}, "time_s": {}, "pim": [], "flip": [], "agreement": {},
+           "merged_from": [p.get("command", "?") for p in parts]}
+    for p in parts:
+        for k in ("top1", "time_s", "agreement"):
+            res[k].update(p.get(k, {}))
+        res["pim"] += p.get("pim", [])
+        res["flip"] += p.get("flip", [])
+    for k in ("benchmark", "command", "machine", "markdown", "partial"):
+        res.pop(k, None)
+    widths = [float(w) for w in res["macs"]]
+    md = markdown(res, widths)
+    print(md)
+    print(f"wrote {write_result(name, res, markdown=md)}")
+
+
 def main() -> None:
     a = parse()
+    if a.merge:
+        merge(a.merge, a.name or "quant_fmnist")
+        return
     dev = torch.device(a.device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda requested but CUDA is not available")
@@ -90,7 +123,8 @@ def main() -> None:
         pim_images, flip_images = 32, 32
     splits = splits.to(dev)
     widths = [float(w) for w in a.widths.split(",")]
-    bits = [tuple(int(b) for b in s.split("/")) for s in a.bits.split(",")]
+    bits = [] if a.bits == "none" else [tuple(int(b) for b in s.split("/"))
+                                        for s in a.bits.split(",")]
     calib_n = 4 if a.quick else 50
     runs = tempfile.mkdtemp(prefix="quant_fmnist_")
     base = TrainConfig(model="resnet20", dataset="fashion-mnist", holdout=0, epochs=epochs,
@@ -98,7 +132,8 @@ def main() -> None:
                        warmup_epochs=min(1.0, epochs / 4), seed=a.seed, eval_widths=widths,
                        device=a.device, progress=False, calib_batches=calib_n)
     res: dict = {"settings": {**base.to_dict(), "qat_epochs": qat_epochs, "qat_lr": a.qat_lr,
-                              "quick": a.quick, "train_images": len(splits.train_y),
+                              "quick": a.quick, "float_checkpoint": a.float_checkpoint,
+                              "train_images": len(splits.train_y),
                               "test_images": len(splits.test_y)},
                  "top1": {}, "time_s": {}, "pim": [], "flip": [], "agreement": {}}
     kw = {"in_channels": 1, "image_size": 28, "num_classes": 10}
@@ -109,21 +144,28 @@ def main() -> None:
 
     # -- 1. float ------------------------------------------------------------------------------
     t0 = time.perf_counter()
-    float_model = create_model("resnet20", **kw)
-    out = train(replace(base, out=os.path.join(runs, "float")), model=float_model, splits=splits)
-    res["time_s"]["train_float"] = round(time.perf_counter() - t0, 1)
-    res["top1"]["float"] = {f"{r['ratio']:g}": r["top1_test"] for r in out.final["test"]}
-    res["macs"] = {f"{r['ratio']:g}": r["macs"] for r in out.final["test"]}
-    print(f"float: {res['top1']['float']} ({res['time_s']['train_float']} s)", flush=True)
+    if a.float_checkpoint:
+        ck = load_checkpoint(a.float_checkpoint)
+        float_model, rows = ck.model.to(dev), ck.meta["test"]
+        res["settings"]["float_run"] = ck.meta.get("train_config", {})
+    else:
+        float_model = create_model("resnet20", **kw)
+        rows = train(replace(base, out=os.path.join(runs, "float")), model=float_model,
+                     splits=splits).final["test"]
+        res["time_s"]["train_float"] = round(time.perf_counter() - t0, 1)
+    res["top1"]["float"] = {f"{r['ratio']:g}": r["top1_test"] for r in rows}
+    res["macs"] = {f"{r['ratio']:g}": r["macs"] for r in rows}
+    print(f"float: {res['top1']['float']} ({res['time_s'].get('train_float')} s)", flush=True)
     float_state = copy.deepcopy(float_model.state_dict())
-    # same extra fine-tuning as the quantized models get, in float: the fair baseline
-    t0 = time.perf_counter()
-    ft = train(replace(base, epochs=qat_epochs, lr=a.qat_lr, warmup_epochs=0.0,
-                       out=os.path.join(runs, "float_ft")), model=float_model, splits=splits)
-    res["time_s"]["train_float_ft"] = round(time.perf_counter() - t0, 1)
-    res["top1"]["float_ft"] = {f"{r['ratio']:g}": r["top1_test"] for r in ft.final["test"]}
-    print(f"float fine-tuned: {res['top1']['float_ft']}", flush=True)
-    save_partial("float done")
+    if not a.no_baseline:
+        # same extra fine-tuning as the quantized models get, in float: the fair baseline
+        t0 = time.perf_counter()
+        ft = train(replace(base, epochs=qat_epochs, lr=a.qat_lr, warmup_epochs=0.0,
+                           out=os.path.join(runs, "float_ft")), model=float_model, splits=splits)
+        res["time_s"]["train_float_ft"] = round(time.perf_counter() - t0, 1)
+        res["top1"]["float_ft"] = {f"{r['ratio']:g}": r["top1_test"] for r in ft.final["test"]}
+        print(f"float fine-tuned: {res['top1']['float_ft']}", flush=True)
+        save_partial("float done")
 
     calib = calibration_batches(splits, batch_size=256, num_batches=calib_n)
     hw = load_preset("sot-mram")
@@ -181,6 +223,10 @@ def main() -> None:
             print(f"PIM {tag} width {w}: {row}", flush=True)
             save_partial(f"{tag} width {w:g} executed")
     # -- 5. bit flips on the last (lowest-precision) model, largest width -----------------------
+    if not bits:
+        res["time_s"]["total"] = round(time.perf_counter() - t_start, 1)
+        print(f"wrote {write_result(name, res, markdown='(float baseline only)')}")
+        return
     cfg = cfgs[max(widths)]
     calibrate_bn(model, cfg, calib)
     qs = quantized_subnet(model, cfg)
@@ -205,7 +251,7 @@ def markdown(res: dict, widths: list[float]) -> str:
     rows = []
     for w in widths:
         k = f"{w:g}"
-        fl = res["top1"]["float_ft"][k]
+        fl = res["top1"].get("float_ft", res["top1"]["float"])[k]  # no baseline: vs float
         row = [k, f"{res['macs'][k] / 1e6:.2f}", f"{res['top1']['float'][k]:.2f}", f"{fl:.2f}"]
         for t in tags:
             q = res["top1"][t][k]
@@ -216,7 +262,10 @@ def markdown(res: dict, widths: list[float]) -> str:
     for t in tags:
         head += [f"{t} top-1 (vs float+ft)", f"{t} int-path agreement %"]
     s = res["settings"]
-    parts = [f"ResNet-20 dynamic on Fashion-MNIST: float {s['epochs']} epochs, then QAT "
+    fr = s.get("float_run") or s
+    src = (f" (the dynamic network of accuracy_fmnist: batch {fr.get('batch_size')}, lr "
+           f"{fr.get('lr')})" if s.get("float_checkpoint") else "")
+    parts = [f"ResNet-20 dynamic on Fashion-MNIST: float {fr['epochs']} epochs{src}, then QAT "
              f"{s['qat_epochs']} epochs per bit-width from the float weights (and the same "
              f"fine-tuning in float as the baseline); "
              f"{s['train_images']} train / {s['test_images']} test images.", "",
