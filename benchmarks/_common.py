@@ -45,14 +45,16 @@ def machine_info() -> dict[str, Any]:
 
 
 def write_result(name: str, data: dict[str, Any], *, markdown: str = "",
-                 path: str | Path | None = None) -> Path:
+                 path: str | Path | None = None, command: str | None = None,
+                 machine: dict[str, Any] | None = None) -> Path:
     """Write ``benchmarks/results/<name>.json`` (or ``path``) with machine info, the command
-    line and the Markdown summary (what ``run_all.py`` puts in docs/benchmarks.md); return the
-    path."""
+    line (or ``command``, e.g. the runs a merged result came from) and the Markdown summary
+    (what ``run_all.py`` puts in docs/benchmarks.md); return the path. ``machine`` overrides
+    this machine's facts (a merged result keeps the machine its runs ran on)."""
     path = Path(path) if path is not None else RESULTS / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/" + " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
-    payload = {"benchmark": name, "command": command, "machine": machine_info(),
+    command = command or "python benchmarks/" + " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    payload = {"benchmark": name, "command": command, "machine": machine or machine_info(),
                "markdown": markdown, **data}
     path.write_text(json.dumps(payload, indent=1))
     return path

@@ -79,7 +79,9 @@ def merge(paths: list[str], out: str) -> None:
     widths = tuple(sorted(float(k) for k in result["macs"]))
     table = markdown(result, widths)
     print(table)
-    write_result("accuracy_fmnist", result, markdown=table, path=out)
+    write_result("accuracy_fmnist", result, markdown=table, path=out,
+                 command=" ; ".join(result["settings"]["merged_from"]),
+                 machine=result["machines"][0])
 
 
 def main() -> None:
@@ -145,7 +147,22 @@ def markdown(result: dict, widths: tuple[float, ...]) -> str:
         macs = result["macs"].get(k)
         lines.append(f"| {k} | {macs / 1e6:.2f} | {'-' if d is None else f'{d:.2f}'} | "
                      f"{'-' if i is None else f'{i:.2f}'} | {gap} |" if macs else f"| {k} | - |")
+    lines += ["", verdict(result, widths)]
     return "\n".join(lines)
+
+
+def verdict(result: dict, widths: tuple[float, ...]) -> str:
+    """The issue's target, checked: dynamic within 0.5 points of individual at every width,
+    full width >= 93 %."""
+    gaps = [result["dynamic"][k] - result["individual"][k] for k in (f"{w:g}" for w in widths)
+            if k in result["dynamic"] and k in result["individual"]]
+    full = result["dynamic"].get(f"{max(widths):g}")
+    if not gaps or full is None:
+        return "Target (within 0.5 points of individual everywhere, full width >= 93 %): n/a"
+    met = min(gaps) >= -0.5 and full >= 93.0
+    return (f"Target (dynamic within 0.5 points of individual at every width, full width "
+            f">= 93 %): {'met' if met else 'NOT met'} (gaps {min(gaps):+.2f} to "
+            f"{max(gaps):+.2f} points, full width {full:.2f} %).")
 
 
 if __name__ == "__main__":

@@ -181,6 +181,13 @@ def compare(uni: list[dict], non: list[dict], key: str) -> dict:
             "nonuniform_ge_uniform_everywhere": bool(np.all(gap >= 0))}
 
 
+def target_met(energy_stats: dict) -> bool:
+    """The issue's target: non-uniform >= uniform at equal PIM energy everywhere on the common
+    range, and >= +1 point (mean) in its cheapest quarter."""
+    return bool(energy_stats.get("nonuniform_ge_uniform_everywhere")
+                and (energy_stats.get("cheapest_quarter_mean_gap_points") or 0.0) >= 1.0)
+
+
 def plot(curves: dict[str, list[dict]], key: str, path: str) -> None:
     import matplotlib
 
@@ -252,9 +259,12 @@ def main(argv=None) -> int:
           f"energy {s['energy_j'].get('area_points')} points, latency "
           f"{s['latency_s'].get('area_points')} points; cheapest quarter (energy): "
           f"{s['energy_j'].get('cheapest_quarter_mean_gap_points')} points. "
+          f"Target (non-uniform >= uniform at equal energy everywhere, >= +1 point in the "
+          f"cheapest quarter): {'met' if target_met(s['energy_j']) else 'NOT met'}. "
           f"Search steps: {steps}; wall times: "
           + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
     data = {**curves, "stats": stats, "time_s": times, "device": a.device,
+            "plots": [f"{a.out}_energy.png", f"{a.out}_latency.png"],
             "settings": {"epochs": 1 if a.quick else a.epochs, "quick": a.quick,
                          "batch_size": a.batch_size, "lr": a.lr, "holdout": a.holdout,
                          "k": a.k, "group_divisor": a.group_divisor, "seed": a.seed,
