@@ -70,7 +70,11 @@ def main() -> None:
             rows.append([w, bs, f"{t_dyn * 1e3:.3f}", f"{t_sta * 1e3:.3f}",
                          f"{t_dyn / t_sta:.3f}"])
     table = md_table(["width", "batch", "dynamic (ms)", "static (ms)", "dynamic/static"], rows)
-    summary = f"set_subnet between two banked configs: {switch_s * 1e6:.2f} µs per switch\n\n"
+    worst = max(r["ratio"] for r in latency if r["batch"] == 128)
+    summary = (f"set_subnet between two banked configs: {switch_s * 1e6:.2f} µs per switch "
+               f"(target <= 50 µs: {'met' if switch_s <= 50e-6 else 'NOT met'}); worst "
+               f"dynamic/static ratio at batch 128: {worst:.3f} (target <= 1.10: "
+               f"{'met' if worst <= 1.10 else 'NOT met'})\n\n")
     path = write_result("foundation_speed", {
         "settings": {"model": "resnet20", "input": [1, 28, 28], "threads": args.threads,
                      "repeats": args.repeats, "switches": n_switch},
