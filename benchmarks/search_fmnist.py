@@ -10,6 +10,9 @@ same training budget, compared as accuracy versus modelled SOT-MRAM PIM energy a
 3. ``nonuniform`` (hardware-aware search) and ``nonuniform_accuracy_rule``: a fresh dynamic
    ResNet-20 trained from scratch on the chosen configs (sandwich: largest, smallest, random
    picks), the same E epochs; evaluated at its configs.
+4. ``uniform_discrete`` (the control): a fresh dynamic ResNet-20 trained the same way on the
+   uniform configs 2/8 ... 8/8 only, so that a gain of the searched networks can be told apart
+   from the gain of training on a few configs instead of every width.
 
 Every point is ``{config, accuracy, energy_j, latency_s, macs}`` (test top-1 as a fraction; PIM
 cost per inference, batch 1, preset sot-mram; energy with all sub-arrays active, latency with
@@ -45,7 +48,7 @@ from _common import md_table, write_result  # noqa: E402
 
 from dynpim import pim  # noqa: E402
 from dynpim.data import load_dataset  # noqa: E402
-from dynpim.nn import SubnetConfig, load_configs  # noqa: E402
+from dynpim.nn import SubnetConfig, load_configs, save_configs  # noqa: E402
 from dynpim.train import (  # noqa: E402
     TrainConfig,
     calibration_batches,
@@ -231,26 +234,31 @@ def main(argv=None) -> int:
     run_jobs(a, [["search", n] for n in searches])
     times["searches_s"] = time.perf_counter() - t1
     t1 = time.perf_counter()
-    run_jobs(a, [["train", n, os.path.join(a.runs_dir, f"search_{n}", "chosen.json")]
-                 for n in searches])
-    times["train_nonuniform_s"] = time.perf_counter() - t1
-
-    hw = pim.load_preset("sot-mram")
-    splits = splits_for(a)
     probe = load_checkpoint(os.path.join(a.runs_dir, "uniform", "checkpoint")).model
     uniform_cfgs = list(dict.fromkeys(SubnetConfig.uniform(probe, k / 8) for k in range(2, 9)))
-    curves = {"uniform": points(a, "uniform", uniform_cfgs, splits, hw)}
+    discrete = os.path.join(a.runs_dir, "uniform_configs.json")
+    save_configs(discrete, uniform_cfgs)
+    run_jobs(a, [["train", n, os.path.join(a.runs_dir, f"search_{n}", "chosen.json")]
+                 for n in searches] + [["train", "uniform_discrete", discrete]])
+    times["train_nonuniform_s"] = time.perf_counter() - t1
+    hw = pim.load_preset("sot-mram")
+    splits = splits_for(a)
+
+    curves = {"uniform": points(a, "uniform", uniform_cfgs, splits, hw),
+              "uniform_discrete": points(a, "uniform_discrete", uniform_cfgs, splits, hw)}
     for n in searches:
         chosen = load_configs(os.path.join(a.runs_dir, f"search_{n}", "chosen.json"))
         curves[n] = points(a, n, chosen, splits, hw)
-    stats = {f"{n}_vs_uniform": {k: compare(curves["uniform"], curves[n], k)
-                                 for k in ("energy_j", "latency_s")} for n in searches}
+    stats = {f"{n}_vs_{u}": {k: compare(curves[u], curves[n], k)
+                             for k in ("energy_j", "latency_s")}
+             for n in searches for u in ("uniform", "uniform_discrete")}
     for key, tag in (("energy_j", "energy"), ("latency_s", "latency")):
         plot(curves, key, os.path.join(HERE, "results", f"{a.out}_{tag}.png"))
     times["total_s"] = time.perf_counter() - t0
     with open(os.path.join(a.runs_dir, "search_nonuniform", "trajectory.jsonl")) as f:
         steps = sum(1 for line in f if '"type": "step"' in line) - 1
     s = stats["nonuniform_vs_uniform"]
+    sd = stats["nonuniform_vs_uniform_discrete"]["energy_j"]
     rows = [[n, len(curves[n]), f"{100 * max(p['accuracy'] for p in curves[n]):.2f}",
              f"{100 * min(curves[n], key=lambda p: p['energy_j'])['accuracy']:.2f}"]
             for n in curves]
@@ -261,6 +269,9 @@ def main(argv=None) -> int:
           f"{s['energy_j'].get('cheapest_quarter_mean_gap_points')} points. "
           f"Target (non-uniform >= uniform at equal energy everywhere, >= +1 point in the "
           f"cheapest quarter): {'met' if target_met(s['energy_j']) else 'NOT met'}. "
+          f"Against the control trained on the uniform configs only: mean gap "
+          f"{sd.get('area_points')} points, cheapest quarter "
+          f"{sd.get('cheapest_quarter_mean_gap_points')} points. "
           f"Search steps: {steps}; wall times: "
           + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
     data = {**curves, "stats": stats, "time_s": times, "device": a.device,
