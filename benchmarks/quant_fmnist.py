@@ -37,7 +37,7 @@ from dynpim.data import load_dataset  # noqa: E402
 from dynpim.models import create_model  # noqa: E402
 from dynpim.nn import SubnetConfig, calibrate_bn  # noqa: E402
 from dynpim.nn.integer import integer_forward, quantized_subnet  # noqa: E402
-from dynpim.nn.quant import load_float_weights  # noqa: E402
+from dynpim.nn.quant import exact_float32, load_float_weights  # noqa: E402
 from dynpim.pim import estimate, execute, load_preset  # noqa: E402
 from dynpim.train import TrainConfig, calibration_batches, load_checkpoint, train  # noqa: E402
 
@@ -110,6 +110,12 @@ def main() -> None:
     if a.merge:
         merge(a.merge, a.name or "quant_fmnist")
         return
+    with exact_float32():  # fake-quant on a GPU in true float32, comparable with integers
+        run(a)
+
+
+def run(a: argparse.Namespace) -> None:
+    """The benchmark proper (see the module docstring)."""
     dev = torch.device(a.device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda requested but CUDA is not available")

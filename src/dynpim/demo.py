@@ -21,6 +21,7 @@ import torch
 from dynpim import pim
 from dynpim.data import DatasetSplits, load_dataset
 from dynpim.nn import DynamicNet, SubnetConfig, load_configs, save_configs
+from dynpim.nn.quant import exact_float32
 from dynpim.runtime import OperatingTable, best_static, compare, generate, simulate
 from dynpim.search import (
     HoldoutEvaluator,
@@ -154,8 +155,9 @@ class Demo:
         for fam, (model, qmodel, configs) in families.items():
             self.log(f"[evaluate] {fam}: {len(configs)} sub-nets, float and "
                      f"{self.opts.bits}-bit, test split")
-            acc = self._accuracy(model, configs)
-            qacc = self._accuracy(qmodel, configs)
+            with exact_float32():  # on a GPU: no TF32 in the fake-quant evaluation
+                acc = self._accuracy(model, configs)
+                qacc = self._accuracy(qmodel, configs)
             cost = pim.estimate_many(qmodel, configs, self.hw, input_size=size,
                                      active_subarrays=level)
             for i, cfg in enumerate(configs):

@@ -196,3 +196,18 @@ def test_shape_probes_and_calibration_do_not_initialise_quantizers():
     model(torch.randn(8, 1, 16, 16))
     assert all(bool(m.initialized) for m in quants)
     assert all(float(m.alpha.detach()) > 0.1 for m in quants if isinstance(m, ActQuant))
+
+
+def test_exact_float32_turns_tf32_off_and_restores_the_flags():
+    from dynpim.nn.quant import exact_float32
+
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        with pytest.raises(RuntimeError, match="boom"), exact_float32():
+            assert not torch.backends.cudnn.allow_tf32
+            assert not torch.backends.cuda.matmul.allow_tf32
+            raise RuntimeError("boom")
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before

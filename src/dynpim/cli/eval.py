@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dynpim.data import load_dataset
     from dynpim.nn import SubnetConfig, load_configs
+    from dynpim.nn.quant import exact_float32
     from dynpim.train import (
         calibration_batches,
         evaluate_configs,
@@ -70,17 +71,19 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"checkpoint {ck.path} stores no configs; use --widths/--configs")
     calib = None if args.use_bank else calibration_batches(
         splits, batch_size=args.batch_size, num_batches=args.calib_batches)
-    rows = evaluate_configs(model, list(dict.fromkeys(cfgs)), splits, calib, split=args.split,
-                            batch_size=max(args.batch_size, 256))
+    with exact_float32():  # on a GPU: no TF32, so fake-quant is comparable with the integers
+        rows = evaluate_configs(model, list(dict.fromkeys(cfgs)), splits, calib,
+                                split=args.split, batch_size=max(args.batch_size, 256))
     print(format_table(rows))
     if args.pim:
         from dynpim.pim import load_preset
         from dynpim.pim.execute import evaluate_pim, format_pim_table
 
-        pim_rows = evaluate_pim(model, [SubnetConfig([int(w) for w in r["widths"]]) for r in rows],
-                                getattr(splits, f"{args.split}_x"),
-                                getattr(splits, f"{args.split}_y"), load_preset(args.preset),
-                                flip_prob=args.flip_prob, generator=0)
+        with exact_float32():
+            pim_rows = evaluate_pim(
+                model, [SubnetConfig([int(w) for w in r["widths"]]) for r in rows],
+                getattr(splits, f"{args.split}_x"), getattr(splits, f"{args.split}_y"),
+                load_preset(args.preset), flip_prob=args.flip_prob, generator=0)
         print(format_pim_table(pim_rows))
         rows = [{**r, **p} for r, p in zip(rows, pim_rows)]
     jp, cp = write_table(rows, args.out or os.path.join(ck.path, "eval"))

@@ -20,7 +20,9 @@ shared with :mod:`dynpim.nn.integer`, so the integer path sees bit-identical cod
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -270,3 +272,20 @@ def load_float_weights(model: nn.Module, state: dict[str, Tensor]) -> list[str]:
             if isinstance(m, (ActQuant, InputQuant)):
                 m.initialized.fill_(False)
     return list(res.missing_keys)
+
+
+@contextlib.contextmanager
+def exact_float32() -> Iterator[None]:
+    """Run CUDA convolutions and matmuls in true float32 inside the block (TF32 off).
+
+    PyTorch lets cuDNN convolutions use TF32 (a 10-bit mantissa) by default. For a quantized
+    model that error moves values across rounding boundaries (at 4 bits a visible share of
+    them), so fake-quant outputs on a GPU stop matching the exact integer path. No effect on
+    the CPU; the previous settings come back on exit.
+    """
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
