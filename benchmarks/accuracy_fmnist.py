@@ -1,5 +1,9 @@
-"""Fashion-MNIST accuracy: one dynamic ResNet-20 (sandwich rule, uniform widths in [0.25, 1])
-versus four individually trained ResNet-20 sub-nets (widths 0.25, 0.5, 0.75, 1.0), same epochs.
+"""Fashion-MNIST accuracy: one dynamic ResNet-20 (sandwich rule, uniform widths 0.25, 0.5, 0.75,
+1.0) versus four individually trained ResNet-20 sub-nets at those widths, same epochs.
+
+``--sampling discrete`` (default) trains the four widths only, every one on every batch (with
+``--num-random 2``), as Slimmable Networks do; ``--sampling uniform`` trains any ratio in
+[0.25, 1] as US-Nets do, which spreads the same epochs over infinitely many widths.
 
 Writes ``benchmarks/results/accuracy_fmnist.json`` (``dynamic`` and ``individual`` maps from
 width to test top-1 %, the settings, machine and command, and a Markdown table that
@@ -46,6 +50,11 @@ def parse() -> argparse.Namespace:
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--warmup-epochs", type=float, default=1.0)
     p.add_argument("--num-random", type=int, default=2)
+    p.add_argument("--subnet-loss", choices=("distill", "labels", "both"), default="distill",
+                   help="loss of the sub-nets besides the largest (default: in-place distillation)")
+    p.add_argument("--sampling", choices=("discrete", "uniform"), default="discrete",
+                   help="dynamic run: train exactly --widths (discrete, as Slimmable Networks) "
+                        "or any ratio in [min, max] (uniform, as US-Nets)")
     p.add_argument("--widths", default="0.25,0.5,0.75,1.0")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None, help="default: /usr/share/datasets/fashion-mnist")
@@ -63,17 +72,29 @@ def parse() -> argparse.Namespace:
 
 
 def merge(paths: list[str], out: str) -> None:
-    """Combine partial results (same settings, different runs) into one result file."""
+    """Combine partial results (e.g. one per parallel process, or a dynamic run on one machine
+    with individual runs from another) into one result file. Epochs, batch, seed and weight
+    decay must agree; learning rate and device may differ per mode and are shown per mode."""
     parts = [json.load(open(p)) for p in paths]
     result = {k: {} for k in ("dynamic", "individual", "macs", "time_s", "history")}
     for part in parts:
         for k in result:
             result[k].update(part.get(k, {}))
-    keep = ("epochs", "batch_size", "lr", "seed", "weight_decay", "num_random")
+    keep = ("epochs", "batch_size", "seed", "weight_decay")
     settings = [{k: p["settings"].get(k) for k in keep} for p in parts]
     if any(s != settings[0] for s in settings):
         raise SystemExit(f"partial results differ in their settings: {settings}")
-    result["settings"] = {**parts[0]["settings"], "width": None, "mode": None,
+    by_mode = {}
+    for mode in ("dynamic", "individual"):
+        runs = [p for p in parts if p.get(mode)]
+        if runs:
+            s = runs[-1]["settings"]
+            by_mode[mode] = {"lr": s["lr"], "device": s["device"],
+                             "device_name": s.get("device_name"),
+                             "machine": runs[-1].get("machine", {})}
+    dynamic = [p["settings"] for p in parts if p.get("dynamic")]
+    result["settings"] = {**(dynamic or [parts[0]["settings"]])[-1], "width": None, "mode": None,
+                          "by_mode": by_mode,
                           "merged_from": [p.get("command", "?") for p in parts]}
     result["machines"] = [p.get("machine", {}) for p in parts]
     widths = tuple(sorted(float(k) for k in result["macs"]))
@@ -105,6 +126,8 @@ def main() -> None:
                        holdout=a.holdout, epochs=epochs, batch_size=a.batch_size, lr=a.lr,
                        weight_decay=a.weight_decay, warmup_epochs=min(a.warmup_epochs, epochs),
                        num_random=a.num_random, seed=a.seed, eval_widths=widths,
+                       sampling=a.sampling, train_widths=widths, min_width=min(widths),
+                       subnet_loss=a.subnet_loss,
                        device=a.device, progress=a.progress, calib_batches=calib)
     result = {"benchmark": "accuracy_fmnist", "dynamic": {}, "individual": {}, "macs": {},
               "time_s": {}, "history": {},
@@ -116,7 +139,8 @@ def main() -> None:
     runs += [] if a.only == "dynamic" else [("individual", w) for w in widths]
     for mode, w in runs:
         name = "dynamic" if w is None else f"individual_{w:g}"
-        cfg = replace(base, mode=mode, width=w, out=os.path.join(a.runs_dir, name))
+        cfg = replace(base, mode=mode, width=w, out=os.path.join(a.runs_dir, name),
+                      sampling=base.sampling if mode == "dynamic" else "uniform")
         t0 = time.perf_counter()
         res = train(cfg, splits=splits)
         dt = time.perf_counter() - t0
@@ -134,10 +158,22 @@ def main() -> None:
     write_result("accuracy_fmnist", result, markdown=table, path=a.out)
 
 
+SUBNET_LOSS = {"distill": "in-place distillation", "labels": "hard labels",
+               "both": "in-place distillation + hard labels"}
+
+
 def markdown(result: dict, widths: tuple[float, ...]) -> str:
     s = result["settings"]
+    sampling = {"discrete": "the four widths only (discrete)",
+                "uniform": f"any ratio in [{s.get('min_width')}, {s.get('max_width')}] (uniform)"}
+    runs = s.get("by_mode") or {"all runs": s}
+    where = "; ".join(f"{m}: lr {r['lr']}, {r['device']} ({r['device_name']})"
+                      for m, r in runs.items())
     lines = [f"ResNet-20 on Fashion-MNIST, {s['epochs']} epochs each, batch {s['batch_size']}, "
-             f"lr {s['lr']}, device {s['device']} ({s['device_name']})", "",
+             f"{where}. The dynamic network trains "
+             f"{sampling.get(s.get('sampling', 'uniform'), s.get('sampling'))}, "
+             f"{s.get('num_random')} random sub-nets per batch besides largest and smallest, "
+             f"sub-net loss: {SUBNET_LOSS[s.get('subnet_loss', 'distill')]}.", "",
              "| width | MMACs | dynamic top-1 (%) | individual top-1 (%) | gap (points) |",
              "|---:|---:|---:|---:|---:|"]
     for w in widths:

@@ -25,6 +25,10 @@ def test_yaml_roundtrip_and_overrides(tmp_path):
     ({"sampling": "nonuniform"}, "needs configs"),
     ({"label_smoothing": 1.0}, "label_smoothing must be in"),
     ({"eval_widths": (0.0, 1.0)}, "eval_widths"),
+    ({"train_widths": (0.5, 1.2)}, r"train_widths must be in \(0, 1\]"),
+    ({"train_widths": "0.5"}, "train_widths must be a list"),
+    ({"sampling": "discrete", "train_widths": ()}, "needs train_widths"),
+    ({"subnet_loss": "kd"}, "subnet_loss must be one of"),
 ])
 def test_bad_values_name_the_field(kw, msg):
     with pytest.raises(ValueError, match=msg):

@@ -41,8 +41,9 @@ def test_dynamic_training_learns_and_writes_run_dir(tiny_cfg, synth):
     assert {c.key for c in ck.model.banked_configs()} == set(accs)
 
 
-def test_sandwich_gradient_is_sum_of_parts(tiny_cfg, synth):
-    cfg = tiny_cfg(num_random=2, lr=0.1, momentum=0.0, weight_decay=0.0)
+@pytest.mark.parametrize("subnet_loss", ["distill", "labels", "both"])
+def test_sandwich_gradient_is_sum_of_parts(tiny_cfg, synth, subnet_loss):
+    cfg = tiny_cfg(num_random=2, lr=0.1, momentum=0.0, weight_decay=0.0, subnet_loss=subnet_loss)
     t = Trainer(cfg, splits=synth)
     x, y = synth.train_x[:16], synth.train_y[:16]
     cfgs = sandwich(t.sampler, 2, step_generator(cfg.seed, 0))
@@ -54,7 +55,11 @@ def test_sandwich_gradient_is_sum_of_parts(tiny_cfg, synth):
     total = torch.nn.functional.cross_entropy(big, y)
     for c in cfgs[1:]:
         with m.subnet(c):
-            total = total + soft_cross_entropy(m(x), big.detach().softmax(1))
+            out = m(x)
+        if subnet_loss != "labels":
+            total = total + soft_cross_entropy(out, big.detach().softmax(1))
+        if subnet_loss != "distill":
+            total = total + torch.nn.functional.cross_entropy(out, y)
     total.backward()
     expect = {n: p - lr_at(0, t.total_steps, 0.1, 0) * p.grad for n, p in m.named_parameters()}
     t.train_step(x, y)
@@ -109,6 +114,26 @@ def test_nonuniform_configs_from_json(tiny_cfg, synth, tmp_path):
     p.write_text(json.dumps([[8, 32, 999]]))
     with pytest.raises(ValueError, match="not allowed"):
         train(cfg, splits=synth)
+
+
+def test_discrete_sampling_trains_every_width_each_step(tiny_cfg, synth):
+    cfg = tiny_cfg(sampling="discrete", train_widths=(0.25, 0.5, 0.75, 1.0), epochs=1)
+    t = Trainer(cfg, splits=synth)
+    want = {SubnetConfig.uniform(t.model, w) for w in cfg.train_widths}
+    for step in range(5):
+        got = sandwich(t.sampler, 2, step_generator(cfg.seed, step))
+        assert len(got) == 4 and set(got) == want
+        assert got[0] == max(want, key=t.model.macs) and got[1] == min(want, key=t.model.macs)
+    res = t.run()
+    assert len(res.final["test"]) == 4
+
+
+def test_list_sampler_draws_interior_first_then_any(tiny_cfg, synth):
+    t = Trainer(tiny_cfg(sampling="discrete", train_widths=(0.25, 0.5, 1.0)), splits=synth)
+    s, g = t.sampler, torch.Generator().manual_seed(0)
+    assert s.draw(g, 1) == [s.configs[1]]
+    three = s.draw(g, 3)
+    assert three[0] == s.configs[1] and all(c in s.configs for c in three[1:])
 
 
 def test_same_seed_same_weights(tiny_cfg, synth):

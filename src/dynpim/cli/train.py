@@ -39,12 +39,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--data-dir", help="folder with the dataset files")
     a("--holdout", type=int, help="training samples held out for search/calibration")
     a("--mode", choices=("dynamic", "individual"))
-    a("--sampling", choices=("uniform", "nonuniform", "fixed"))
+    a("--sampling", choices=("uniform", "discrete", "nonuniform", "fixed"),
+      help="uniform: ratio ~ U[min, max]; discrete: only --train-widths; nonuniform: --configs")
     a("--configs", metavar="JSON", help="configs to sample (nonuniform) or the one to train")
     a("--width", type=float, help="uniform width ratio of the fixed/individual sub-net")
     a("--min-width", type=float, help="smallest uniform ratio (default 0.25)")
     a("--max-width", type=float, help="largest uniform ratio (default 1.0)")
+    a("--train-widths", type=widths_list,
+      help="uniform ratios trained by --sampling discrete (default 0.25,0.5,0.75,1)")
     a("--num-random", type=int, help="random sub-nets per batch (default 2)")
+    a("--subnet-loss", choices=("distill", "labels", "both"),
+      help="loss of the sub-nets other than the largest: in-place distillation from the "
+      "largest (default), hard labels, or both summed")
     a("--epochs", type=int)
     a("--batch-size", type=int, help="global batch size (all processes)")
     a("--lr", type=float, help="peak learning rate (default 0.1)")

@@ -15,7 +15,8 @@ import yaml
 MODES = ("dynamic", "individual")
 _FLOATS = {"width_mult", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing",
            "min_width", "max_width", "width"}
-SAMPLINGS = ("uniform", "nonuniform", "fixed")
+SAMPLINGS = ("uniform", "discrete", "nonuniform", "fixed")
+SUBNET_LOSSES = ("distill", "labels", "both")
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,14 @@ class TrainConfig:
     holdout: int | None = None          # held-out training samples (None: dataset default)
     split_seed: int = 0
     mode: str = "dynamic"               # dynamic (sandwich rule) | individual (one config)
-    sampling: str = "uniform"           # uniform | nonuniform (--configs) | fixed (--width)
+    sampling: str = "uniform"           # uniform | discrete | nonuniform (--configs) | fixed
     configs: str | None = None          # JSON list of configs (nonuniform sampling)
     width: float | None = None          # uniform ratio of the fixed/individual config
     min_width: float = 0.25             # uniform sampling range [min_width, max_width]
     max_width: float = 1.0
+    train_widths: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)  # discrete sampling's uniform ratios
     num_random: int = 2                 # random sub-nets per batch besides largest and smallest
+    subnet_loss: str = "distill"        # distill (in-place) | labels | both: loss of the others
     epochs: int = 10
     batch_size: int = 128               # global batch (all processes together)
     lr: float = 0.1
@@ -57,7 +60,11 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "eval_widths", tuple(float(w) for w in self.eval_widths))
+        for name in ("eval_widths", "train_widths"):
+            v = getattr(self, name)
+            if not isinstance(v, (list, tuple)):
+                raise ValueError(f"{name} must be a list of numbers, got {v!r}")
+            object.__setattr__(self, name, tuple(float(w) for w in v))
         self.validate()
 
     def validate(self) -> None:
@@ -67,6 +74,8 @@ class TrainConfig:
                 raise ValueError(msg)
 
         need(self.mode in MODES, f"mode must be one of {MODES}, got {self.mode!r}")
+        need(self.subnet_loss in SUBNET_LOSSES, f"subnet_loss must be one of {SUBNET_LOSSES}, "
+             f"got {self.subnet_loss!r}")
         need(self.sampling in SAMPLINGS, f"sampling must be one of {SAMPLINGS}, "
              f"got {self.sampling!r}")
         for name in ("width_mult", "lr", "momentum", "weight_decay", "warmup_epochs",
@@ -80,6 +89,10 @@ class TrainConfig:
              f"width must be in (0, 1], got {self.width}")
         need(all(0 < w <= 1.0 for w in self.eval_widths),
              f"eval_widths must be in (0, 1], got {list(self.eval_widths)}")
+        need(all(0 < w <= 1.0 for w in self.train_widths),
+             f"train_widths must be in (0, 1], got {list(self.train_widths)}")
+        if self.sampling == "discrete":
+            need(len(self.train_widths) >= 1, "sampling 'discrete' needs train_widths")
         need(self.lr > 0, f"lr must be > 0, got {self.lr}")
         need(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         need(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
@@ -114,6 +127,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["eval_widths"] = list(self.eval_widths)
+        d["train_widths"] = list(self.train_widths)
         return d
 
     @classmethod

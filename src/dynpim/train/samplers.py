@@ -1,6 +1,7 @@
-"""Which sub-nets train on each batch: uniform width ratios, a list of (searched) non-uniform
-configs, or one fixed config. Every draw comes from a generator seeded by (seed, step), so all
-processes of a data-parallel run, and a resumed run, pick the same sub-nets."""
+"""Which sub-nets train on each batch: uniform width ratios, a list of configs (searched
+non-uniform ones, or a few uniform widths as in Slimmable Networks), or one fixed config.
+Every draw comes from a generator seeded by (seed, step), so all processes of a data-parallel
+run, and a resumed run, pick the same sub-nets."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ class UniformSampler:
         ratio = self.min_ratio + u * (self.max_ratio - self.min_ratio)
         return SubnetConfig.uniform(self.model, ratio)
 
+    def draw(self, g: torch.Generator, k: int) -> list[SubnetConfig]:
+        """``k`` independent random configs for one sandwich step."""
+        return [self.sample(g) for _ in range(k)]
+
     def eval_configs(self) -> list[SubnetConfig]:
         return [self.smallest(), self.largest()]
 
@@ -62,6 +67,15 @@ class ListSampler:
     def sample(self, g: torch.Generator) -> SubnetConfig:
         return self.configs[int(torch.randint(len(self.configs), (1,), generator=g))]
 
+    def draw(self, g: torch.Generator, k: int) -> list[SubnetConfig]:
+        """``k`` configs for one sandwich step: distinct configs strictly between the smallest
+        and the largest (which the sandwich trains anyway); once those are used up, draws from
+        the whole list. With 4 widths and ``k = 2`` every width trains on every batch."""
+        interior = self.configs[1:-1]
+        order = torch.randperm(len(interior), generator=g).tolist()
+        picked = [interior[i] for i in order[:k]]
+        return picked + [self.sample(g) for _ in range(k - len(picked))]
+
     def eval_configs(self) -> list[SubnetConfig]:
         return list(self.configs)
 
@@ -85,6 +99,9 @@ class FixedSampler:
     def sample(self, g: torch.Generator) -> SubnetConfig:
         return self.config
 
+    def draw(self, g: torch.Generator, k: int) -> list[SubnetConfig]:
+        return [self.config] * k
+
     def eval_configs(self) -> list[SubnetConfig]:
         return [self.config]
 
@@ -94,4 +111,4 @@ Sampler = UniformSampler | ListSampler | FixedSampler
 
 def sandwich(sampler: Sampler, num_random: int, g: torch.Generator) -> list[SubnetConfig]:
     """Configs of one sandwich step: largest first, then smallest, then ``num_random`` draws."""
-    return [sampler.largest(), sampler.smallest()] + [sampler.sample(g) for _ in range(num_random)]
+    return [sampler.largest(), sampler.smallest()] + sampler.draw(g, num_random)

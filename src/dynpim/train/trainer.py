@@ -60,6 +60,8 @@ def build_sampler(cfg: TrainConfig, model: DynamicNet) -> Sampler:
         return FixedSampler(model, cfgs[0])
     if cfg.sampling == "nonuniform":
         return ListSampler(model, load_configs(cfg.configs))
+    if cfg.sampling == "discrete":  # switchable widths, as in Slimmable Networks
+        return ListSampler(model, [SubnetConfig.uniform(model, w) for w in cfg.train_widths])
     return UniformSampler(model, cfg.min_width, cfg.max_width)
 
 
@@ -160,7 +162,13 @@ class Trainer:
         teacher = F.softmax(logits.detach(), dim=1)
         for c in configs[1:]:
             with model.subnet(c):
-                soft_cross_entropy(model(x), teacher).backward()
+                out = model(x)
+            sub = 0.0
+            if cfg.subnet_loss in ("distill", "both"):
+                sub = sub + soft_cross_entropy(out, teacher)
+            if cfg.subnet_loss in ("labels", "both"):
+                sub = sub + hard_cross_entropy(out, y, cfg.label_smoothing)
+            sub.backward()
         self.dist.average_gradients(model)
         self.optimizer.step()
         self.step += 1
