@@ -38,7 +38,8 @@ what the targets need: where a target is "NOT met", more epochs are the first th
 the 2-core CPU machine they take hours (`--quick` runs are smoke tests only). The
 `quant_fmnist_*` runs predate `exact_float32()`: their fake-quant figures came from TF32
 convolutions, which is why the "int-path agreement" at 4/4 is only ~98 % (see
-docs/quantization.md).
+docs/quantization.md). `sandwich_ablation` is a short CPU proxy (one run per
+`--variant`, then `--collect`) that ranks training recipes; it is not run by this script.
 """
 
 

@@ -32,8 +32,19 @@ def test_train_then_eval(tmp_path, capsys):
     assert len(rows) == 4
     cfgs = tmp_path / "c.json"
     cfgs.write_text(json.dumps([[8, 64, 32]]))
+    from dynpim.train import load_checkpoint
+    assert len(load_checkpoint(out).model.banked_configs()) == 4
+    assert main(["eval", "--checkpoint", out, "--configs", str(cfgs), "--calib-batches", "1",
+                 "--out", str(tmp_path / "t2"), "--no-store"]) == 0
+    assert len(load_checkpoint(out).model.banked_configs()) == 4
     assert main(["eval", "--checkpoint", out, "--configs", str(cfgs), "--calib-batches", "1",
                  "--out", str(tmp_path / "t2")]) == 0
+    assert "stored the BN statistics of 1 config(s)" in capsys.readouterr().out
+    banked = load_checkpoint(out).model.banked_configs()
+    assert len(banked) == 5 and [8, 64, 32] in [list(c.widths) for c in banked]
+    assert main(["eval", "--checkpoint", out, "--configs", str(cfgs), "--use-bank",
+                 "--out", str(tmp_path / "t3")]) == 0
+    assert json.load(open(tmp_path / "t3.json"))["rows"][0]["config"] == "8-64-32"
 
 
 def test_resume_via_cli(tmp_path):

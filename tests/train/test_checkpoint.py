@@ -7,7 +7,7 @@ import torch
 
 from dynpim.models import create_model
 from dynpim.nn import SubnetConfig, calibrate_bn
-from dynpim.train import load_checkpoint, read_meta, save_checkpoint
+from dynpim.train import load_checkpoint, read_meta, save_checkpoint, store_bn_bank
 from dynpim.train.checkpoint import rng_state, set_rng_state
 
 
@@ -44,6 +44,30 @@ def test_roundtrip_weights_bank_optimizer(tmp_path):
         assert torch.equal(opt.state[p]["momentum_buffer"], opt2.state[q]["momentum_buffer"])
     # rebuilt from meta (name/args) when no model is given
     assert load_checkpoint(path).model.args == m.args
+
+
+def test_store_bn_bank_adds_configs_and_keeps_the_rest(tmp_path):
+    m, opt, cfg, path = _saved(tmp_path)
+    before = read_meta(path)
+    ck = load_checkpoint(path)
+    new = SubnetConfig.uniform(ck.model, 1.0)
+    calibrate_bn(ck.model, new, [torch.randn(8, 3, 8, 8)])
+    assert store_bn_bank(path, ck.model) == path
+    after = read_meta(path)
+    assert {k: v for k, v in after.items() if k != "files"} == \
+        {k: v for k, v in before.items() if k != "files"}
+    for name in ("model.safetensors", "optim.safetensors"):
+        assert after["files"][name] == before["files"][name]
+    assert after["files"]["bn_bank.safetensors"] != before["files"]["bn_bank.safetensors"]
+    m2 = load_checkpoint(path, _model(), optimizer=torch.optim.SGD(
+        _model().parameters(), lr=0.1, momentum=0.9)).model
+    assert sorted(m2.banked_configs(), key=m2.macs) == [cfg, new]
+    assert not os.path.exists(path + ".old")
+    with torch.no_grad():  # other weights: refused, checkpoint untouched
+        next(ck.model.parameters()).add_(1.0)
+    with pytest.raises(ValueError, match="weights differ"):
+        store_bn_bank(path, ck.model)
+    assert read_meta(path) == after and sorted(os.listdir(tmp_path)) == ["ck"]
 
 
 def test_loading_never_unpickles(tmp_path, monkeypatch):

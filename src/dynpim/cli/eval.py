@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="accuracy / MACs / params of sub-nets of a checkpoint",
                        description="Evaluate sub-nets of a trained dynamic network. BN "
                        "statistics are calibrated per config on the training split (never the "
-                       "test set) unless --use-bank is given.")
+                       "test set) unless --use-bank is given, and stored in the checkpoint's BN "
+                       "bank (unless --no-store).")
     p.add_argument("--checkpoint", required=True, help="checkpoint folder or run directory")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--widths", type=widths_list, help="uniform ratios, e.g. 0.25,0.5,1")
@@ -26,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--use-bank", action="store_true",
                    help="use the BN statistics banked in the checkpoint instead of calibrating")
+    p.add_argument("--no-store", action="store_true",
+                   help="do not write the calibrated BN statistics back into the checkpoint")
     p.add_argument("--out", help="write <out>.json and <out>.csv (default: <checkpoint>/eval)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--pim", action="store_true", help="also execute each config on the bit-wise "
@@ -44,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         evaluate_configs,
         format_table,
         load_checkpoint,
+        store_bn_bank,
         write_table,
     )
 
@@ -75,6 +79,12 @@ def run(args: argparse.Namespace) -> int:
         rows = evaluate_configs(model, list(dict.fromkeys(cfgs)), splits, calib,
                                 split=args.split, batch_size=max(args.batch_size, 256))
     print(format_table(rows))
+    if calib is not None and not args.no_store:
+        try:
+            where = store_bn_bank(ck.path, model)
+            print(f"stored the BN statistics of {len(rows)} config(s) in {where} (bn_bank)")
+        except OSError as e:
+            print(f"warning: could not store the BN statistics in {ck.path}: {e}")
     if args.pim:
         from dynpim.pim import load_preset
         from dynpim.pim.execute import evaluate_pim, format_pim_table

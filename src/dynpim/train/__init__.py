@@ -1,6 +1,13 @@
 """Dynamic training (sandwich rule + in-place distillation), evaluation, checkpoints, DDP."""
 
-from .checkpoint import Checkpoint, load_checkpoint, read_meta, resolve_checkpoint, save_checkpoint
+from .checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    read_meta,
+    resolve_checkpoint,
+    save_checkpoint,
+    store_bn_bank,
+)
 from .config import TrainConfig
 from .evaluate import (
     calibration_batches,
@@ -33,6 +40,7 @@ __all__ = [
     "resolve_checkpoint",
     "sandwich",
     "save_checkpoint",
+    "store_bn_bank",
     "soft_cross_entropy",
     "train",
     "write_table",

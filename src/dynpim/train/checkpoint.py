@@ -148,21 +148,57 @@ def save_checkpoint(
             "files": files,
             **(extra or {}),
         }
-        with open(os.path.join(tmp, "meta.json"), "w") as f:
-            json.dump(meta, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        old = path + ".old"
-        if os.path.isdir(old):
-            shutil.rmtree(old)
-        if os.path.isdir(path):
-            os.rename(path, old)
-        os.rename(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
+        _finish(tmp, path, meta)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _finish(tmp: str, path: str, meta: dict[str, Any]) -> None:
+    """Write ``meta.json`` into the complete folder ``tmp`` and swap it in at ``path``: the
+    previous checkpoint is moved aside first and deleted last."""
+    with open(os.path.join(tmp, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    old = path + ".old"
+    if os.path.isdir(old):
+        shutil.rmtree(old)
+    if os.path.isdir(path):
+        os.rename(path, old)
+    os.rename(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def store_bn_bank(path: str, model: DynamicNet) -> str:
+    """Replace the BN bank of the checkpoint at ``path`` (a folder or run directory) by
+    ``model``'s, leaving weights, optimizer state and metadata as they are; atomic like
+    :func:`save_checkpoint`. ``dynpim eval`` uses it to keep what it calibrated. The weights
+    must be the checkpoint's (checked by their SHA-256). Returns the checkpoint folder."""
+    src = resolve_checkpoint(path)
+    meta = read_meta(src)
+    dest = src[:-len(".old")] if src.endswith(".old") else src
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    parent = os.path.dirname(dest)
+    tmp = tempfile.mkdtemp(prefix=os.path.basename(dest) + ".tmp-", dir=parent)
+    try:
+        save_file(weights, os.path.join(tmp, "model.safetensors"))
+        if _sha256(os.path.join(tmp, "model.safetensors")) != meta["files"]["model.safetensors"]:
+            raise ValueError(f"checkpoint {src}: the model's weights differ from the stored "
+                             f"ones; save a new checkpoint instead of storing only its BN bank")
+        shutil.copyfile(os.path.join(src, "optim.safetensors"),
+                        os.path.join(tmp, "optim.safetensors"))
+        bank = os.path.join(tmp, "bn_bank.safetensors")
+        save_file({k: v.cpu() for k, v in model.bn_bank_state().items()}, bank)
+        files = dict(meta["files"], **{"bn_bank.safetensors": _sha256(bank)})
+        if _sha256(os.path.join(tmp, "optim.safetensors")) != files["optim.safetensors"]:
+            raise ValueError(f"checkpoint {src}: optim.safetensors is corrupt")
+        _finish(tmp, dest, {**meta, "files": files})
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
 
 
 # -- loading ------------------------------------------------------------------------------------

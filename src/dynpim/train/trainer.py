@@ -1,5 +1,6 @@
-"""The training loop: sandwich rule with in-place distillation (``dynamic``) or one fixed
-config (``individual``), per-step cosine schedule, checkpoints, resume, data parallelism."""
+"""The training loop: sandwich rule with in-place distillation and/or hard labels for the
+smaller sub-nets (``dynamic``) or one fixed config (``individual``), per-step cosine schedule,
+checkpoints, resume, data parallelism."""
 
 from __future__ import annotations
 
