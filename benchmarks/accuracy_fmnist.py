@@ -102,7 +102,10 @@ def merge(paths: list[str], out: str) -> None:
                           "merged_from": [p.get("command", "?") for p in parts]}
     result["machines"] = [p.get("machine", {}) for p in parts]
     widths = tuple(sorted(float(k) for k in result["macs"]))
-    table = markdown(result, widths)
+    table = markdown(result, widths) + "\n\nRuns: " + "; ".join(
+        f"{', '.join(k for k in p.get('time_s', {}))} on {m.get('gpu') or m.get('cpu')} "
+        f"({m.get('cpu_cores')} cores, torch {m.get('torch')}, commit {m.get('git_commit')}, "
+        f"{m.get('date_utc')})" for p, m in zip(parts, result["machines"])) + "."
     print(table)
     write_result("accuracy_fmnist", result, markdown=table, path=out,
                  command=" ; ".join(result["settings"]["merged_from"]),
