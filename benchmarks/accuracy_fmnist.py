@@ -94,8 +94,7 @@ def merge(paths: list[str], out: str) -> None:
         if runs:
             s = runs[-1]["settings"]
             by_mode[mode] = {"lr": s["lr"], "device": s["device"],
-                             "device_name": s.get("device_name"),
-                             "machine": runs[-1].get("machine", {})}
+                             "device_name": s.get("device_name")}
     dynamic = [p["settings"] for p in parts if p.get("dynamic")]
     result["settings"] = {**(dynamic or [parts[0]["settings"]])[-1], "width": None, "mode": None,
                           "by_mode": by_mode,

@@ -30,7 +30,7 @@ from dynpim.train import TrainConfig, train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _common import write_result  # noqa: E402
+from _common import machine_info, write_result  # noqa: E402
 
 PARTS = os.path.join(HERE, "results", "ablation_parts")
 BASE = dict(model="resnet20", dataset="fashion-mnist", holdout=0, batch_size=256, lr=0.2,
@@ -112,7 +112,6 @@ def main() -> None:
         return
     if not a.variant:
         ap.error("give --variant NAME or --collect")
-    from _common import machine_info
     part = run_variant(a.variant, a.train_images, a.runs_dir)
     part["machine"] = machine_info()
     os.makedirs(PARTS, exist_ok=True)
