@@ -72,10 +72,52 @@ def parse() -> argparse.Namespace:
     p.add_argument("--progress", action="store_true", help="tqdm bars per epoch")
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="combine partial results (e.g. one per parallel process) into --out")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads of this process (default: torch's choice)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC memory format (default: on for --device cpu)")
+    p.add_argument("--parallel", action="store_true",
+                   help="CPU: run the dynamic and the individual trainings as two processes "
+                        "with one thread each (better use of 2 cores than one 2-thread "
+                        "process), then merge them into --out")
     return p.parse_args()
 
 
-def merge(paths: list[str], out: str) -> None:
+def run_parallel(a: argparse.Namespace) -> None:
+    """Re-run this script twice (``--only dynamic`` / ``--only individual``, one thread each)
+    and merge the two parts; each child's output goes to a log beside its part."""
+    import subprocess
+
+    argv, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg in ("--out", "--threads", "--only"):
+            skip = True
+        elif arg != "--parallel" and not arg.startswith(("--out=", "--threads=", "--only=")):
+            argv.append(arg)
+    parts_dir = os.path.splitext(a.out)[0] + "_parts"
+    os.makedirs(parts_dir, exist_ok=True)
+    t0, procs, parts = time.perf_counter(), [], []
+    for mode in ("dynamic", "individual"):
+        part = os.path.join(parts_dir, f"{mode}.json")
+        log = open(os.path.join(parts_dir, f"{mode}.log"), "w")
+        cmd = [sys.executable, os.path.abspath(__file__), *argv, "--only", mode,
+               "--threads", "1", "--out", part]
+        print(f"started {mode}: log {log.name}", flush=True)
+        procs.append((mode, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
+        parts.append(part)
+    failed = []
+    for mode, proc, log in procs:
+        if proc.wait() != 0:
+            failed.append(f"{mode} (exit {proc.returncode}, see {log.name})")
+        log.close()
+    if failed:
+        raise SystemExit(f"training failed: {', '.join(failed)}")
+    merge(parts, a.out, extra={"parallel_wall_s": round(time.perf_counter() - t0, 1)})
+
+
+def merge(paths: list[str], out: str, extra: dict | None = None) -> None:
     """Combine partial results (e.g. one per parallel process, or a dynamic run on one machine
     with individual runs from another) into one result file. Epochs, batch, seed and weight
     decay must agree; learning rate and device may differ per mode and are shown per mode."""
@@ -100,15 +142,25 @@ def merge(paths: list[str], out: str) -> None:
                           "by_mode": by_mode,
                           "merged_from": [p.get("command", "?") for p in parts]}
     result["machines"] = [p.get("machine", {}) for p in parts]
+    result.update(extra or {})
     widths = tuple(sorted(float(k) for k in result["macs"]))
+    wall = (f" Both ran at the same time; wall time of the whole benchmark "
+            f"{result['parallel_wall_s'] / 60:.0f} min." if "parallel_wall_s" in result else "")
     table = markdown(result, widths) + "\n\nRuns: " + "; ".join(
         f"{', '.join(k for k in p.get('time_s', {}))} on {m.get('gpu') or m.get('cpu')} "
         f"({m.get('cpu_cores')} cores, torch {m.get('torch')}, commit {m.get('git_commit')}, "
-        f"{m.get('date_utc')})" for p, m in zip(parts, result["machines"])) + "."
+        f"{m.get('date_utc')}, {_minutes(p)})" for p, m in zip(parts, result["machines"])) + "." \
+        + wall
     print(table)
     write_result("accuracy_fmnist", result, markdown=table, path=out,
                  command=" ; ".join(result["settings"]["merged_from"]),
                  machine=result["machines"][0])
+
+
+def _minutes(part: dict) -> str:
+    s = part.get("machine", {}).get("torch_threads")
+    total = sum(part.get("time_s", {}).values()) / 60
+    return f"{total:.0f} min" + (f", {s} thread{'s' * (s != 1)}" if s else "")
 
 
 def main() -> None:
@@ -116,6 +168,12 @@ def main() -> None:
     if a.merge:
         merge(a.merge, a.out)
         return
+    if a.parallel:
+        run_parallel(a)
+        return
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    channels_last = a.device == "cpu" if a.channels_last is None else a.channels_last
     if a.device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise SystemExit("--device cuda requested but CUDA is not available")
@@ -134,7 +192,8 @@ def main() -> None:
                        num_random=a.num_random, seed=a.seed, eval_widths=widths,
                        sampling=a.sampling, train_widths=widths, min_width=min(widths),
                        subnet_loss=a.subnet_loss,
-                       device=a.device, progress=a.progress, calib_batches=calib)
+                       device=a.device, progress=a.progress, calib_batches=calib,
+                       channels_last=channels_last)
     result = {"benchmark": "accuracy_fmnist", "dynamic": {}, "individual": {}, "macs": {},
               "time_s": {}, "history": {},
               "settings": {**base.to_dict(), "quick": a.quick, "train_images": len(splits.train_y),

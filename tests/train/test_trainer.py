@@ -179,3 +179,23 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(tiny_cfg, synth):
     ck = load_checkpoint(cfg.out)
     assert ck.step == 7
     assert all(torch.isfinite(v).all() for v in ck.model.state_dict().values())
+
+
+def test_channels_last_trains_the_same_model_and_hands_back_contiguous(tiny_cfg, synth, tmp_path):
+    """NHWC is a memory layout only: same weights up to float rounding, same checkpoint format,
+    and the returned model is in the usual layout again (export, numpy, PIM mapping)."""
+    seen = []
+
+    def hook(trainer, info):
+        conv = next(p for p in trainer.model.parameters() if p.dim() == 4)
+        seen.append(conv.is_contiguous(memory_format=torch.channels_last))
+
+    ref = train(tiny_cfg(epochs=1, max_steps=4, out=str(tmp_path / "a")), splits=synth)
+    cfg = tiny_cfg(epochs=1, max_steps=4, out=str(tmp_path / "b"), channels_last=True)
+    res = train(cfg, splits=synth, hooks=[hook])
+    assert seen == [True] * 4
+    a, b = _weights(ref.model), _weights(res.model)
+    assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-5) for k in a)
+    assert all(v.is_contiguous() for v in res.model.state_dict().values())
+    assert _equal(_weights(load_checkpoint(cfg.out).model), b)

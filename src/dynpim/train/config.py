@@ -48,7 +48,7 @@ class TrainConfig:
     nesterov: bool = True
     weight_decay: float = 5e-4          # conv/linear weights only; never BN or biases
     warmup_epochs: float = 0.0
-    label_smoothing: float = 0.0        # hard-label loss of the largest sub-net only
+    label_smoothing: float = 0.0        # every hard-label loss (largest; others with labels)
     augment: bool = True
     seed: int = 0
     eval_widths: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
@@ -57,6 +57,7 @@ class TrainConfig:
     max_steps: int | None = None        # stop after this many optimizer steps (tests, smoke)
     out: str = "runs/run"
     device: str = "cpu"
+    channels_last: bool = False         # NHWC activations/weights (faster convs on x86 CPUs)
     progress: bool = True
 
     def __post_init__(self) -> None:

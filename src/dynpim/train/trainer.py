@@ -96,6 +96,8 @@ class Trainer:
         if cfg.init_from:  # QAT from a float checkpoint (quantizer ranges start from data)
             from dynpim.nn.quant import load_float_weights
             load_float_weights(self.model, load_checkpoint(cfg.init_from).model.state_dict())
+        if cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
         self.sampler = build_sampler(cfg, self.model)
         self.single = cfg.mode == "individual" or cfg.sampling == "fixed"
         self.optimizer = build_optimizer(self.model, cfg)
@@ -154,6 +156,8 @@ class Trainer:
         model, cfg = self.model, self.cfg
         set_lr(self.optimizer, lr_at(self.step, self.total_steps, cfg.lr, self.warmup_steps))
         self.optimizer.zero_grad(set_to_none=True)
+        if cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         configs = [self.sampler.largest()] if self.single else sandwich(
             self.sampler, cfg.num_random, step_generator(cfg.seed, self.step))
         with model.subnet(configs[0]):
@@ -283,6 +287,8 @@ def train(cfg: TrainConfig, *, model: DynamicNet | None = None,
         return trainer.run()
     finally:
         trainer.dist.close()
+        if cfg.channels_last:  # hand back the usual layout (export, PIM mapping, numpy)
+            trainer.model.to(memory_format=torch.contiguous_format)
 
 
 __all__ = ["TrainResult", "Trainer", "TrainingDiverged", "build_model", "build_sampler",
