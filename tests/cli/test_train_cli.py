@@ -84,3 +84,13 @@ def test_non_numeric_hyperparameters_rejected_by_argparse(capsys):
 def test_eval_errors(tmp_path, capsys):
     assert main(["eval", "--checkpoint", str(tmp_path / "none"), "--all"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_layout_and_sync_bn_flags_reach_the_config():
+    from dynpim.cli import build_parser
+    from dynpim.cli.train import config_from_args
+
+    on = config_from_args(build_parser().parse_args(["train", "--channels-last", "--sync-bn"]))
+    off = config_from_args(build_parser().parse_args(["train"]))
+    assert (on.channels_last, on.sync_bn) == (True, True)
+    assert (off.channels_last, off.sync_bn) == (False, False)

@@ -10,6 +10,7 @@ from dynpim.nn import (
     Slot,
     SubnetConfig,
     calibrate_bn,
+    set_sync_batchnorm,
 )
 
 
@@ -124,3 +125,25 @@ def test_unknown_slot_rejected():
     body = nn.Sequential(DynamicConv2d(1, 4, 3, out_slot="zz"))
     with pytest.raises(ValueError, match="unknown slot 'zz'"):
         DynamicNet(body, [Slot.make("a", 4)])
+
+
+def test_sync_batchnorm_in_one_process_group_equals_batch_norm(tmp_path):
+    """The synced path's own arithmetic (forward and gradients) matches F.batch_norm; with one
+    process the global batch is the local one. The 2-process case is in tests/train."""
+    import torch.distributed as dist
+
+    m = tiny()
+    assert set_sync_batchnorm(m) == 3 and m.body[1].sync  # every BN of tiny()
+    ref = tiny()
+    ref.load_state_dict(m.state_dict())
+    x = torch.randn(8, 1, 8, 8)
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0,
+                            world_size=1)
+    try:
+        m(x).square().sum().backward()
+    finally:
+        dist.destroy_process_group()
+    ref(x).square().sum().backward()
+    for (name, a), b in zip(m.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5, msg=name)
+    assert set_sync_batchnorm(m, False) == 3 and not m.body[1].sync

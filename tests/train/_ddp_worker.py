@@ -1,5 +1,6 @@
 """Run by test_distributed.py as one rank of a 2-process data-parallel run (or as one process
-with WORLD_SIZE=1): trains a tiny BN-free dynamic net for a few steps, saves its weights."""
+with WORLD_SIZE=1): trains a tiny dynamic net for a few steps, saves its weights. ``variant``:
+``plain`` (no BN), ``bn_sync`` (BN with SyncBatchNorm), ``bn_local`` (BN, per-rank statistics)."""
 
 import sys
 
@@ -8,23 +9,25 @@ from safetensors.torch import save_file
 from torch import nn
 
 from dynpim.data import load_dataset
-from dynpim.nn import DynamicConv2d, DynamicLinear, DynamicNet, Slot
+from dynpim.nn import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, DynamicNet, Slot
 from dynpim.train import TrainConfig, train
 
 
-def tiny_model() -> DynamicNet:
+def tiny_model(bn: bool = False) -> DynamicNet:
     torch.manual_seed(0)
-    body = nn.Sequential(DynamicConv2d(3, 8, 3, padding=1, out_slot="a"), nn.ReLU(),
+    norm = [DynamicBatchNorm2d(8, slot="a")] if bn else []
+    body = nn.Sequential(DynamicConv2d(3, 8, 3, padding=1, out_slot="a"), *norm, nn.ReLU(),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), DynamicLinear(8, 4, in_slot="a"))
     return DynamicNet(body, [Slot("a", 8, 2, 2)], input_size=(3, 8, 8))
 
 
-def run(out_dir: str, weights_path: str) -> None:
+def run(out_dir: str, weights_path: str, variant: str = "plain") -> None:
     cfg = TrainConfig(model="custom", dataset="synthetic", batch_size=64, epochs=2, lr=0.1,
-                      max_steps=4, num_random=2, progress=False, out=out_dir)
-    res = train(cfg, model=tiny_model(), splits=load_dataset("synthetic"))
+                      max_steps=4, num_random=2, progress=False, out=out_dir,
+                      sync_bn=variant == "bn_sync")
+    res = train(cfg, model=tiny_model(bn=variant != "plain"), splits=load_dataset("synthetic"))
     save_file({k: v.contiguous() for k, v in res.model.state_dict().items()}, weights_path)
 
 
 if __name__ == "__main__":
-    run(sys.argv[1], sys.argv[2])
+    run(*sys.argv[1:4])

@@ -23,26 +23,52 @@ def _env(**kw):
     return env
 
 
-def test_two_ranks_agree_and_match_global_batch(tmp_path):
+def _two_ranks(tmp_path, variant: str) -> list[dict]:
+    """Run the worker as 2 ranks; return their saved weights."""
     port = _free_port()
     worker = os.path.join(HERE, "_ddp_worker.py")
     procs = [subprocess.Popen(
-        [sys.executable, worker, str(tmp_path / "run"), str(tmp_path / f"w{r}.safetensors")],
+        [sys.executable, worker, str(tmp_path / f"run_{variant}"),
+         str(tmp_path / f"{variant}_w{r}.safetensors"), variant],
         env=_env(RANK=r, LOCAL_RANK=r, WORLD_SIZE=2, MASTER_PORT=port),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for r in range(2)]
     for p in procs:
         out, _ = p.communicate(timeout=120)
         assert p.returncode == 0, out.decode()[-3000:]
-    spec = importlib.util.spec_from_file_location("_ddp_worker", worker)
+    return [load_file(tmp_path / f"{variant}_w{r}.safetensors") for r in range(2)]
+
+
+def _one_process(tmp_path, variant: str) -> dict:
+    """The same training in this process, the whole global batch at once."""
+    spec = importlib.util.spec_from_file_location("_ddp_worker", os.path.join(HERE,
+                                                                              "_ddp_worker.py"))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    mod.run(str(tmp_path / "one"), str(tmp_path / "w1p.safetensors"))  # one process, same batch
-    w0, w1 = load_file(tmp_path / "w0.safetensors"), load_file(tmp_path / "w1.safetensors")
-    ref = load_file(tmp_path / "w1p.safetensors")
+    mod.run(str(tmp_path / f"one_{variant}"), str(tmp_path / f"{variant}_one.safetensors"),
+            variant)
+    return load_file(tmp_path / f"{variant}_one.safetensors")
+
+
+def test_two_ranks_agree_and_match_global_batch(tmp_path):
+    w0, w1 = _two_ranks(tmp_path, "plain")
+    ref = _one_process(tmp_path, "plain")
     for k in ref:
         assert torch.equal(w0[k], w1[k]), k  # ranks hold identical weights
         torch.testing.assert_close(w0[k], ref[k], rtol=1e-5, atol=1e-6)  # = one process
-    assert os.path.isdir(tmp_path / "run" / "checkpoint")  # written once, by rank 0
+    assert os.path.isdir(tmp_path / "run_plain" / "checkpoint")  # written once, by rank 0
+
+
+def test_sync_bn_matches_global_batch_and_local_bn_does_not(tmp_path):
+    """With --sync-bn, BN statistics (and their gradients) span both ranks: the result equals
+    one process with the global batch. Per-rank BN (the default) gives different weights."""
+    ref = _one_process(tmp_path, "bn_sync")
+    w0, w1 = _two_ranks(tmp_path, "bn_sync")
+    for k in ref:
+        assert torch.equal(w0[k], w1[k]), k
+        torch.testing.assert_close(w0[k], ref[k], rtol=1e-4, atol=1e-5)
+    local, _ = _two_ranks(tmp_path, "bn_local")
+    conv = next(k for k in ref if ref[k].dim() == 4)
+    assert (local[conv] - ref[conv]).abs().max() > 1e-4
 
 
 @pytest.mark.slow

@@ -68,6 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--max-steps", type=int, help="stop after N optimizer steps (smoke tests)")
     a("--out", help="run directory (default runs/run)")
     a("--device", help="cpu | cuda | cuda:N")
+    a("--sync-bn", action="store_const", const=True,
+      help="with torchrun: BN statistics over the global batch (SyncBatchNorm)")
     a("--channels-last", action="store_const", const=True,
       help="NHWC memory format (about 1.4x faster ResNet convolutions on x86 CPUs)")
     a("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",

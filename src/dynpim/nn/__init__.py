@@ -1,6 +1,6 @@
 """Dynamic layers, slots and sub-net configs, BN banks, channel importance."""
 
-from .bn import calibrate_bn
+from .bn import calibrate_bn, set_sync_batchnorm
 from .dynamic_net import DynamicNet
 from .importance import channel_importance, reorder_channels
 from .layers import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear
@@ -20,5 +20,6 @@ __all__ = [
     "load_configs",
     "reorder_channels",
     "save_configs",
+    "set_sync_batchnorm",
     "widths_matrix",
 ]

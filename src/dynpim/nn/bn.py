@@ -48,3 +48,12 @@ def calibrate_bn(
             model._state.calibrating = False
             model.train(was_training)
     return cfg
+
+
+def set_sync_batchnorm(model: DynamicNet, enabled: bool = True) -> int:
+    """Make every dynamic BN of ``model`` normalise with global-batch statistics while a
+    ``torch.distributed`` process group is up (SyncBatchNorm); returns how many BN layers."""
+    bns = [m for _, m in model.dynamic_layers() if isinstance(m, DynamicBatchNorm2d)]
+    for m in bns:
+        m.sync = enabled
+    return len(bns)

@@ -147,7 +147,10 @@ class DynamicBatchNorm2d(_Dynamic):
     """BatchNorm2d with shared (sliced) affine parameters and a bank of running statistics per
     sub-net config.
 
-    Training mode normalises with batch statistics. While the model is calibrating
+    Training mode normalises with batch statistics; with ``sync = True`` (see
+    :func:`dynpim.nn.set_sync_batchnorm`) those statistics are taken over the whole global batch
+    of a ``torch.distributed`` run, gradients included (SyncBatchNorm). While the model is
+    calibrating
     (``calibrate_bn``), batch statistics are accumulated into the bank entry of the active config
     (cumulative average over the calibration batches). Eval mode reads the bank entry of the
     active config and raises if that config was never calibrated: no silent fallback.
@@ -161,6 +164,7 @@ class DynamicBatchNorm2d(_Dynamic):
         self.bias = nn.Parameter(torch.zeros(num_features))
         self.bank: dict[str, tuple[Tensor, Tensor]] = {}
         self._acc: list = []  # [sum_mean, sum_var, n] while calibrating
+        self.sync = False  # batch statistics over all processes of the default group
 
     def forward(self, x: Tensor) -> Tensor:
         c = x.shape[1]
@@ -177,6 +181,12 @@ class DynamicBatchNorm2d(_Dynamic):
                     self._acc[0] += mean
                     self._acc[1] += var
                     self._acc[2] += 1
+            # only training passes sync: calibration and no-grad probes (shape tracing) are
+            # per process, and may run on one rank only
+            calibrating = state is not None and state.calibrating
+            if self.sync and not calibrating and torch.is_grad_enabled() \
+                    and torch.distributed.is_initialized():
+                return _sync_batch_norm(x, w, b, self.eps)
             return F.batch_norm(x, None, None, w, b, True, 0.0, self.eps)
         try:
             mean, var = self.bank[key]
@@ -208,3 +218,35 @@ class DynamicBatchNorm2d(_Dynamic):
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, slot={self.in_slot}, banked_configs={len(self.bank)}"
+
+
+def _sync_batch_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    """Batch norm with mean and (biased) variance over every process's batch; the all-reduces
+    are autograd-aware, so the backward pass is that of one process holding the global batch
+    (with the trainer's gradient averaging). Assumes equal-sized shares, as the trainer makes."""
+    all_reduce = _AllReduceSum.apply
+    c = x.shape[1]
+    count = torch.full((1,), x.numel() // c, dtype=x.dtype, device=x.device)
+    total = all_reduce(torch.cat([x.sum(dim=(0, 2, 3)), count]))
+    mean = total[:c] / total[c]
+    centred = x - mean[None, :, None, None]
+    var = all_reduce(centred.square().sum(dim=(0, 2, 3))) / total[c]
+    scale = weight * torch.rsqrt(var + eps)
+    return centred * scale[None, :, None, None] + bias[None, :, None, None]
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over processes whose backward is the same sum of the incoming gradients (the output
+    on every rank depends on every rank's input)."""
+
+    @staticmethod
+    def forward(ctx, t: Tensor) -> Tensor:
+        out = t.clone()
+        torch.distributed.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        grad = grad.clone()
+        torch.distributed.all_reduce(grad)
+        return grad

@@ -58,6 +58,7 @@ class TrainConfig:
     out: str = "runs/run"
     device: str = "cpu"
     channels_last: bool = False         # NHWC activations/weights (faster convs on x86 CPUs)
+    sync_bn: bool = False               # BN statistics over the global batch (torchrun runs)
     progress: bool = True
 
     def __post_init__(self) -> None:

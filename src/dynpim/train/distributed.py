@@ -4,7 +4,8 @@ Each process computes the sandwich-rule gradients on its share of the global bat
 gradients are averaged with one all-reduce before the optimizer step. (Wrapping the model in
 ``DistributedDataParallel`` would need ``no_sync`` juggling for the several backward passes of a
 sandwich step; one explicit all-reduce per step is the same arithmetic.) BN uses per-process
-batch statistics, as DDP without SyncBatchNorm does.
+batch statistics, as DDP without SyncBatchNorm does, unless ``TrainConfig.sync_bn`` turns on
+:func:`dynpim.nn.set_sync_batchnorm` (global-batch statistics).
 """
 
 from __future__ import annotations

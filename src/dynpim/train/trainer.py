@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dynpim.data import DatasetSplits, augment_for, iterate_batches, load_dataset, num_batches
-from dynpim.nn import DynamicNet, SubnetConfig, load_configs
+from dynpim.nn import DynamicNet, SubnetConfig, load_configs, set_sync_batchnorm
 
 from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from .config import TrainConfig
@@ -98,6 +98,8 @@ class Trainer:
             load_float_weights(self.model, load_checkpoint(cfg.init_from).model.state_dict())
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
+        if cfg.sync_bn and self.dist.enabled:
+            set_sync_batchnorm(self.model)
         self.sampler = build_sampler(cfg, self.model)
         self.single = cfg.mode == "individual" or cfg.sampling == "fixed"
         self.optimizer = build_optimizer(self.model, cfg)
