@@ -17,9 +17,9 @@ width to test top-1 %, the settings, machine and command, and a Markdown table t
 The five trainings are independent. ``--parallel`` runs the dynamic one and the four
 individual ones (in turn) as two processes with one thread each, which uses 2 cores better than
 one 2-thread process, and merges them; on a CPU the convolutions use the NHWC layout
-(``--channels-last``, ~1.4x faster here). On one GPU they can all run as parallel processes
-(``--only dynamic`` / ``--only individual --widths 0.5 --out part.json``) and be combined with
-``--merge part1.json part2.json ...``.
+(``--channels-last``, 1.4-1.7x faster with one thread here). On one GPU they can all run as
+parallel processes (``--only dynamic`` / ``--only individual --widths 0.5 --out part.json``) and
+be combined with ``--merge part1.json part2.json ...``.
 
 The whole dataset lives in one tensor on the device and batches are sliced from it (no
 DataLoader workers); BN is calibrated per width on training batches, never on the test set.
