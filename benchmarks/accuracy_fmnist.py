@@ -163,9 +163,9 @@ def merge(paths: list[str], out: str, extra: dict | None = None,
 
 
 def _minutes(part: dict) -> str:
-    s = part.get("machine", {}).get("torch_threads")
+    threads = part.get("machine", {}).get("torch_threads")
     total = sum(part.get("time_s", {}).values()) / 60
-    return f"{total:.0f} min" + (f", {s} thread{'s' * (s != 1)}" if s else "")
+    return f"{total:.0f} min" + (f", {threads} thread{'s' * (threads != 1)}" if threads else "")
 
 
 def main() -> None:

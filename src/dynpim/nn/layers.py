@@ -172,7 +172,8 @@ class DynamicBatchNorm2d(_Dynamic):
         state = getattr(self, "_state", None)
         key = state.key if state is not None else ""
         if self.training:
-            if state is not None and state.calibrating:
+            calibrating = state is not None and state.calibrating
+            if calibrating:
                 with torch.no_grad():
                     mean = x.mean(dim=(0, 2, 3))
                     var = x.var(dim=(0, 2, 3), unbiased=x.numel() // c > 1)
@@ -183,7 +184,6 @@ class DynamicBatchNorm2d(_Dynamic):
                     self._acc[2] += 1
             # only training passes sync: calibration and no-grad probes (shape tracing) are
             # per process, and may run on one rank only
-            calibrating = state is not None and state.calibrating
             if self.sync and not calibrating and torch.is_grad_enabled() \
                     and torch.distributed.is_initialized():
                 return _sync_batch_norm(x, w, b, self.eps)

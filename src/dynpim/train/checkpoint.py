@@ -97,6 +97,14 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
+def _cpu_weights(model: DynamicNet) -> dict[str, Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+
+
+def _cpu_bank(model: DynamicNet) -> dict[str, Tensor]:
+    return {k: v.cpu() for k, v in model.bn_bank_state().items()}
+
+
 def _optim_split(opt: torch.optim.Optimizer | None) -> tuple[dict[str, Tensor], dict[str, Any]]:
     if opt is None:
         return {}, {}
@@ -126,11 +134,9 @@ def save_checkpoint(
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=os.path.basename(path) + ".tmp-", dir=parent)
     try:
-        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         opt_tensors, opt_meta = _optim_split(optimizer)
-        payload = {"model.safetensors": weights, "bn_bank.safetensors": {
-            k: v.cpu() for k, v in model.bn_bank_state().items()},
-            "optim.safetensors": opt_tensors}
+        payload = {"model.safetensors": _cpu_weights(model),
+                   "bn_bank.safetensors": _cpu_bank(model), "optim.safetensors": opt_tensors}
         files = {}
         for name, tensors in payload.items():
             fp = os.path.join(tmp, name)
@@ -179,18 +185,17 @@ def store_bn_bank(path: str, model: DynamicNet) -> str:
     src = resolve_checkpoint(path)
     meta = read_meta(src)
     dest = src[:-len(".old")] if src.endswith(".old") else src
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     parent = os.path.dirname(dest)
     tmp = tempfile.mkdtemp(prefix=os.path.basename(dest) + ".tmp-", dir=parent)
     try:
-        save_file(weights, os.path.join(tmp, "model.safetensors"))
+        save_file(_cpu_weights(model), os.path.join(tmp, "model.safetensors"))
         if _sha256(os.path.join(tmp, "model.safetensors")) != meta["files"]["model.safetensors"]:
             raise ValueError(f"checkpoint {src}: the model's weights differ from the stored "
                              f"ones; save a new checkpoint instead of storing only its BN bank")
         shutil.copyfile(os.path.join(src, "optim.safetensors"),
                         os.path.join(tmp, "optim.safetensors"))
         bank = os.path.join(tmp, "bn_bank.safetensors")
-        save_file({k: v.cpu() for k, v in model.bn_bank_state().items()}, bank)
+        save_file(_cpu_bank(model), bank)
         files = dict(meta["files"], **{"bn_bank.safetensors": _sha256(bank)})
         if _sha256(os.path.join(tmp, "optim.safetensors")) != files["optim.safetensors"]:
             raise ValueError(f"checkpoint {src}: optim.safetensors is corrupt")
