@@ -24,8 +24,10 @@ def test_train_then_eval(tmp_path, capsys):
                  "--out", str(tmp_path / "tab")]) == 0
     text = capsys.readouterr().out
     assert "| 16-32-64 |" in text and "| 32-64-128 |" in text
-    rows = json.load(open(tmp_path / "tab.json"))["rows"]
+    data = json.load(open(tmp_path / "tab.json"))
+    rows = data["rows"]
     assert [r["config"] for r in rows] == ["16-32-64", "32-64-128"]
+    assert data["accuracy_split"] == "test" and all(r["accuracy_split"] == "test" for r in rows)
     assert open(tmp_path / "tab.csv").readline().startswith("config,widths,ratio,macs,params")
     assert main(["eval", "--checkpoint", out, "--all", "--use-bank"]) == 0
     rows = json.load(open(os.path.join(out, "checkpoint", "eval.json")))["rows"]

@@ -117,3 +117,20 @@ def test_cifar_rejects_code_and_wrong_structure(tmp_path):
         load_dataset("cifar10", data_dir=str(tmp_path))
     with pytest.raises(FileNotFoundError, match="needs --data-dir"):
         load_dataset("cifar10")
+
+
+def test_split_names_and_selection_contract():
+    from dynpim.data import canonical_split, selection_split
+
+    s = load_dataset("digits", holdout=100, split_seed=3)
+    assert canonical_split("holdout") == "validation" and canonical_split("test") == "test"
+    x, y = s.split("validation")
+    assert torch.equal(x, s.holdout_x) and torch.equal(y, s.validation_y)
+    assert torch.equal(s.split("holdout")[1], s.holdout_y)
+    assert torch.equal(s.split("test")[0], s.test_x)
+    assert s.summary()["validation"] == 100
+    assert selection_split() == "validation" and selection_split("holdout") == "validation"
+    with pytest.raises(ValueError, match=r"--table-split test.*validation"):
+        selection_split("test", option="--table-split")
+    with pytest.raises(ValueError, match="unknown split"):
+        canonical_split("dev")

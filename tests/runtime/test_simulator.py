@@ -132,3 +132,31 @@ def test_bad_simulation_arguments(table):
         simulate(table, tr, actual_latency_scale=0)
     with pytest.raises(ValueError, match="policy"):
         simulate(table, tr, policy="nope")
+
+
+def test_test_accuracy_is_reported_not_selected(table):
+    from dataclasses import replace
+
+    from dynpim.runtime import OperatingTable
+
+    tr = parse_spec("walk:duration_s=2,rate_hz=300,min_w=0.02,max_w=0.4,sigma_w=0.05,seed=4")
+    plain = simulate(table, tr, seed=1, deadline_s=5e-3)
+    assert plain.summary["accuracy_split"] == "unknown"
+    assert "effective_accuracy_test" not in plain.summary
+    # test accuracies that reverse the ranking: the controller's choices must not change
+    pts = [replace(p, test_accuracy=1.0 - p.accuracy) for p in table]
+    t2 = OperatingTable(pts, {**table.meta, "accuracy_split": "validation"})
+    r = simulate(t2, tr, seed=1, deadline_s=5e-3)
+    assert [d["point_index"] for d in r.decisions] == [d["point_index"] for d in plain.decisions]
+    s = r.summary
+    assert s["accuracy_split"] == "validation"
+    assert s["effective_accuracy"] == plain.summary["effective_accuracy"]
+    on_time = [q for q in r.requests if q["status"] == "served" and not q["missed"]]
+    want = sum(pts[q["point_index"]].test_accuracy for q in on_time) / len(r.requests)
+    assert s["effective_accuracy_test"] == pytest.approx(want, rel=1e-12)
+    assert s["best_point_accuracy_test"] == max(p.test_accuracy for p in pts)
+    assert s["effective_accuracy_test"] <= s["best_point_accuracy_test"]
+    back = OperatingTable.from_dict(t2.to_dict())
+    assert back.test_accuracies() == [p.test_accuracy for p in pts]
+    with pytest.raises(ValueError, match="test_accuracy"):
+        replace(pts[0], test_accuracy=1.5)

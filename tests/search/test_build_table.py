@@ -37,3 +37,24 @@ def test_active_levels_checked():
     with pytest.raises(ValueError, match="active sub-array levels"):
         active_levels(hw, [0, 4])
     assert active_levels(hw, [8, 4, 8]) == [4, 8]
+
+
+def test_table_selects_on_validation_and_reports_test(model, synth, calib):
+    hw = pim.load_preset("sot-mram")
+    cfgs = [SubnetConfig.uniform(model, r) for r in (0.25, 0.5, 1.0)]
+    val = HoldoutEvaluator(synth.validation_x, synth.validation_y, calib, keep_stats=True)
+    test = HoldoutEvaluator(synth.test_x, synth.test_y, calib)
+    with pytest.raises(ValueError, match="split test.*validation"):
+        build_operating_table(model, cfgs, hw, val, levels=[64], split="test")
+    full = build_operating_table(model, cfgs, hw, val, levels=[64], pareto=False, report=test)
+    assert full.meta["accuracy_split"] == "validation"
+    assert full.meta["test_accuracy_split"] == "test"
+    by_cfg = dict(zip(cfgs, test(model, cfgs)))
+    assert [p.test_accuracy for p in full] == [by_cfg[p.config] for p in full]
+    assert [p.accuracy for p in full] == [dict(zip(cfgs, val(model, cfgs)))[p.config]
+                                          for p in full]
+    # the Pareto filter reads validation only: replacing test accuracies changes nothing
+    plain = build_operating_table(model, cfgs, hw, val, levels=[64])
+    assert [p.key for p in build_operating_table(model, cfgs, hw, val, levels=[64],
+                                                 report=test)] == [p.key for p in plain]
+    assert all(p.test_accuracy is None for p in plain) and plain.test_accuracies() is None

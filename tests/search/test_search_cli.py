@@ -40,6 +40,44 @@ def test_search_resume_and_table(trained, tmp_path, capsys):
     assert {p.active_subarrays for p in t} <= {64, 256}
     assert t.meta["model"]["name"] == "lenet"
     assert "operating table" in capsys.readouterr().out
+    # no --split given: the table selects on validation, and carries test accuracy to report
+    assert t.meta["accuracy_split"] == "validation" and t.meta["test_accuracy_split"] == "test"
+    assert all(p.test_accuracy is not None for p in t)
+
+
+def test_table_defaults_to_validation_and_refuses_test(trained, tmp_path, capsys):
+    _, ck = trained
+    from dynpim import pim
+    from dynpim.cli.search import load_inputs
+    from dynpim.search import HoldoutEvaluator, build_operating_table
+    from dynpim.train import calibration_batches
+
+    base = ["table", "--checkpoint", ck, "--active-levels", "64", "--calib-batches", "2",
+            "--calib-batch-size", "64", "--all-points"]
+    out = tmp_path / "t.json"
+    assert main([*base, "--out", str(out)]) == 0
+    t = OperatingTable.load(out)
+    assert t.meta["accuracy_split"] == "validation"
+    # the accuracies are exactly the validation ones (same calibration batches, recomputed)
+    ckpt, splits = load_inputs(ck, None, None, "cpu")
+    calib = calibration_batches(splits, batch_size=64, num_batches=2)
+    cfgs = t.configs()
+    ev = HoldoutEvaluator(splits.validation_x, splits.validation_y, calib, batch_size=1000,
+                          keep_stats=True)
+    ref = build_operating_table(ckpt.model, cfgs, pim.load_preset("sot-mram"), ev, levels=[64],
+                                pareto=False)
+    assert {p.key: p.accuracy for p in t} == {p.key: p.accuracy for p in ref}
+    capsys.readouterr()
+    # "holdout" is the old name of validation and gives the same table
+    old = tmp_path / "h.json"
+    assert main([*base, "--split", "holdout", "--out", str(old)]) == 0
+    assert [p.accuracy for p in OperatingTable.load(old)] == [p.accuracy for p in t]
+    capsys.readouterr()
+    # selecting on test is refused with a message naming the option; nothing is written
+    bad = tmp_path / "bad.json"
+    assert main([*base, "--split", "test", "--out", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "--split test" in err and "validation" in err and not bad.exists()
 
 
 def test_search_rejects_bad_input(trained, tmp_path, capsys):

@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--all", action="store_true", help="the configs stored in the checkpoint")
     p.add_argument("--dataset", help="default: the one the checkpoint was trained on")
     p.add_argument("--data-dir")
-    p.add_argument("--split", choices=("test", "holdout"), default="test")
+    p.add_argument("--split", choices=("test", "validation", "holdout"), default="test",
+                   help="split to report on (default test; 'holdout' is the old name of "
+                   "validation); the JSON records it as accuracy_split")
     p.add_argument("--calib-batches", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--use-bank", action="store_true",
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         with exact_float32():
             pim_rows = evaluate_pim(
                 model, [SubnetConfig([int(w) for w in r["widths"]]) for r in rows],
-                getattr(splits, f"{args.split}_x"), getattr(splits, f"{args.split}_y"),
+                *splits.split(args.split),
                 load_preset(args.preset), flip_prob=args.flip_prob, generator=0)
         print(format_pim_table(pim_rows))
         rows = [{**r, **p} for r, p in zip(rows, pim_rows)]

@@ -3,6 +3,10 @@ trained checkpoint and a set of configs, for the run-time controller (``dynpim r
 
 Besides the table JSON it writes a checkpoint (``<out stem>.model/``) holding the weights and
 the BN statistics calibrated for every table config, which ``DynamicRuntime`` needs.
+
+The table *selects* (Pareto filter, then the controller's choices), so its accuracy is on the
+validation split (carved from the training data, stored with the run); ``--split test`` is
+refused. Each point also carries its test accuracy for reporting (``--no-test-accuracy`` skips).
 """
 
 from __future__ import annotations
@@ -33,8 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--active-levels", type=levels_list,
                    help="active computational sub-array counts, e.g. 8,32,128,512 (default: "
                    "all, 1/4, 1/16, 1/64, 1/256 of the chip)")
-    p.add_argument("--split", choices=("test", "holdout"), default="test",
-                   help="split the accuracy is measured on (default test)")
+    p.add_argument("--split", choices=("validation", "holdout", "test"), default="validation",
+                   help="split the selecting accuracy is measured on: validation (default; "
+                   "'holdout' is its old name); test is refused, it is for reporting only")
+    p.add_argument("--no-test-accuracy", action="store_true",
+                   help="do not attach each point's test accuracy (reporting only)")
     p.add_argument("--calib-batches", type=int, default=50)
     p.add_argument("--calib-batch-size", type=int, default=128)
     p.add_argument("--all-points", action="store_true", help="keep dominated points too")
@@ -48,10 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dynpim import pim
     from dynpim.cli.search import load_inputs
+    from dynpim.data import selection_split
     from dynpim.nn import load_configs
     from dynpim.search import HoldoutEvaluator, active_levels, build_operating_table
     from dynpim.train import calibration_batches, save_checkpoint
 
+    split = selection_split(args.split, option="--split")
     if args.calib_batches < 1 or args.calib_batch_size < 1:
         raise ValueError("--calib-batches and --calib-batch-size must be >= 1")
     hw = pim.load_preset(args.preset)
@@ -61,18 +70,21 @@ def run(args: argparse.Namespace) -> int:
     cfgs = load_configs(args.configs) if args.configs else (ck.configs or model.banked_configs())
     if not cfgs:
         raise ValueError(f"checkpoint {ck.path} stores no configs; pass --configs")
-    x, y = getattr(splits, f"{args.split}_x"), getattr(splits, f"{args.split}_y")
+    x, y = splits.split(split)
     if len(y) == 0:
-        raise ValueError(f"the {args.split} split is empty")
+        raise ValueError(f"the {split} split of {ck.path} is empty (trained with holdout 0?); "
+                         f"retrain with a validation split")
     calib = calibration_batches(splits, batch_size=args.calib_batch_size,
                                 num_batches=args.calib_batches)
     model.clear_bn_bank()
     evaluator = HoldoutEvaluator(x, y, calib, batch_size=1000, keep_stats=True)
+    report = None if args.no_test_accuracy else HoldoutEvaluator(
+        splits.test_x, splits.test_y, calib, batch_size=1000)
     stem = os.path.splitext(args.out)[0]
     model_dir = f"{stem}.model"
     table = build_operating_table(
-        model, cfgs, hw, evaluator, levels=levels, pareto=not args.all_points,
-        meta={"model": {"name": model.name, "args": model.args}, "accuracy_split": args.split,
+        model, cfgs, hw, evaluator, levels=levels, pareto=not args.all_points, split=split,
+        report=report, meta={"model": {"name": model.name, "args": model.args},
               "checkpoint": os.path.abspath(model_dir),
               "source_checkpoint": os.path.abspath(ck.path)})
     parent = os.path.dirname(os.path.abspath(args.out))

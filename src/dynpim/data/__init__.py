@@ -4,7 +4,7 @@ augmentation and a worker-free batch iterator."""
 from __future__ import annotations
 
 from .batches import Augment, iterate_batches, num_batches
-from .splits import DatasetSplits, make_splits
+from .splits import SPLITS, DatasetSplits, canonical_split, make_splits, selection_split
 
 # name -> (classes, default holdout size, crop padding, horizontal flip). Mirrored clothes and
 # CIFAR objects keep their label; mirrored digits do not, so digits are never flipped.
@@ -67,12 +67,15 @@ def augment_for(splits: DatasetSplits) -> Augment:
 
 __all__ = [
     "DATASETS",
+    "SPLITS",
     "Augment",
     "DatasetSplits",
     "augment_for",
+    "canonical_split",
     "iterate_batches",
     "list_datasets",
     "load_dataset",
     "make_splits",
     "num_batches",
+    "selection_split",
 ]

@@ -1,7 +1,10 @@
-"""``DatasetSplits``: normalised train / holdout / test tensors and what the model needs to know.
+"""``DatasetSplits``: normalised train / validation / test tensors and what the model needs.
 
-The *holdout* split is carved out of the training set (never the test set); search and BN
-calibration read it so that test accuracy stays an unbiased estimate.
+The *validation* split (stored as ``holdout_x``/``holdout_y``; "holdout" is accepted as its old
+name) is carved out of the training set with a fixed seed (never the test set). Splits are a
+contract: everything that *selects* (search, filtering, Pareto sets, the operating table, the
+best static point) reads validation; test accuracy is only reported.
+:func:`selection_split` enforces it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,29 @@ from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
+
+SPLITS = ("train", "validation", "test")
+ALIASES = {"holdout": "validation", "val": "validation"}
+
+
+def canonical_split(name: str) -> str:
+    """``name`` as one of :data:`SPLITS` ("holdout" and "val" mean "validation")."""
+    out = ALIASES.get(name, name)
+    if out not in SPLITS:
+        raise ValueError(f"unknown split {name!r}; choose one of {', '.join(SPLITS)}")
+    return out
+
+
+def selection_split(name: str = "validation", *, option: str = "split") -> str:
+    """The split a *selection* may read: "validation" (its aliases accepted, returned
+    canonical). Selecting on "test" (or "train") raises a ValueError naming ``option``."""
+    split = canonical_split(name)
+    if split != "validation":
+        raise ValueError(f"refusing to select on the {split} split ({option} {name}): "
+                         f"selection (Pareto filter, operating table, search, best static "
+                         f"point) must use the validation split; test accuracy is for reporting "
+                         f"only (e.g. dynpim eval --split test)")
+    return split
 
 
 @dataclass(frozen=True)
@@ -38,12 +64,29 @@ class DatasetSplits:
         """``(C, H, W)`` of one sample."""
         return tuple(self.train_x.shape[1:])  # type: ignore[return-value]
 
+    @property
+    def validation_x(self) -> Tensor:
+        """The validation images (carved from the training data with ``split_seed``)."""
+        return self.holdout_x
+
+    @property
+    def validation_y(self) -> Tensor:
+        """The validation labels."""
+        return self.holdout_y
+
+    def split(self, name: str) -> tuple[Tensor, Tensor]:
+        """``(x, y)`` of split ``name`` ("train", "validation" or "holdout", "test")."""
+        which = {"train": "train", "validation": "holdout", "test": "test"}[canonical_split(name)]
+        return getattr(self, f"{which}_x"), getattr(self, f"{which}_y")
+
     def to(self, device: str | torch.device) -> DatasetSplits:
         """The same splits with every tensor moved to ``device`` (e.g. the whole set on a GPU)."""
         return replace(self, **{k: getattr(self, k).to(device) for k in _TENSORS})
 
     def summary(self) -> dict:
-        return {"name": self.name, "train": len(self.train_y), "holdout": len(self.holdout_y),
+        """Sizes of the splits and the input shape (``holdout`` kept as the old name)."""
+        return {"name": self.name, "train": len(self.train_y),
+                "validation": len(self.holdout_y), "holdout": len(self.holdout_y),
                 "test": len(self.test_y), "input_size": list(self.input_size),
                 "num_classes": self.num_classes}
 

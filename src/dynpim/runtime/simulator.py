@@ -328,6 +328,24 @@ def _summarise(reqs, windows, decisions, energy, switches, trace, battery, remai
         "battery_capacity_j": battery,
         "battery_remaining_j": None if battery is None else max(remaining, 0.0),
         "point_usage": dict(Counter(r["point"] for r in served)),
+        "accuracy_split": ctrl.table.accuracy_split,
+        **_test_report(ctrl.table, served, on_time, n),
+    }
+
+
+def _test_report(table: OperatingTable, served: list[dict[str, Any]],
+                 on_time: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    """The served points re-scored with their test accuracies (reporting only; the controller
+    chose on ``accuracy``): empty when the table carries no test accuracies. The effective test
+    accuracy can never exceed the best point's test accuracy."""
+    test = table.test_accuracies()
+    if test is None:
+        return {}
+    return {
+        "mean_accuracy_served_test": float(np.mean([test[r["point_index"]] for r in served]))
+        if served else 0.0,
+        "effective_accuracy_test": sum(test[r["point_index"]] for r in on_time) / n if n else 0.0,
+        "best_point_accuracy_test": max(test),
     }
 
 

@@ -37,8 +37,11 @@ def _number(where: str, name: str, value: Any, *, positive: bool = False) -> flo
 class OperatingPoint:
     """One (sub-net config, active sub-arrays) pair with its accuracy and per-inference costs.
 
-    ``accuracy`` is a fraction in [0, 1]; ``latency_s``, ``energy_j`` and ``avg_power_w`` are for
-    one inference (batch 1) and ``avg_power_w`` is the power drawn while that inference runs.
+    ``accuracy`` is a fraction in [0, 1] on the split the table *selects* on (validation; the
+    table's ``accuracy_split``); ``test_accuracy``, when known, is the same point's accuracy on
+    the test split, carried only for reporting (the controller and the Pareto filter never read
+    it). ``latency_s``, ``energy_j`` and ``avg_power_w`` are for one inference (batch 1) and
+    ``avg_power_w`` is the power drawn while that inference runs.
     """
 
     config: SubnetConfig
@@ -50,6 +53,7 @@ class OperatingPoint:
     peak_power_w: float | None = None
     macs: int | None = None
     label: str = ""
+    test_accuracy: float | None = None
     where: str = field(default="operating point", compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -65,6 +69,11 @@ class OperatingPoint:
         if acc > 1.0:
             raise ValueError(f"{w}: field 'accuracy' is a fraction in [0, 1], got {acc!r}")
         object.__setattr__(self, "accuracy", acc)
+        if self.test_accuracy is not None:
+            t = _number(w, "test_accuracy", self.test_accuracy)
+            if t > 1.0:
+                raise ValueError(f"{w}: field 'test_accuracy' is a fraction in [0, 1], got {t!r}")
+            object.__setattr__(self, "test_accuracy", t)
         object.__setattr__(self, "latency_s", _number(w, "latency_s", self.latency_s,
                                                       positive=True))
         object.__setattr__(self, "energy_j", _number(w, "energy_j", self.energy_j))
@@ -101,6 +110,8 @@ class OperatingPoint:
             d["macs"] = self.macs
         if self.label and self.label != self.key:
             d["label"] = self.label
+        if self.test_accuracy is not None:
+            d["test_accuracy"] = self.test_accuracy
         return d
 
     @classmethod
@@ -116,7 +127,7 @@ class OperatingPoint:
             raise ValueError(f"{where}: field 'config': {e}") from None
         return cls(cfg, d["active_subarrays"], d["accuracy"], d["latency_s"], d["energy_j"],
                    d["avg_power_w"], d.get("peak_power_w"), d.get("macs"),
-                   str(d.get("label", "")), where=where)
+                   str(d.get("label", "")), d.get("test_accuracy"), where=where)
 
 
 def _dominates(a: OperatingPoint, b: OperatingPoint) -> bool:
@@ -229,6 +240,16 @@ class OperatingTable:
         """Points no other point dominates (accuracy max; latency, power, energy min)."""
         front = [p for p in self.points if not any(_dominates(q, p) for q in self.points)]
         return self.subset(front)
+
+    @property
+    def accuracy_split(self) -> str:
+        """The split ``accuracy`` is on (metadata ``accuracy_split``; "unknown" if absent)."""
+        return str(self.meta.get("accuracy_split", "unknown"))
+
+    def test_accuracies(self) -> list[float] | None:
+        """Every point's ``test_accuracy`` (reporting only), or None when any is missing."""
+        vals = [p.test_accuracy for p in self.points]
+        return None if any(v is None for v in vals) else [float(v) for v in vals]  # type: ignore[arg-type]
 
     def most_accurate(self) -> OperatingPoint:
         return min(self.points, key=lambda p: (-p.accuracy, p.energy_j, p.avg_power_w))

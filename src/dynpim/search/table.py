@@ -1,8 +1,9 @@
 """Build the operating table the run-time controller chooses from: every chosen config's
-accuracy (BN calibrated for it) times a set of active-sub-array levels, with modelled PIM
-latency, energy, average and peak power, reduced to the Pareto set over (accuracy, latency,
-power, energy). Written with ``dynpim.runtime.OperatingTable`` (schema
-``dynpim.operating_table/1``)."""
+validation accuracy (BN calibrated for it) times a set of active-sub-array levels, with modelled
+PIM latency, energy, average and peak power, reduced to the Pareto set over (accuracy, latency,
+power, energy). The table selects, so it is built on validation only (asking for test raises);
+test accuracies may be attached for reporting. Written with ``dynpim.runtime.OperatingTable``
+(schema ``dynpim.operating_table/1``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from dynpim.data import selection_split
 from dynpim.nn import DynamicNet, SubnetConfig
 from dynpim.runtime import OperatingPoint, OperatingTable
 
@@ -46,19 +48,27 @@ def build_operating_table(
     input_size: Sequence[int] | None = None,
     pareto: bool = True,
     meta: dict[str, Any] | None = None,
+    split: str = "validation",
+    report: Evaluator | None = None,
 ) -> OperatingTable:
-    """Evaluate ``configs`` once (``evaluate`` leaves their BN statistics banked when built with
-    ``keep_stats=True``), cost every (config, level) pair with ``pim.estimate_many`` and return
-    the table (its Pareto set unless ``pareto=False``). A level whose modelled numbers equal
-    those of a level with fewer active sub-arrays for the same config adds nothing and is
-    dropped (fewer powered sub-arrays, same figures)."""
+    """Evaluate ``configs`` once with ``evaluate`` (which must read the ``split`` named here;
+    only "validation" is accepted, since the table selects; it leaves the BN statistics banked
+    when built with ``keep_stats=True``), cost every (config, level) pair with
+    ``pim.estimate_many`` and return the table (its Pareto set unless ``pareto=False``). A level
+    whose modelled numbers equal those of a level with fewer active sub-arrays for the same
+    config adds nothing and is dropped (fewer powered sub-arrays, same figures).
+
+    ``report``: an evaluator on the test split; its accuracies are attached to the points as
+    ``test_accuracy`` (reporting only; they play no part in the Pareto filter)."""
     from dynpim import pim
 
+    split = selection_split(split, option="split")
     if not configs:
         raise ValueError("operating table needs at least one config")
     configs = list(dict.fromkeys(model.validate(c) for c in configs))
     size = tuple(input_size or model.input_size)
     accs = evaluate(model, configs)
+    tests: list[float | None] = list(report(model, configs)) if report else [None] * len(configs)
     points = []
     for level in levels:
         r = pim.estimate_many(model, configs, hw, input_size=size, active_subarrays=int(level))
@@ -66,10 +76,13 @@ def build_operating_table(
             avg, peak = float(r["avg_power_w"][i]), float(r["peak_power_w"][i])
             points.append(OperatingPoint(
                 cfg, int(level), float(accs[i]), float(r["latency_s"][i]),
-                float(r["energy_j"][i]), avg, max(avg, peak), int(np.asarray(r["macs"])[i])))
-    table = OperatingTable(_drop_redundant_levels(points), {
-        "model": model.name, "preset": getattr(hw, "name", str(hw)), "input_size": list(size),
-        "active_levels": [int(v) for v in levels], **(meta or {})})
+                float(r["energy_j"][i]), avg, max(avg, peak), int(np.asarray(r["macs"])[i]),
+                test_accuracy=None if tests[i] is None else float(tests[i])))
+    info = {"model": model.name, "preset": getattr(hw, "name", str(hw)), "input_size": list(size),
+            "active_levels": [int(v) for v in levels], **(meta or {}), "accuracy_split": split}
+    if report is not None:
+        info["test_accuracy_split"] = "test"
+    table = OperatingTable(_drop_redundant_levels(points), info)
     return table.pareto() if pareto else table
 
 

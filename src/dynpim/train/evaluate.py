@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from dynpim.data import DatasetSplits, iterate_batches
+from dynpim.data import DatasetSplits, canonical_split, iterate_batches
 from dynpim.nn import DynamicNet, SubnetConfig, calibrate_bn
 
 
@@ -57,10 +57,12 @@ def evaluate_configs(
     batch_size: int = 256,
 ) -> list[dict[str, Any]]:
     """For each config: calibrate BN on ``calib`` (skip when ``None``: use the banked
-    statistics), then top-1 on ``split`` ("test" or "holdout"). Rows sorted by MACs."""
-    if split not in ("test", "holdout"):
-        raise ValueError(f"split must be 'test' or 'holdout', got {split!r}")
-    x, y = getattr(splits, f"{split}_x"), getattr(splits, f"{split}_y")
+    statistics), then top-1 on ``split`` ("test" or "validation"; "holdout" is its old name).
+    Each row holds ``top1_<split>`` and ``accuracy_split``. Rows sorted by MACs."""
+    split = canonical_split(split)
+    if split == "train":
+        raise ValueError("split must be 'validation' or 'test', got 'train'")
+    x, y = splits.split(split)
     rows = []
     for cfg in configs:
         cfg = model.validate(cfg)
@@ -71,7 +73,7 @@ def evaluate_configs(
             "config": cfg.key, "widths": list(cfg.widths),
             "ratio": round(cfg.ratio(model.slots), 4),
             "macs": model.macs(cfg, splits.input_size), "params": model.params(cfg),
-            f"top1_{split}": round(acc, 3),
+            f"top1_{split}": round(acc, 3), "accuracy_split": split,
         })
     return sorted(rows, key=lambda r: (r["macs"], r["widths"]))
 
@@ -89,10 +91,13 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def write_table(rows: Sequence[dict[str, Any]], prefix: str) -> tuple[str, str]:
-    """Write ``<prefix>.json`` and ``<prefix>.csv``; returns both paths."""
+    """Write ``<prefix>.json`` (with the ``accuracy_split`` of the rows) and ``<prefix>.csv``;
+    returns both paths."""
     jp, cp = prefix + ".json", prefix + ".csv"
+    split = sorted({r["accuracy_split"] for r in rows if "accuracy_split" in r})
     with open(jp, "w") as f:
-        json.dump({"rows": list(rows)}, f, indent=1)
+        json.dump({"accuracy_split": split[0] if len(split) == 1 else split,
+                   "rows": list(rows)}, f, indent=1)
     with open(cp, "w", newline="") as f:
         if rows:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))

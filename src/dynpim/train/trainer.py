@@ -191,14 +191,14 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------------
     def validate(self) -> dict[str, float]:
-        """Holdout top-1 per eval config (BN calibrated on training batches)."""
+        """Validation top-1 per eval config (BN calibrated on training batches)."""
         if len(self.splits.holdout_y) == 0:
             return {}
         calib = calibration_batches(self.splits, batch_size=self.cfg.batch_size,
                                     num_batches=self.cfg.calib_batches)
         rows = evaluate_configs(self.model, self.eval_configs(), self.splits, calib,
-                                split="holdout")
-        return {r["config"]: r["top1_holdout"] for r in rows}
+                                split="validation")
+        return {r["config"]: r["top1_validation"] for r in rows}
 
     def run(self) -> TrainResult:
         cfg, main = self.cfg, self.dist.is_main
