@@ -24,8 +24,10 @@ def test_search_resume_and_table(trained, tmp_path, capsys):
     header, steps = read_trajectory(str(out / "trajectory.jsonl"))
     assert header["options"]["objective"] == "accuracy-per-cost"
     assert header["meta"]["ranking"] == "none"  # auto: a dynamic checkpoint keeps its order
+    assert header["meta"]["accuracy_split"] == "validation"
     assert steps[-1]["config"] == [s[2] for s in header["slots"]]  # reached the minimum
     chosen = json.loads((out / "chosen.json").read_text())
+    assert chosen["accuracy_split"] == "validation"
     cfgs = load_configs(str(out / "chosen.json"))
     assert 2 <= len(cfgs) <= 4 and len(chosen["configs"]) == len(cfgs)
     assert cfgs[-1].widths == tuple(steps[0]["config"])    # largest kept, cheapest first

@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
                                               "source_checkpoint": os.path.abspath(ck.path)})
     calib = calibration_batches(splits, batch_size=args.calib_batch_size,
                                 num_batches=args.calib_batches, seed=args.seed)
-    x, y = splits.holdout_x[:args.holdout], splits.holdout_y[:args.holdout]
+    x, y = splits.validation_x[:args.holdout], splits.validation_y[:args.holdout]
     evaluator = HoldoutEvaluator(x, y, calib, batch_size=args.eval_batch_size)
     finetune = None
     if args.finetune_threshold is not None:
@@ -173,7 +173,8 @@ def run(args: argparse.Namespace) -> int:
                                   lr=args.finetune_lr, augment=augment_for(splits),
                                   seed=args.seed)
     cost_fn = make_cost_fn(model, hw, active_subarrays=args.active_subarrays)
-    meta = {"ranking": args.ranking, "holdout": args.holdout, "calib_batches": args.calib_batches,
+    meta = {"ranking": args.ranking, "accuracy_split": "validation", "holdout": args.holdout,
+            "calib_batches": args.calib_batches,
             "calib_batch_size": args.calib_batch_size, "seed": args.seed, "preset": args.preset,
             "active_subarrays": args.active_subarrays,
             "finetune_steps": args.finetune_steps, "finetune_lr": args.finetune_lr}
@@ -205,6 +206,7 @@ def write_chosen(path: str, chosen: list[dict], model: Any, args: argparse.Names
     data = {
         "model": model.name, "slots": [s.name for s in model.slots],
         "objective": args.objective, "cost": args.cost, "filtered_by": cost_col,
+        "accuracy_split": "validation",
         "configs": [{"widths": r["config"], "accuracy": r["accuracy"], "macs": r["macs"],
                      "energy_j": r["energy_j"], "latency_s": r["latency_s"],
                      "step": r["step"]} for r in chosen],
