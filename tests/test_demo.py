@@ -37,13 +37,54 @@ def test_demo_writes_every_stage(run):
     assert any(line.startswith("[search]") for line in logs)
 
 
+def test_headline_is_on_test_and_policy_never_beats_its_best_point(run):
+    out, _, summary, _ = run
+    assert summary["accuracy_split"] == {"headline": "test", "selection": "validation"}
+    percent = {k: v for k, v in summary["headline"].items() if "%" in str(v)}
+    assert len(percent) == 4  # every accuracy shown names the test split
+    assert all("test split" in k or "test accuracy" in str(v) for k, v in percent.items())
+    table = OperatingTable.load(str(out / "table.json"))
+    assert table.meta["accuracy_split"] == "validation"
+    nums = summary["numbers"]
+    assert nums["best_point_accuracy_test"] == max(p.test_accuracy for p in table)
+    assert nums["effective_accuracy_test"]["dynamic"] <= nums["best_point_accuracy_test"]
+    if nums["effective_accuracy_test"]["best_static"] is not None:
+        assert nums["effective_accuracy_test"]["best_static"] <= nums["best_point_accuracy_test"]
+    ev = json.loads((out / "evaluation.json").read_text())
+    full = max((p for p in ev["points"] if p["family"] == "uniform"), key=lambda p: p["macs"])
+    assert nums["full_width_accuracy_test"] == full["accuracy"] and ev["accuracy_split"] == "test"
+    rt = json.loads((out / "runtime.json").read_text())
+    assert rt["dynamic"]["effective_accuracy_test"] == nums["effective_accuracy_test"]["dynamic"]
+
+
+def test_report_first_section_lists_the_headline(run):
+    out, _, summary, _ = run
+    html = (out / "report" / "index.html").read_text()
+    first = html.index("<h2>")
+    for key, value in summary["headline"].items():
+        assert html.index(key.replace(">", "&gt;")) < first
+        assert str(value).replace(">", "&gt;") in html
+    assert json.loads((out / "summary.json").read_text()) == summary
+
+
 def test_demo_resumes_without_redoing_stages(run):
-    out, opts, _, _ = run
+    out, opts, first, _ = run
+    times = json.loads((out / "stage_times.json").read_text())
+    assert {"uniform", "search", "nonuniform", "uniform-q", "nonuniform-q", "evaluate",
+            "table", "runtime"} <= set(times)
     before = (out / "evaluation.json").stat().st_mtime_ns
     logs: list[str] = []
-    run_demo(opts, log=logs.append)
+    again = run_demo(opts, log=logs.append)
     assert (out / "evaluation.json").stat().st_mtime_ns == before
     assert sum("skipped" in line for line in logs) == 5  # 4 trainings + search
+    after = json.loads((out / "stage_times.json").read_text())
+    skipped = ("uniform", "search", "nonuniform", "uniform-q", "nonuniform-q", "evaluate",
+               "table", "runtime")
+    assert {k: after[k] for k in skipped} == {k: times[k] for k in skipped}
+    # the resumed run reports the time of every stage, not only what it ran itself
+    assert again["stage_seconds"] == {k: v for k, v in after.items() if k != "report"}
+    assert again["total_seconds"] == sum(again["stage_seconds"].values())
+    assert again["total_seconds"] >= sum(times[k] for k in skipped)
 
 
 def test_other_options_in_same_dir_rejected(run):

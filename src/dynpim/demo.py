@@ -3,14 +3,21 @@ retrain with them, quantize, cost every sub-net on the SOT-MRAM PIM model, build
 table, simulate run-time tuning on a changing power cap, and write the report.
 
 Every stage writes its files into the run directory and is skipped when they are there, so an
-interrupted demo resumes where it stopped (training stages resume from their checkpoints).
+interrupted demo resumes where it stopped (training stages resume from their checkpoints). The
+seconds each stage spent, over every attempt, are kept in ``stage_times.json``, so a resumed run
+reports the time of all its stages.
+
+Splits: search, the operating table and the controller (and so the best static point) select on
+the validation split carved from the training data; every accuracy in the headline is on the
+test split and says so.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -82,6 +89,30 @@ class Demo:
         self.hw = pim.load_preset(opts.preset)
         self._splits: DatasetSplits | None = None
 
+    # -- stage times -----------------------------------------------------------------------------
+    def stage_times(self) -> dict[str, float]:
+        """Seconds spent in each stage so far, summed over every attempt (``stage_times.json``)."""
+        path = self.run / "stage_times.json"
+        return {k: float(v) for k, v in json.loads(path.read_text()).items()} \
+            if path.exists() else {}
+
+    @contextmanager
+    def _timed(self, stage: str, *, accumulate: bool = True) -> Iterator[None]:
+        """Add the seconds the block takes (even when it fails) to ``stage`` in
+        ``stage_times.json``; a skipped stage adds nothing, so resumed runs keep earlier time.
+        ``accumulate=False`` (stages redone on every run): keep only the latest attempt."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            times = self.stage_times()
+            times[stage] = (times.get(stage, 0.0) if accumulate else 0.0) \
+                + time.perf_counter() - t0
+            path = self.run / "stage_times.json"
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(times, indent=1))
+            tmp.replace(path)
+
     @property
     def splits(self) -> DatasetSplits:
         if self._splits is None:
@@ -105,30 +136,32 @@ class Demo:
             self.log(f"[{name}] training {cfg.model} on {cfg.dataset}: {cfg.epochs} epochs, "
                      f"sampling {cfg.sampling}")
             resume = (out / "checkpoint").exists()
-            train(cfg, splits=self.splits, resume=resume)
+            with self._timed(name):
+                train(cfg, splits=self.splits, resume=resume)
             done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         else:
             self.log(f"[{name}] already trained ({out}), skipped")
         return load_checkpoint(str(out / "checkpoint")).model.eval()
 
     def search(self, model: DynamicNet) -> list[SubnetConfig]:
-        """Progressive greedy search on the held-out split; keep a Pareto subset."""
+        """Progressive greedy search on the validation split; keep a Pareto subset."""
         chosen = self.run / "search" / "chosen.json"
         if chosen.exists():
             self.log(f"[search] already done ({chosen}), skipped")
             return load_configs(str(chosen))
         chosen.parent.mkdir(exist_ok=True)
-        s = self.splits
-        calib = calibration_batches(s, batch_size=64, num_batches=4, seed=self.opts.seed)
-        evaluator = HoldoutEvaluator(s.holdout_x, s.holdout_y, calib)
-        cost_fn = make_cost_fn(model, self.hw, input_size=s.input_size)
-        self.log("[search] progressive non-uniform search (objective: accuracy, held-out "
-                 f"split of {len(s.holdout_y)} training images)")
-        records = progressive_search(
-            model, evaluator, cost_fn, SearchOptions(objective="accuracy"),
-            trajectory_path=str(chosen.parent / "trajectory.jsonl"), resume=True,
-            meta={"checkpoint": "uniform"})
-        kept = filter_configs(records, self.opts.configs_kept, cost="energy_j")
+        with self._timed("search"):
+            s = self.splits
+            calib = calibration_batches(s, batch_size=64, num_batches=4, seed=self.opts.seed)
+            evaluator = HoldoutEvaluator(s.validation_x, s.validation_y, calib)
+            cost_fn = make_cost_fn(model, self.hw, input_size=s.input_size)
+            self.log("[search] progressive non-uniform search (objective: accuracy, validation "
+                     f"split of {len(s.validation_y)} training images)")
+            records = progressive_search(
+                model, evaluator, cost_fn, SearchOptions(objective="accuracy"),
+                trajectory_path=str(chosen.parent / "trajectory.jsonl"), resume=True,
+                meta={"checkpoint": "uniform", "accuracy_split": "validation"})
+            kept = filter_configs(records, self.opts.configs_kept, cost="energy_j")
         configs = [SubnetConfig(r["config"]) for r in kept]
         save_configs(str(chosen), configs)
         self.log(f"[search] {len(records) - 1} steps; kept {len(configs)} configs")
@@ -147,6 +180,13 @@ class Demo:
         path = self.run / "evaluation.json"
         if path.exists():
             return json.loads(path.read_text())
+        with self._timed("evaluate"):
+            data = self._evaluate(families)
+        path.write_text(json.dumps(data, indent=1))
+        return data
+
+    def _evaluate(self, families: dict[str, tuple[DynamicNet, DynamicNet,
+                                                  list[SubnetConfig]]]) -> dict[str, Any]:
         points = []
         size = self.splits.input_size
         # With every sub-array active each channel has its own sub-arrays and latency hardly
@@ -168,13 +208,15 @@ class Demo:
                     "energy_j": float(cost["energy_j"][i]),
                     "latency_s": float(cost["latency_s"][i]),
                     "avg_power_w": float(cost["avg_power_w"][i])})
-        data = {"split": "test", "bits": self.opts.bits, "preset": self.opts.preset,
-                "active_subarrays": level, "points": points}
-        path.write_text(json.dumps(data, indent=1))
-        return data
+        return {"split": "test", "accuracy_split": "test", "bits": self.opts.bits,
+                "preset": self.opts.preset, "active_subarrays": level, "points": points}
 
     def pim_details(self, qmodel: DynamicNet, configs: list[SubnetConfig]) -> None:
         """Per-layer breakdown of the largest and smallest sub-net, and the knob sweep."""
+        with self._timed("pim_details", accumulate=False):
+            self._pim_details(qmodel, configs)
+
+    def _pim_details(self, qmodel: DynamicNet, configs: list[SubnetConfig]) -> None:
         size = self.splits.input_size
         ends = {"largest": max(configs, key=qmodel.macs), "smallest": min(configs, key=qmodel.macs)}
         layers = {}
@@ -197,26 +239,41 @@ class Demo:
         (self.run / "knob.json").write_text(json.dumps({"points": knob}, indent=1))
 
     def table(self, qmodel: DynamicNet, configs: list[SubnetConfig]) -> OperatingTable:
+        """The operating table: validation accuracy (selects), test accuracy (reported)."""
         path = self.run / "table.json"
         if path.exists():
-            return OperatingTable.load(str(path))
-        s = self.splits
-        calib = calibration_batches(s, batch_size=64, num_batches=8, seed=self.opts.seed)
-        evaluator = HoldoutEvaluator(s.holdout_x, s.holdout_y, calib, keep_stats=True)
-        total = int(self.hw.architecture.subarrays)
-        levels = sorted({max(1, total >> i) for i in range(0, 10, 3)})
-        table = build_operating_table(qmodel, configs, self.hw, evaluator, levels=levels,
-                                      input_size=s.input_size,
-                                      meta={"accuracy_split": "holdout (training data)"})
-        table.save(str(path))
+            old = OperatingTable.load(str(path))
+            if old.test_accuracies() is not None:
+                return old
+            self.log(f"[table] {path} predates test accuracies per point; rebuilt")
+            (self.run / "runtime.json").unlink(missing_ok=True)
+        with self._timed("table"):
+            s = self.splits
+            calib = calibration_batches(s, batch_size=64, num_batches=8, seed=self.opts.seed)
+            evaluator = HoldoutEvaluator(s.validation_x, s.validation_y, calib, keep_stats=True)
+            report = HoldoutEvaluator(s.test_x, s.test_y, calib)
+            total = int(self.hw.architecture.subarrays)
+            levels = sorted({max(1, total >> i) for i in range(0, 10, 3)})
+            table = build_operating_table(qmodel, configs, self.hw, evaluator, levels=levels,
+                                          input_size=s.input_size, split="validation",
+                                          report=report)
+            table.save(str(path))
         self.log(f"[table] {len(table)} Pareto-optimal operating points -> {path}")
         return table
 
     def runtime(self, table: OperatingTable) -> dict[str, Any]:
-        """Simulate the budget controller on a ramp-down then random-walk power cap."""
+        """Simulate the budget controller on a ramp-down then random-walk power cap. The best
+        static point is chosen on validation accuracy; effective accuracies are also reported
+        on test (``effective_accuracy_test``)."""
         path = self.run / "runtime.json"
         if path.exists():
             return json.loads(path.read_text())
+        with self._timed("runtime"):
+            data = self._runtime(table)
+        path.write_text(json.dumps(data, indent=1, default=float))
+        return data
+
+    def _runtime(self, table: OperatingTable) -> dict[str, Any]:
         powers = sorted(p.avg_power_w for p in table)
         lo, hi = powers[0], powers[-1]
         fastest = min(p.latency_s for p in table)
@@ -240,13 +297,12 @@ class Demo:
             "windows": _windows(dyn, table), "static_windows": _windows(static, table)
             if static else None, "static_label": f"best static point ({best['name']})"
             if best else "static", "comparison": [_cmp_row(r) for r in rows],
-            "dynamic": dyn.summary, "best_static": best}
-        path.write_text(json.dumps(data, indent=1, default=float))
+            "dynamic": dyn.summary, "best_static": best,
+            "accuracy_split": {"selection": table.accuracy_split, "reported": "test"}}
         return data
 
     # -- all -------------------------------------------------------------------------------------
     def run_all(self) -> dict[str, Any]:
-        t0 = time.perf_counter()
         o = self.opts
         uniform = self._train("uniform", sampling="uniform")
         chosen = self.search(uniform)
@@ -267,35 +323,67 @@ class Demo:
         self.pim_details(q_nonuniform, chosen)
         table = self.table(q_nonuniform, chosen)
         rt = self.runtime(table)
-        summary = self._summary(ev, table, rt, time.perf_counter() - t0)
+        # the report is rendered from the summary, so its own time cannot be in it
+        summary = self._summary(ev, table, rt,
+                                {k: v for k, v in self.stage_times().items() if k != "report"})
+        # the report reads summary.json for its first section: write it before rendering
+        (self.run / "summary.json").write_text(json.dumps(summary, indent=1))
         from dynpim.report import render_report
 
-        summary["report"] = str(render_report(self.run))
+        with self._timed("report", accumulate=False):
+            summary["report"] = str(render_report(self.run))
         (self.run / "summary.json").write_text(json.dumps(summary, indent=1))
         return summary
 
     def _summary(self, ev: dict[str, Any], table: OperatingTable, rt: dict[str, Any],
-                 seconds: float) -> dict[str, Any]:
+                 stage_s: dict[str, float]) -> dict[str, Any]:
+        """Headline numbers: every accuracy on the test split, labelled (the table, controller
+        and best static point selected on validation); times summed over every stage."""
+        if ev.get("accuracy_split", ev.get("split")) != "test":
+            raise ValueError("evaluation.json must hold test accuracies for the headline")
         pts = ev["points"]
         full = max((p for p in pts if p["family"] == "uniform"), key=lambda p: p["macs"])
         small = min((p for p in pts if p["family"] == "nonuniform"), key=lambda p: p["energy_j"])
         dyn, best = rt["dynamic"], rt["best_static"] or {}
+        dyn_test = dyn["effective_accuracy_test"]
+        best_point = dyn["best_point_accuracy_test"]
+        if dyn_test > best_point + 1e-12:  # cannot happen: a mean of the points' accuracies
+            raise AssertionError(f"effective test accuracy {dyn_test} above the best operating "
+                                 f"point's {best_point}")
+        sel = table.accuracy_split
+
+        def pct(v: float | None) -> str:
+            return "n/a" if v is None else f"{100 * v:.1f} %"
+
         headline = {
-            "full-width accuracy (float / quantized)":
-                f"{100 * full['accuracy']:.1f} % / {100 * full['accuracy_quantized']:.1f} %",
+            "full-width accuracy, test split (float / quantized)":
+                f"{pct(full['accuracy'])} / {pct(full['accuracy_quantized'])}",
             "PIM energy per image, full width -> cheapest non-uniform sub-net":
                 f"{full['energy_j'] * 1e6:.3g} µJ -> {small['energy_j'] * 1e6:.3g} µJ "
-                f"({100 * small['accuracy_quantized']:.1f} % accuracy)",
+                f"({pct(small['accuracy_quantized'])} test accuracy)",
             "operating points in the table": len(table),
-            "run-time tuning: effective accuracy (dynamic vs best static)":
-                f"{100 * dyn['effective_accuracy']:.1f} % vs "
-                f"{100 * best.get('effective_accuracy', float('nan')):.1f} %",
+            "most accurate operating point, test split": pct(best_point),
+            f"run-time tuning: effective accuracy, test split (dynamic vs best static; "
+            f"points chosen on {sel})":
+                f"{pct(dyn_test)} vs {pct(best.get('effective_accuracy_test'))}",
             "run-time tuning: inferences over the cap (dynamic vs best static)":
                 f"{dyn.get('inferences_over_cap', '?')} vs {best.get('inferences_over_cap', '?')}",
-            "wall time of this run": f"{seconds:.0f} s",
+            "time of all stages, every attempt of a resumed run included (report excluded)":
+                f"{sum(stage_s.values()):.0f} s",
         }
         return {"what": f"{self.opts.model} on {self.opts.dataset}, {self.opts.bits}-bit, "
-                        f"preset {self.opts.preset}", "headline": headline}
+                        f"preset {self.opts.preset}", "headline": headline,
+                "accuracy_split": {"headline": "test", "selection": sel},
+                "numbers": {"full_width_accuracy_test": full["accuracy"],
+                            "full_width_accuracy_quantized_test": full["accuracy_quantized"],
+                            "best_point_accuracy_test": best_point,
+                            "effective_accuracy_test": {"dynamic": dyn_test,
+                                                        "best_static":
+                                                            best.get("effective_accuracy_test")},
+                            "effective_accuracy_selection": {
+                                "dynamic": dyn["effective_accuracy"],
+                                "best_static": best.get("effective_accuracy")}},
+                "stage_seconds": stage_s, "total_seconds": sum(stage_s.values())}
 
 
 def _windows(res, table: OperatingTable) -> list[dict[str, Any]]:
@@ -317,7 +405,9 @@ def _windows(res, table: OperatingTable) -> list[dict[str, Any]]:
 
 def _cmp_row(r: dict[str, Any]) -> dict[str, Any]:
     return {"name": r["name"], "mean_accuracy_served": r["mean_accuracy_served"],
-            "effective_accuracy": r["effective_accuracy"], "served": r["requests_served"],
+            "effective_accuracy": r["effective_accuracy"],
+            "effective_accuracy_test": r.get("effective_accuracy_test"),
+            "served": r["requests_served"],
             "deadline_misses": r["deadline_misses"],
             "cap_violation_windows": r["cap_violations"],
             "inferences_over_cap": r.get("inferences_over_cap"),

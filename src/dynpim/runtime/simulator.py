@@ -337,15 +337,18 @@ def _test_report(table: OperatingTable, served: list[dict[str, Any]],
                  on_time: list[dict[str, Any]], n: int) -> dict[str, Any]:
     """The served points re-scored with their test accuracies (reporting only; the controller
     chose on ``accuracy``): empty when the table carries no test accuracies. The effective test
-    accuracy can never exceed the best point's test accuracy."""
+    accuracy can never exceed the best point's test accuracy (a mean of point accuracies;
+    capped at the largest one against rounding in the sum)."""
     test = table.test_accuracies()
     if test is None:
         return {}
+    best = max(test)
     return {
-        "mean_accuracy_served_test": float(np.mean([test[r["point_index"]] for r in served]))
-        if served else 0.0,
-        "effective_accuracy_test": sum(test[r["point_index"]] for r in on_time) / n if n else 0.0,
-        "best_point_accuracy_test": max(test),
+        "mean_accuracy_served_test": min(best, math.fsum(test[r["point_index"]] for r in served)
+                                         / len(served)) if served else 0.0,
+        "effective_accuracy_test": min(best, math.fsum(test[r["point_index"]] for r in on_time)
+                                       / n) if n else 0.0,
+        "best_point_accuracy_test": best,
     }
 
 
