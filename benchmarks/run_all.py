@@ -41,7 +41,56 @@ smoke tests only). The `quant_fmnist_*` runs predate `exact_float32()`: their fa
 figures came from TF32 convolutions, which is why the "int-path agreement" at 4/4 is only ~98 %
 (see docs/quantization.md). `sandwich_ablation` is a short CPU proxy (one run per `--variant`,
 then `--collect`) that ranks training recipes; it is not run by this script.
+
+Every section says which split each accuracy is on ("accuracy split"). Splits are a contract
+(issue 16): selection reads the validation split carved from the training data, the test split
+is only reported. Results recorded before that rule say where they broke it. Results recorded
+since carry the load average, the core count and CPU affinity, and are marked when recorded from
+a work tree with uncommitted changes.
 """
+
+# The split behind each accuracy of results that predate the ``accuracy_split`` field.
+LEGACY_SPLITS = {
+    "accuracy_fmnist": "test (all 10,000 test images); trained on all 60,000 training images "
+    "(no validation split); the recipe (`--subnet-loss labels`) was chosen by sandwich_ablation "
+    "on the test split, so these numbers are not an unbiased estimate",
+    "accuracy_fmnist_discrete_both": "test (all 10,000 test images); no validation split",
+    "accuracy_fmnist_uniform_distill": "test (all 10,000 test images); no validation split",
+    "sandwich_ablation": "test (all 10,000 test images), and the ranking of recipes was made on "
+    "it: selection on test, to be redone on a validation split (issue 16); its 11 parts were "
+    "recorded from an uncommitted copy of the script and share one back-filled timestamp",
+    "search_fmnist": "search candidates scored on 2,500 validation images carved from the "
+    "training set; every top-1 reported here is on the 10,000 test images",
+    "quant_fmnist_w4a4": "test (all 10,000 test images); no validation split",
+    "quant_fmnist_w8a8": "test (all 10,000 test images); no validation split",
+    "demo_time": "mixed (older demo): full-width and sub-net accuracies on the test split, "
+    "effective accuracies on the 300 validation images of the training data",
+    "runtime_trace": "none: an assumed accuracy curve (synthetic), not measured on any split",
+    "runtime_switch": "none: no accuracy measured (the two points' accuracies are placeholders)",
+    "foundation_speed": "none: timing only",
+    "pim_speed": "none: timing and cost model only",
+}
+
+
+def split_text(name: str, data: dict) -> str:
+    """The accuracy-split line of a result: its ``accuracy_split`` field, else the legacy note."""
+    field = data.get("accuracy_split")
+    if isinstance(field, dict):
+        return "; ".join(f"{k}: {v}" for k, v in field.items())
+    if field:
+        return str(field)
+    return LEGACY_SPLITS.get(name, "not recorded")
+
+
+def machine_text(m: dict) -> str:
+    """Load, cores and affinity of the machine line (results since issue 16)."""
+    if "load_avg_1_5_15min" not in m:
+        return "load average not recorded"
+    la = m["load_avg_1_5_15min"]
+    load = "unavailable" if la is None else "/".join(f"{v:g}" for v in la)
+    aff = m.get("cpu_affinity")
+    return (f"load average {load} (1/5/15 min), "
+            f"{'?' if aff is None else len(aff)} CPUs in affinity")
 
 
 def render() -> str:
@@ -55,7 +104,12 @@ def render() -> str:
         parts.append(f"## {data.get('benchmark', path.stem)}\n")
         parts.append(f"- command: `{data.get('command', '?')}`")
         parts.append(f"- machine: {where}; torch {m.get('torch', '?')}, "
-                     f"commit {m.get('git_commit', '?')}, {m.get('date_utc', '?')}")
+                     f"commit {m.get('git_commit', '?')}, {m.get('date_utc', '?')}; "
+                     f"{machine_text(m)}")
+        if data.get("dirty") or m.get("dirty"):
+            parts.append("- **recorded from a work tree with uncommitted changes** "
+                         "(`--allow-dirty`)")
+        parts.append(f"- accuracy split: {split_text(path.stem, data)}")
         parts.append(f"- raw results: `benchmarks/results/{path.name}`\n")
         parts.append(data.get("markdown") or "(no summary recorded)")
         for plot in data.get("plots", []):
