@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from dynpim.cli.train import widths_list
+from dynpim.cli.train import set_threads, widths_list
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="do not write the calibrated BN statistics back into the checkpoint")
     p.add_argument("--out", help="write <out>.json and <out>.csv (default: <checkpoint>/eval)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: "
+                   "torch's choice); 1 is often faster on a machine shared with other jobs")
     p.add_argument("--pim", action="store_true", help="also execute each config on the bit-wise "
                    "PIM engine (quantized checkpoints) and show the cost-model figures")
     p.add_argument("--preset", default="sot-mram", help="PIM hardware preset for --pim")
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.calib_batches < 1 or args.batch_size < 1:
         raise ValueError("--calib-batches and --batch-size must be >= 1")
+    set_threads(args.threads)
     ck = load_checkpoint(args.checkpoint)
     model = ck.model.to(args.device)
     tc = ck.meta.get("train_config", {})

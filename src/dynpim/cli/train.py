@@ -74,8 +74,23 @@ def register(sub: argparse._SubParsersAction) -> None:
       help="NHWC memory format (1.4-1.7x faster 1-thread ResNet-20 steps on an x86 CPU)")
     a("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
       help="continue from the run's checkpoint (or the given one)")
-    a("--no-progress", dest="progress", action="store_const", const=False)
+    a("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice, "
+      "usually one per core); 1 is often faster on a machine shared with other jobs")
+    a("--no-progress", dest="progress", action="store_const", const=False,
+      help="no progress bars (bars are only drawn on a terminal anyway); the per-epoch lines "
+      "and the final accuracy table are still printed")
     p.set_defaults(func=run)
+
+
+def set_threads(threads: int | None) -> None:
+    """``torch.set_num_threads`` for ``--threads`` (None: leave torch's default)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 OPTION_KEYS = tuple(f for f in TrainConfig.__dataclass_fields__)
@@ -96,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     if cfg.model not in list_models():
         raise ValueError(f"unknown model {cfg.model!r}; available: {', '.join(list_models())}")
-    res = train(cfg, resume=args.resume)
+    set_threads(args.threads)
+    res = train(cfg, resume=args.resume, log=lambda line: print(line, flush=True))
     if res.checkpoint:
         print(f"checkpoint: {res.checkpoint}")
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from .optim import build_optimizer, lr_at, set_lr
 from .samplers import FixedSampler, ListSampler, Sampler, UniformSampler, sandwich, step_generator
 
 Hook = Callable[["Trainer", dict[str, Any]], None]
+Log = Callable[[str], None]
 
 
 class TrainingDiverged(RuntimeError):
@@ -80,8 +82,10 @@ class Trainer:
     from the config. ``hooks`` run after every optimizer step with that step's numbers."""
 
     def __init__(self, cfg: TrainConfig, *, model: DynamicNet | None = None,
-                 splits: DatasetSplits | None = None, hooks: Sequence[Hook] = ()) -> None:
+                 splits: DatasetSplits | None = None, hooks: Sequence[Hook] = (),
+                 log: Log | None = None) -> None:
         self.cfg = cfg
+        self.log = log
         self.dist = DistContext.from_env(cfg.device)
         self.device = self.dist.device(cfg.device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
@@ -224,7 +228,8 @@ class Trainer:
                     acc_sum += float(out["acc"])
                     n += 1
                     if hasattr(bar, "set_postfix"):
-                        bar.set_postfix(loss=f"{loss_sum / n:.3f}", acc=f"{acc_sum / n:.3f}")
+                        bar.set_postfix(loss=f"{loss_sum / n:.3f}",
+                                        acc=f"{100 * acc_sum / n:.1f}%")
                 for h in self.hooks:
                     h(self, {"step": self.step, "epoch": epoch, **out})
                 if cfg.max_steps is not None and self.step >= cfg.max_steps:
@@ -245,6 +250,8 @@ class Trainer:
             if main:
                 with open(os.path.join(cfg.out, "metrics.jsonl"), "a") as f:
                     f.write(json.dumps(rec) + "\n")
+                if self.log:
+                    self.log(epoch_line(rec, cfg.epochs))
             self.save()
         result = TrainResult(self.model, self.history, stopped_early=stopped,
                              checkpoint=self.checkpoint_dir if main else None)
@@ -264,13 +271,32 @@ class Trainer:
                 f.write(json.dumps(final) + "\n")
             write_table(rows, os.path.join(self.cfg.out, "eval"))
             self.save({"test": rows})
-            if self.cfg.progress:
+            if self.log:
+                self.log(format_table(rows))
+            elif self.cfg.progress:
                 print(format_table(rows))
         return final
 
 
+def epoch_line(rec: dict[str, Any], epochs: int) -> str:
+    """One line per epoch: loss, training accuracy, validation top-1 per eval config, time."""
+    val = rec.get("val_top1") or {}
+    line = (f"epoch {rec['epoch']}/{epochs}  step {rec['step']}  lr {rec['lr']:.4g}  "
+            f"loss {rec['train_loss']:.3f}  train acc {rec['train_acc']:.1f} %")
+    if val:
+        line += ("  validation top-1 (%) "
+                 + " / ".join(f"{v:.1f}" for v in val.values()))
+    return line + f"  {rec['time_s']:.1f} s"
+
+
+def _is_terminal() -> bool:
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
 def _progress(batches, total: int, start: int, epoch: int, cfg: TrainConfig, main: bool):
-    if not (cfg.progress and main):
+    """tqdm bars only when asked for and both stdout and stderr are a terminal (no bar lines
+    in logs)."""
+    if not (cfg.progress and main and _is_terminal()):
         return batches
     from tqdm import tqdm
 
@@ -280,9 +306,12 @@ def _progress(batches, total: int, start: int, epoch: int, cfg: TrainConfig, mai
 
 def train(cfg: TrainConfig, *, model: DynamicNet | None = None,
           splits: DatasetSplits | None = None, resume: bool | str = False,
-          hooks: Sequence[Hook] = ()) -> TrainResult:
-    """Run one training (optionally resuming from ``resume``: True = this run's checkpoint)."""
-    trainer = Trainer(cfg, model=model, splits=splits, hooks=hooks)
+          hooks: Sequence[Hook] = (), log: Log | None = None) -> TrainResult:
+    """Run one training (optionally resuming from ``resume``: True = this run's checkpoint).
+
+    ``log``: called (on the main process) with a one-line summary after every epoch and with
+    the final accuracy table; ``dynpim train`` passes ``print``."""
+    trainer = Trainer(cfg, model=model, splits=splits, hooks=hooks, log=log)
     try:
         if resume:
             trainer.resume(resume if isinstance(resume, str) else None)
