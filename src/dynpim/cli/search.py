@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Any
 
+DEFAULT_HOLDOUT = 2500
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="progressive non-uniform sub-net search (hardware-aware)",
@@ -39,8 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="channel group = slot width / this (default 8)")
     p.add_argument("--min-ratio", type=float, help="per-slot minimum width fraction "
                    "(default: each slot's own minimum)")
-    p.add_argument("--holdout", type=int, default=2500,
-                   help="held-out training samples used to score candidates (default 2500)")
+    p.add_argument("--holdout", type=int, default=None,
+                   help="held-out training samples used to score candidates (default: 2500, "
+                   "or the checkpoint's whole held-out split when it is smaller)")
     p.add_argument("--calib-batches", type=int, default=4,
                    help="calibration batches reused for every candidate (default 4)")
     p.add_argument("--calib-batch-size", type=int, default=256)
@@ -92,7 +95,9 @@ def resolve_ranking(train_config: dict) -> str:
 
 
 def _check(args: argparse.Namespace) -> None:
-    for name in ("holdout", "calib_batches", "calib_batch_size", "eval_batch_size", "k",
+    if args.holdout is not None and args.holdout < 1:
+        raise ValueError(f"--holdout must be >= 1, got {args.holdout}")
+    for name in ("calib_batches", "calib_batch_size", "eval_batch_size", "k",
                  "finetune_steps", "noise_epochs"):
         v = getattr(args, name)
         if v < 1:
@@ -135,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
     model = ck.model
     if args.ranking == "auto":
         args.ranking = resolve_ranking(ck.meta.get("train_config", {}))
+    if args.holdout is None:
+        args.holdout = min(DEFAULT_HOLDOUT, len(splits.holdout_y))
     if args.holdout > len(splits.holdout_y):
         raise ValueError(f"--holdout {args.holdout} exceeds the checkpoint's held-out split "
                          f"({len(splits.holdout_y)} samples)")
