@@ -1,0 +1,60 @@
+"""search_fmnist's merge of seeds: target judged against the uniform_discrete control on the
+mean over seeds, mean ± sd per width (synthetic curves, no training)."""
+
+import argparse
+
+import numpy as np
+import pytest
+import search_fmnist as sf
+
+
+def curve(accs, energies=(1.0, 2.0, 3.0, 4.0)):
+    return [{"config": [4 * (i + 1)], "accuracy": a, "energy_j": e, "latency_s": e,
+             "macs": i} for i, (a, e) in enumerate(zip(accs, energies))]
+
+
+def run(seed, uni, disc, non):
+    return {"seed": seed, "curves": {"uniform": curve(uni), "uniform_discrete": curve(disc),
+                                     "nonuniform": curve(non), "nonuniform_accuracy_rule":
+                                     curve(non)},
+            "time_s": {"total_s": 1.0}, "search_steps": 3, "test_images": 100,
+            "train_images": 900}
+
+
+def test_target_is_judged_against_the_discrete_control_on_the_mean():
+    # the searched network beats the any-width network by 2 points but loses 0.5 to the control
+    runs = [run(0, [.80, .82, .84, .86], [.825, .845, .865, .885], [.82, .84, .86, .88]),
+            run(1, [.80, .82, .84, .86], [.825, .845, .865, .885], [.82, .84, .86, .88])]
+    data, md = sf.summarise(runs)
+    assert data["target_against"] == "uniform_discrete" and data["target_met"] is False
+    ctrl = data["stats"]["nonuniform_vs_uniform_discrete"]["energy_j"]
+    assert ctrl["area_points"] == pytest.approx(-0.5)
+    assert data["stats"]["nonuniform_vs_uniform"]["energy_j"]["area_points"] == pytest.approx(2.0)
+    assert "NOT met" in md and data["seeds"] == [0, 1]
+    assert data["accuracy_split"]["reported top-1"] == "test"
+
+
+def test_mean_over_seeds_decides_and_sd_is_reported():
+    # seed 0: +1.0 everywhere, seed 1: +0.2 everywhere -> mean +0.6 >= 0.5: met
+    runs = [run(0, [.80] * 4, [.80, .81, .82, .83], [.81, .82, .83, .84]),
+            run(1, [.80] * 4, [.80, .81, .82, .83], [.802, .812, .822, .832])]
+    data, _ = sf.summarise(runs)
+    ctrl = data["stats"]["nonuniform_vs_uniform_discrete"]["energy_j"]
+    assert ctrl["cheapest_quarter_mean_gap_points"] == pytest.approx(0.6)
+    assert ctrl["cheapest_quarter_mean_gap_points_sd"] == pytest.approx(np.std([1.0, 0.2],
+                                                                               ddof=1))
+    assert data["target_met"] is True
+    w = data["per_width"]["uniform_discrete"][1]
+    assert w["mean"] == pytest.approx(81.0) and w["sd"] == pytest.approx(0.0)
+    assert len(data["per_width"]["uniform"]) == 4
+
+
+def test_seed_list_and_per_seed_run_dirs():
+    assert sf.seed_list("0,1, 2") == [0, 1, 2]
+    with pytest.raises(argparse.ArgumentTypeError):
+        sf.seed_list("0,0")
+    a = sf.parse(["--seeds", "3,4", "--runs-dir", "/tmp/x"])
+    assert a.seeds == [3, 4]
+    b = sf.for_seed(a, 4)
+    assert b.seed == 4 and b.seed_runs_dir == "/tmp/x/seed4" and a.runs_dir == "/tmp/x"
+    assert sf.parse(["--seed", "7"]).seeds == [7] and sf.parse([]).seeds == [0]
