@@ -84,3 +84,15 @@ def test_cheapest_and_most_accurate(table):
     assert t.most_accurate().accuracy == pytest.approx(0.9)
     assert t.most_accurate().active_subarrays == 16  # same accuracy, same energy, lower power
     assert t.cheapest().avg_power_w == min(p.avg_power_w for p in t)
+
+
+def test_describe_keeps_whole_labels_and_units():
+    from dynpim.nn import SubnetConfig
+    from dynpim.runtime import OperatingPoint
+
+    cfg = SubnetConfig([16, 32, 64, 16, 16, 16, 32, 32, 32, 64, 64, 64])
+    p = OperatingPoint(cfg, 512, 0.9125, 4.3e-5, 1.64e-5, 0.383)
+    text = OperatingTable.from_points([p], {"accuracy_split": "validation"}).describe()
+    assert "16-32-64-16-16-16-32-32-32-64-64-64@512" in text            # the level is kept
+    assert "acc (%, validation)" in text and "latency (µs)" in text and "energy (µJ)" in text
+    assert "power (mW)" in text and "91.25" in text and "43.00" in text and "383.00" in text

@@ -285,12 +285,15 @@ class OperatingTable:
         for k in ("model", "preset", "input_size"):
             if k in s:
                 lines.append(f"  {k}: {s[k]}")
-        lines.append(f"  {'':1} {'#':>3} {'label':<28} {'acc':>7} {'latency_s':>11} "
-                     f"{'energy_j':>11} {'power_w':>10}")
         order = sorted(range(len(self)), key=lambda i: -self.points[i].accuracy)
+        width = max([5, *(len(p.label) for p in self.points)])   # labels are never cut
+        acc = f"acc (%, {self.accuracy_split})"
+        lines.append(f"  {'':1} {'#':>3} {'label':<{width}} {acc:>{len(acc)}} "
+                     f"{'latency (µs)':>12} {'energy (µJ)':>12} {'power (mW)':>11}")
         for i in order:
             p = self.points[i]
             mark = "*" if p.key in front else " "
-            lines.append(f"  {mark} {i:>3} {p.label[:28]:<28} {p.accuracy:>7.4f} "
-                         f"{p.latency_s:>11.4g} {p.energy_j:>11.4g} {p.avg_power_w:>10.4g}")
+            lines.append(f"  {mark} {i:>3} {p.label:<{width}} {100 * p.accuracy:>{len(acc)}.2f} "
+                         f"{p.latency_s * 1e6:>12.2f} {p.energy_j * 1e6:>12.3f} "
+                         f"{p.avg_power_w * 1e3:>11.2f}")
         return "\n".join(lines)
