@@ -9,7 +9,8 @@ from torch import nn
 from dynpim.nn import DynamicConv2d, DynamicLinear, DynamicNet, Slot
 
 UNITS = {"time": "ns", "energy": "pJ", "energy/bit": "pJ/bit", "power": "uW", "length": "nm",
-         "area": "um^2", "area_f2": "F^2", "frequency": "GHz", "count": "1", "bits": "KiB"}
+         "area": "um^2", "area_f2": "F^2", "frequency": "GHz", "count": "1", "bits": "KiB",
+         "energy/bit/length": "pJ/bit/mm", "bool": "bool"}
 
 SIMPLE = {
     "name": "simple", "technology": "test", "description": "round numbers for hand counts",
@@ -18,17 +19,19 @@ SIMPLE = {
                "retention_power": 1},
     "subarray": {"rows": 9, "cols": 4, "reserved_rows": 1, "popcount_latency": 1,
                  "popcount_energy": 1, "shift_add_latency": 1, "shift_add_energy": 1,
-                 "accumulator_bits": 32, "leakage_power": 1, "periphery_area": 1,
+                 "accumulator_bits": 32, "row_activation_energy": 1, "column_gating": False,
+                 "leakage_power": 1, "periphery_area": 1,
                  "wakeup_latency": 1, "wakeup_energy": 1},
     "architecture": {"banks": 1, "mats_per_bank": 1, "subarrays_per_mat": 64,
                      "buffer_capacity": 1, "buffer_energy": 1, "buffer_area": 1,
-                     "bus_width": 256, "bus_energy": 1, "clock": 1, "static_power": 1000},
+                     "bus_width": 256, "wire_energy": 1, "clock": 1, "static_power": 1000},
     "quantization": {"wbits": 2, "abits": 2},
 }
 DIMS = {"device": {"node": "length", "cell_area": "area_f2", "retention_power": "power"},
-        "subarray": {"leakage_power": "power", "periphery_area": "area"},
+        "subarray": {"leakage_power": "power", "periphery_area": "area",
+                     "row_activation_energy": "energy", "column_gating": "bool"},
         "architecture": {"buffer_capacity": "bits", "buffer_area": "area", "clock": "frequency",
-                         "static_power": "power"}}
+                         "static_power": "power", "wire_energy": "energy/bit/length"}}
 
 
 def simple_dict(**overrides) -> dict:

@@ -2,15 +2,15 @@ import numpy as np
 import pytest
 
 from dynpim.nn import LayerSpec
-from dynpim.pim import layer_ops, layer_schedule, map_model
+from dynpim.pim import layer_ops, layer_schedule, map_model, subarrays_needed
 
 
 def test_hand_counts_linear_layer():
     # M=3 outputs, K=10 inputs, N=1, 2-bit x 2-bit, 4 columns -> 3 tiles, 3 sub-arrays per tile
     ops = layer_ops(3, 10, 1, 1, 3, abits=2, wbits=2, cols=4, accumulator_bits=32)
     assert ops.as_dict() == {
-        "senses": 36, "sense_bits": 120, "popcounts": 36, "shift_adds": 42, "row_writes": 18,
-        "write_bits": 60, "bus_in_bits": 20, "bus_out_bits": 6, "psum_bits": 192}
+        "senses": 36, "sense_bits": 120, "sensed_cols": 144, "popcounts": 36, "shift_adds": 42,
+        "row_writes": 18, "write_bits": 60, "bus_in_bits": 20, "bus_out_bits": 6, "psum_bits": 192}
     sch = layer_schedule(3, 10, 1, 3, wbits=2, cols=4)
     assert (sch.tiles, sch.active_subarrays, sch.busy_rows, sch.busy_writes, sch.busy_psums) == \
         (3, 9, 2, 1, 2)
@@ -37,6 +37,16 @@ def test_schedule_matches_brute_force_placement(m, g, s):
     assert int(sch.active_subarrays) == 3 * sum(1 for r in rows_in if r)
 
 
+def test_pixel_packing_counts_rows_of_pixels():
+    # K = 9 on 32 columns: 3 pixel segments per sensed row; 10 pixels -> 4 rows (last one short)
+    ops = layer_ops(2, 9, 10, 1, 2, abits=1, wbits=1, cols=32, accumulator_bits=8,
+                    pixels_per_row=3, out_bits=4)
+    assert (int(ops.senses), int(ops.popcounts), int(ops.sensed_cols)) == (8, 20, 8 * 32)
+    assert int(ops.row_writes) == 4 * 2 and int(ops.bus_out_bits) == 2 * 10 * 4
+    sch = layer_schedule(2, 9, 1, 2, wbits=1, cols=32, n=10, pixels_per_row=3)
+    assert (int(sch.pixel_rows), int(sch.passes)) == (4, 1)
+
+
 def test_vectorised_broadcast():
     m = np.array([[4, 8], [2, 16]])
     ops = layer_ops(m, 9, 10, 1, 4, abits=2, wbits=3, cols=256, accumulator_bits=32)
@@ -53,7 +63,8 @@ def test_mapping_spreads_then_packs(simple_hw):
     # simple_hw: 64 sub-arrays, 8 weight rows, 4 columns, 2-bit weights -> <= 4 channels each
     table = [_spec("a", 1, 4, k=2), _spec("b", 2, 4, k=2)]  # K = 4 and 8 -> 1 and 2 tiles
     mp = map_model(table, simple_hw, 2)
-    assert mp.channels_per_subarray == 1 and mp.fits
+    assert mp.channels_per_subarray == 1 and mp.fits and mp.name == "pixel"
+    assert list(mp.pixels_per_row) == [1, 1]  # K = 4 and 8 fill the 4 columns already
     assert list(mp.layer_subarrays) == [4, 8]
     big = [_spec("c", 8, 16, k=2)]  # K = 32 -> 8 tiles; 16 channels need cps >= 2 to fit 64
     mp = map_model(big, simple_hw, 2)
@@ -64,3 +75,16 @@ def test_mapping_spreads_then_packs(simple_hw):
     assert mp.weight_bits == 64 * 64 * 2
     with pytest.raises(ValueError, match="wbits=9 exceeds"):
         map_model(table, simple_hw, 9)
+    assert subarrays_needed(huge, simple_hw, 2) == 16 * 16  # 16 tiles x 64 / 4 channels
+
+
+def test_pixel_mapping_replicates_only_short_reductions(simple_hw):
+    from dataclasses import replace
+
+    wide = replace(simple_hw, subarray=replace(simple_hw.subarray, cols=64))
+    table = [_spec("a", 1, 4, k=3), _spec("b", 4, 4, k=3), _spec("c", 8, 4, k=3)]  # K 9/36/72
+    assert list(map_model(table, wide, 2).pixels_per_row) == [7, 1, 1]
+    assert list(map_model(table, wide, 2, "channel").pixels_per_row) == [1, 1, 1]
+    # replication fills empty columns of the same rows: the same sub-arrays either way
+    assert list(map_model(table, wide, 2).layer_subarrays) == \
+        list(map_model(table, wide, 2, "channel").layer_subarrays)

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -5,7 +7,16 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dynpim.pim import bitwise_conv2d, bitwise_linear, layer_ops
+from dynpim.nn import LayerSpec
+from dynpim.pim import (
+    DEFAULT_MAPPING,
+    MAPPINGS,
+    bitwise_conv2d,
+    bitwise_linear,
+    estimate_layers,
+    layer_ops,
+    load_preset,
+)
 
 
 def _ref(x, w, stride, padding, groups):
@@ -13,12 +24,21 @@ def _ref(x, w, stride, padding, groups):
                     groups=groups).round().long()
 
 
-@settings(max_examples=40, deadline=None)
+def _spec(x, w, stride, padding, groups):
+    m, cg, kh, kw = w.shape
+    ho = (x.shape[2] + 2 * padding - kh) // stride + 1
+    kind = "dwconv" if groups > 1 and groups == m and cg == 1 else "conv"
+    return LayerSpec("l", kind, cg * groups, m, (kh, kw), (stride, stride), (padding, padding),
+                     groups, (x.shape[2], x.shape[3]), (ho, ho), None, None, False)
+
+
+@settings(max_examples=60, deadline=None)
 @given(st.integers(1, 8), st.integers(1, 8), st.integers(1, 3), st.integers(1, 3),
        st.integers(1, 3), st.integers(1, 2), st.integers(0, 2), st.integers(3, 7),
-       st.sampled_from([3, 8, 64, 100]), st.integers(0, 2**31 - 1))
-def test_engine_equals_integer_conv(abits, wbits, groups, cg, mg, stride, padding, hw, cols,
-                                    seed):
+       st.sampled_from([3, 8, 64, 100]), st.sampled_from(MAPPINGS), st.integers(0, 2**31 - 1))
+def test_engine_equals_integer_conv_and_counts_equal_cost_model(abits, wbits, groups, cg, mg,
+                                                                stride, padding, hw, cols,
+                                                                mapping, seed):
     g = torch.Generator().manual_seed(seed)
     k = int(torch.randint(1, 4, (1,), generator=g))
     c, m = groups * cg, groups * mg
@@ -26,12 +46,27 @@ def test_engine_equals_integer_conv(abits, wbits, groups, cg, mg, stride, paddin
     w = torch.randint(-(2 ** (wbits - 1)), 2 ** (wbits - 1), (m, cg, k, k), generator=g)
     if hw + 2 * padding < k:
         return
-    y, counts = bitwise_conv2d(x, w, abits, wbits, stride, padding, groups, cols=cols,
-                               subarrays_per_tile=2, return_counts=True)
+    chip = load_preset()
+    chip = replace(chip, subarray=replace(chip.subarray, cols=cols))
+    # no placement argument: the engine places the layer as the cost model does
+    y, counts = bitwise_conv2d(x, w, abits, wbits, stride, padding, groups, hw=chip,
+                               mapping=mapping, return_counts=True)
     assert torch.equal(y, _ref(x, w, stride, padding, groups))
-    n = y.shape[0] * y.shape[2] * y.shape[3]
-    ops = layer_ops(m, cg * k * k, n, groups, 2, abits, wbits, cols, 32)
-    assert counts.as_dict() == {f: int(v) for f, v in ops.as_dict().items()}
+    est = estimate_layers([_spec(x, w, stride, padding, groups)], chip, wbits=wbits,
+                          abits=abits, mapping=mapping)
+    per_image = est.layers[0].counts.as_dict()
+    assert counts.as_dict() == {f: 2 * int(v) for f, v in per_image.items()}  # batch of 2
+
+
+def test_default_placement_is_the_default_preset_and_mapping():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(0, 4, (1, 1, 6, 6), generator=g)
+    w = torch.randint(-2, 2, (4, 1, 3, 3), generator=g)
+    _, counts = bitwise_conv2d(x, w, 2, 2, padding=1, return_counts=True)
+    est = estimate_layers([_spec(x, w, 1, 1, 1)], load_preset(), wbits=2, abits=2)
+    assert est.mapping == DEFAULT_MAPPING and est.layers[0].pixels_per_row == 28  # 256 // 9
+    assert counts == est.layers[0].counts
+    assert counts.senses == 4 * 2 * 2 * 2  # 36 pixels -> 2 sensed rows of 28
 
 
 def test_extremes_and_dtypes():

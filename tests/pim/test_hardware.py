@@ -11,7 +11,7 @@ def test_all_presets_load_with_sources():
         hw = load_preset(name)
         assert hw.name == name
         assert all(src for src in hw.sources.values())
-        assert len(hw.sources) == 33  # every parameter of every section
+        assert len(hw.sources) == 35  # every parameter of every section
         assert hw.area_m2 > 0 and hw.cycle_s > 0
     rows = {r["name"]: r for r in list_presets()}
     assert any("NVSim" in s for s in rows["stt-mram"]["sources"])
@@ -22,8 +22,16 @@ def test_units_convert_to_si():
     hw = load_preset("sot-mram")
     assert hw.device.sense_latency_s == pytest.approx(1e-9)
     assert hw.device.node_m == pytest.approx(45e-9)
-    assert hw.architecture.buffer_bits == 512 * 8192
+    assert hw.architecture.buffer_bits == 64 * 8192
     assert hw.subarray.leakage_power_w == pytest.approx(20e-6)
+    assert hw.subarray.row_activation_energy_j == pytest.approx(0.25e-12)
+    assert hw.subarray.column_gating is False
+    assert hw.architecture.wire_energy_j_per_bit_m == pytest.approx(0.15e-12 / 1e-3)
+    assert hw.architecture.subarrays == 512
+    # the bus runs one side of the (square) chip: energy per bit = wire energy x length
+    assert hw.bus_energy_j_per_bit == pytest.approx(0.15e-12 * hw.area_m2 ** 0.5 / 1e-3)
+    assert convert(2, "pJ/bit/mm", "energy/bit/length", "x") == pytest.approx(2e-9)
+    assert convert(True, "bool", "bool", "x") == 1.0
     amb = load_preset("dram-ambit")
     # 3.2 nJ per KB (1024 bytes) -> per bit
     assert amb.device.sense_energy_j_per_bit == pytest.approx(3.2e-9 / 8192)
@@ -37,6 +45,11 @@ def test_units_convert_to_si():
     ({"subarray__rows": 2.5}, r"subarray.rows: must be an integer"),
     ({"subarray__reserved_rows": 9}, r"reserved_rows"),
     ({"quantization__wbits": 20}, r"quantization.wbits must be in 1..16"),
+    ({"subarray__row_activation_energy": 0}, r"subarray.row_activation_energy: must be"),
+    ({"subarray__row_activation_energy": -1}, r"subarray.row_activation_energy: must be"),
+    ({"subarray__column_gating": 1}, r"subarray.column_gating: must be \{value: true\|false"),
+    ({"subarray__column_gating": "yes"}, r"subarray.column_gating: must be"),
+    ({"architecture__wire_energy": 0}, r"architecture.wire_energy: must be finite and > 0"),
 ])
 def test_bad_values_name_the_field(overrides, match):
     with pytest.raises(ValueError, match=match):
@@ -47,6 +60,27 @@ def test_wrong_unit_missing_and_unknown_fields():
     d = simple_dict()
     d["device"]["sense_latency"]["unit"] = "pJ"
     with pytest.raises(ValueError, match=r"device.sense_latency: unit 'pJ' is not a time unit"):
+        hardware_from_dict(d, "t")
+    d = simple_dict()
+    d["architecture"]["wire_energy"]["unit"] = "pJ/bit"
+    with pytest.raises(ValueError, match=r"architecture.wire_energy: unit 'pJ/bit' is not"):
+        hardware_from_dict(d, "t")
+    d = simple_dict()
+    d["architecture"]["wire_energy"]["unit"] = "pJ/bit/s"
+    with pytest.raises(ValueError, match=r"per-s not allowed"):
+        hardware_from_dict(d, "t")
+    d = simple_dict()
+    d["subarray"]["column_gating"]["unit"] = "1"
+    with pytest.raises(ValueError, match=r"subarray.column_gating: must be"):
+        hardware_from_dict(d, "t")
+    for key in ("row_activation_energy", "column_gating"):
+        d = simple_dict()
+        del d["subarray"][key]
+        with pytest.raises(ValueError, match=rf"subarray.{key}: missing"):
+            hardware_from_dict(d, "t")
+    d = simple_dict()
+    d["architecture"]["bus_energy"] = {"value": 1, "unit": "pJ/bit", "source": "v1 preset"}
+    with pytest.raises(ValueError, match=r"unknown parameter.*bus_energy"):
         hardware_from_dict(d, "t")
     d = simple_dict()
     del d["subarray"]["cols"]

@@ -40,6 +40,22 @@ def test_pim_presets_and_errors(capsys):
     assert "active_subarrays" in capsys.readouterr().err
 
 
+def test_pim_mapping_fit_and_rate(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["pim", "--model", "resnet18", "--input-size", "3,32,32", "--fit",
+                 "--mapping", "channel", "--rate", "100", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "fitted chip:" in text and "channel mapping" in text and "at 100 inferences/s" in text
+    data = json.loads(out.read_text())
+    r = data["results"][0]
+    assert data["mapping"] == "channel" and r["fits"] and data["subarrays"] > 512
+    assert data["average_power_w"][0] < r["avg_power_w"]  # idle time between inferences
+    assert main(["pim", "--model", "lenet", "--fit-headroom", "2"]) == 2
+    assert "--fit-headroom needs --fit" in capsys.readouterr().err
+    assert main(["pim", "--model", "lenet", "--rate", "1e9"]) == 2
+    assert "rate_hz must be in" in capsys.readouterr().err
+
+
 def test_eng_prefixes():
     from dynpim.cli.pim import eng
 

@@ -3,7 +3,7 @@
 import pytest
 
 from dynpim.nn import LayerSpec
-from dynpim.pim import estimate_layers, load_preset
+from dynpim.pim import estimate_layers, fit_hardware, load_preset
 
 
 def _conv(name, cin, cout, k, s, p, g, hin, hout):
@@ -25,12 +25,17 @@ ALEXNET = [
 
 
 def test_alexnet_imce_comparison_numbers():
+    """The numbers quoted in docs/pim-model.md section 7 (AlexNet on a chip sized to it)."""
     hw = load_preset("sot-mram")
     assert sum(s.macs for s in ALEXNET) == 724_406_816
-    quoted = {(1, 1): 92.9e-6, (1, 2): 160e-6, (2, 2): 289e-6, (1, 4): 295e-6, (4, 4): 1068e-6}
-    for (wb, ab), energy in quoted.items():
-        r = estimate_layers(ALEXNET, hw, wbits=wb, abits=ab)
-        assert r.fits
+    assert not estimate_layers(ALEXNET, hw, wbits=1, abits=1).fits  # the IoT chip is too small
+    quoted = {(1, 1): (126.4e-6, 576), (1, 2): (200.4e-6, 576), (2, 2): (352.0e-6, 1024),
+              (1, 4): (348.6e-6, 576), (4, 4): (1211.5e-6, 1984)}
+    for (wb, ab), (energy, subarrays) in quoted.items():
+        chip = fit_hardware(ALEXNET, hw, wb, label="AlexNet")
+        r = estimate_layers(ALEXNET, chip, wbits=wb, abits=ab)
+        assert r.fits and chip.architecture.subarrays == subarrays
+        assert "sized by dynpim pim --fit for AlexNet" in chip.sources["architecture.banks"]
         assert r.energy_j == pytest.approx(energy, rel=5e-3)
 
 

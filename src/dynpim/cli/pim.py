@@ -39,7 +39,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wbits", type=int, help="weight bits (default: the preset's)")
     p.add_argument("--abits", type=int, help="activation bits (default: the preset's)")
     p.add_argument("--active-subarrays", type=int,
-                   help="powered computational sub-arrays (default: all)")
+                   help="power cap: at most this many computational sub-arrays powered at once; "
+                   "the rest are gated and the work is time-shared (default: all)")
+    p.add_argument("--mapping", choices=pim.MAPPINGS, default=pim.DEFAULT_MAPPING,
+                   help="what one sensed row holds: several output pixels' segments (pixel) or "
+                   "one (channel) (default: %(default)s)")
+    p.add_argument("--fit", action="store_true",
+                   help="size the chip to the model: the fewest banks that hold its max-width "
+                   "weights (x --fit-headroom), instead of the preset's bank count")
+    p.add_argument("--fit-headroom", type=float, default=1.0,
+                   help="with --fit: sub-arrays as a multiple of the densest packing, >= 1 "
+                   "(more room to spread channels: faster, larger) (default: %(default)s)")
+    p.add_argument("--rate", type=float,
+                   help="also report the average power at this many inferences per second "
+                   "(idle time between inferences included)")
     p.add_argument("--per-layer", action="store_true", help="print the per-layer table")
     p.add_argument("--json", help="also write the full result(s) to this JSON file")
     p.add_argument("--input-size", help="C,H,W of one input (default: the model's)")
@@ -84,30 +97,39 @@ def _print_presets() -> None:
             print(f"    - {s}")
 
 
-def _print_result(r: pim.PimResult, per_layer: bool) -> None:
-    print(f"config {'-'.join(map(str, r.config))}  on {r.preset}  (W{r.wbits}/A{r.abits}, "
-          f"{r.active_subarrays}/{r.total_subarrays} sub-arrays active)")
+def _print_result(r: pim.PimResult, per_layer: bool, size, rate: float | None) -> None:
+    first = r.layers[0]
+    print(f"config {'-'.join(map(str, r.config))}  input {'x'.join(map(str, size))}  on "
+          f"{r.preset}  W{r.wbits}/A{r.abits} (first layer reads {first.abits}-bit input), "
+          f"{r.mapping} mapping, {r.active_subarrays}/{r.total_subarrays} sub-arrays powered")
     print(f"  latency      {eng(r.latency_s, 's')}")
     print(f"  energy       {eng(r.energy_j, 'J')}   "
           + ", ".join(f"{k} {eng(v, 'J')}" for k, v in r.energy_breakdown_j.items()))
-    print(f"  power        avg {eng(r.avg_power_w, 'W')}, peak {eng(r.peak_power_w, 'W')}")
+    print(f"  power        while computing {eng(r.avg_power_w, 'W')}, peak layer "
+          f"{eng(r.peak_power_w, 'W')}, idle {eng(r.idle_power_w, 'W')}")
+    if rate is not None:
+        print(f"  at {rate:g} inferences/s   average {eng(r.power_at(rate), 'W')}")
     print(f"  area         {r.area_mm2:.3g} mm²   MACs {r.macs / 1e6:.3f} M   "
-          f"utilisation {100 * r.utilisation:.1f} %")
+          f"utilisation {100 * r.utilisation:.1f} % of powered sub-array time, "
+          f"{100 * r.column_utilisation:.1f} % of sensed columns")
     print(f"  capacity     {r.mapped_subarrays} of {r.total_subarrays} sub-arrays hold weights, "
           f"{r.channels_per_subarray} channel(s)/sub-array, fits: {'yes' if r.fits else 'NO'}")
     print(f"  buffer       needs {r.buffer_bits_needed / 8192:.1f} KiB for the largest layer's "
           f"feature maps, fits: {'yes' if r.buffer_fits else 'NO'}")
     if not per_layer:
         return
-    head = f"{'layer':<28}{'kind':<7}{'M':>5}{'K':>6}{'N':>6}{'SA':>6}{'waves':>6}" \
-           f"{'latency':>12}{'energy':>12}{'sense':>11}{'write':>11}"
+    head = f"{'layer':<24}{'kind':<7}{'M':>5}{'K':>6}{'N':>6}{'W/A':>6}{'SA':>5}{'pass':>5}" \
+           f"{'px/row':>7}{'cols %':>7}{'waves':>6}{'latency':>11}{'energy':>11}" \
+           f"{'sense':>11}{'row':>11}{'write':>11}"
     print(head)
     for lc in r.layers:
         m, k, n = lc.gemm
         b = lc.energy_breakdown_j
-        print(f"{lc.name[:27]:<28}{lc.kind:<7}{m:>5}{k:>6}{n:>6}{lc.active_subarrays:>6}"
-              f"{lc.waves:>6}{eng(lc.latency_s, 's'):>12}{eng(lc.energy_j, 'J'):>12}"
-              f"{eng(b['sense'], 'J'):>11}{eng(b['write'], 'J'):>11}")
+        print(f"{lc.name[:23]:<24}{lc.kind:<7}{m:>5}{k:>6}{n:>6}{f'{lc.wbits}/{lc.abits}':>6}"
+              f"{lc.active_subarrays:>5}{lc.passes:>5}{lc.pixels_per_row:>7}"
+              f"{100 * lc.column_utilisation:>7.1f}{lc.waves:>6}{eng(lc.latency_s, 's'):>11}"
+              f"{eng(lc.energy_j, 'J'):>11}{eng(b['sense'], 'J'):>11}{eng(b['row'], 'J'):>11}"
+              f"{eng(b['write'], 'J'):>11}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,14 +144,31 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--input-size has {size[0]} channels but --in-channels is {in_ch}")
     model = create_model(args.model, num_classes=args.num_classes, in_channels=in_ch)
     hw = pim.load_preset(args.preset)
+    if args.fit:
+        table = model.layer_table(size)
+        bits = pim.model_bits(model, table, hw, args.wbits, args.abits)
+        hw = pim.fit_hardware(table, hw, bits.wbits, label=model.name,
+                              headroom=args.fit_headroom)
+        print(f"fitted chip: {hw.architecture.banks} banks x {hw.architecture.mats_per_bank} "
+              f"mats x {hw.architecture.subarrays_per_mat} sub-arrays = "
+              f"{hw.architecture.subarrays} sub-arrays, {hw.area_m2 * 1e6:.3g} mm² "
+              f"({hw.sources['architecture.banks']})")
+    elif args.fit_headroom != 1.0:
+        raise ValueError("--fit-headroom needs --fit")
     results = [pim.estimate(model, cfg, hw, input_size=size,
                             active_subarrays=args.active_subarrays, wbits=args.wbits,
-                            abits=args.abits) for cfg in _configs(args, model)]
+                            abits=args.abits, mapping=args.mapping)
+               for cfg in _configs(args, model)]
     for r in results:
-        _print_result(r, args.per_layer)
+        _print_result(r, args.per_layer, size or model.input_size, args.rate)
     if args.json:
         payload = {"model": model.name, "input_size": list(size or model.input_size),
-                   "preset": hw.name, "results": [r.to_dict() for r in results]}
+                   "preset": hw.name, "mapping": args.mapping,
+                   "subarrays": hw.architecture.subarrays,
+                   "results": [r.to_dict() for r in results]}
+        if args.rate is not None:
+            payload["rate_hz"] = args.rate
+            payload["average_power_w"] = [r.power_at(args.rate) for r in results]
         with open(args.json, "w") as f:
             json.dump(payload, f, indent=1)
         print(f"wrote {args.json}")

@@ -136,8 +136,12 @@ def _chan(t: Tensor, ndim: int, device) -> Tensor:
 
 
 def run_program(qs: QuantizedSubnet, x: Tensor, conv_fn: ConvFn = int_conv2d,
-                linear_fn: LinearFn = int_linear) -> Tensor:
-    """Run the integer program on float input ``x`` (B, C, H, W); returns float64 logits."""
+                linear_fn: LinearFn = int_linear,
+                layer_kwargs: dict[str, dict] | None = None) -> Tensor:
+    """Run the integer program on float input ``x`` (B, C, H, W); returns float64 logits.
+    ``layer_kwargs`` maps a layer name to extra keyword arguments of its conv/linear call
+    (e.g. the PIM placement of that layer)."""
+    extra = layer_kwargs or {}
     if tuple(x.shape[1:]) != qs.input_shape:
         raise ValueError(f"input shape {tuple(x.shape[1:])} does not match the compiled "
                          f"sub-net input {qs.input_shape}")
@@ -157,13 +161,15 @@ def run_program(qs: QuantizedSubnet, x: Tensor, conv_fn: ConvFn = int_conv2d,
             if op.zero_point and any(pad):
                 q = F.pad(q, (pad[1], pad[1], pad[0], pad[0]), value=op.zero_point)
                 pad = (0, 0)
-            acc = conv_fn(q, op.weight, op.abits, op.wbits, op.stride, pad, op.groups)
+            acc = conv_fn(q, op.weight, op.abits, op.wbits, op.stride, pad, op.groups,
+                          **extra.get(op.name, {}))
             acc = acc.to(dev)
             if op.zero_point:
                 acc = acc - op.zero_point * _chan(op.weight_sum, 4, dev)
             r[op.out] = acc
         elif isinstance(op, Linear):
-            acc = linear_fn(r[op.src], op.weight, op.abits, op.wbits).to(dev)
+            acc = linear_fn(r[op.src], op.weight, op.abits, op.wbits,
+                            **extra.get(op.name, {})).to(dev)
             if op.zero_point:
                 acc = acc - op.zero_point * _chan(op.weight_sum, 2, dev)
             r[op.out] = acc

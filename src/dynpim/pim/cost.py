@@ -13,8 +13,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..nn.specs import LayerSpec
+from .bits import LayerBits, check_bits, model_bits, uniform_bits
 from .dataflow import (
     COUNT_FIELDS,
+    DEFAULT_MAPPING,
     Mapping,
     OpCounts,
     gemm_arrays,
@@ -24,19 +26,15 @@ from .dataflow import (
 )
 from .hardware import Hardware
 
-COMPONENTS: tuple[str, ...] = ("sense", "write", "compute", "bus", "leakage", "wakeup")
+COMPONENTS: tuple[str, ...] = ("sense", "row", "write", "compute", "buffer", "bus", "leakage",
+                               "static", "wakeup")
 
 
 def resolve_bits(hw: Hardware, wbits: int | None, abits: int | None) -> tuple[int, int]:
     """Bit widths to use: explicit values, else the preset's quantization section."""
-    out = []
-    for name, v, default in (("wbits", wbits, hw.quantization.wbits),
-                             ("abits", abits, hw.quantization.abits)):
-        v = default if v is None else v
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= 16:
-            raise ValueError(f"{name} must be an int in 1..16, got {v!r}")
-        out.append(int(v))
-    return out[0], out[1]
+    w = check_bits("wbits", hw.quantization.wbits if wbits is None else wbits)
+    a = check_bits("abits", hw.quantization.abits if abits is None else abits)
+    return w, a
 
 
 def resolve_active(hw: Hardware, active_subarrays) -> np.ndarray:
@@ -51,37 +49,45 @@ def resolve_active(hw: Hardware, active_subarrays) -> np.ndarray:
     return a.astype(np.int64)
 
 
-def layer_costs(m, k, n, g, mapping: Mapping, hw: Hardware, wbits: int, abits: int,
+def layer_costs(m, k, n, g, mapping: Mapping, hw: Hardware, bits: LayerBits,
                 active) -> dict[str, np.ndarray]:
     """Per-layer latency (s) and energy by component (J), broadcast over leading axes."""
     d, sa, ar = hw.device, hw.subarray, hw.architecture
-    s = mapping.subarrays_per_tile
-    ops = layer_ops(m, k, n, g, s, abits, wbits, sa.cols, sa.accumulator_bits)
-    sch = layer_schedule(m, k, g, s, wbits, sa.cols)
-    n = np.asarray(n, dtype=np.int64)
+    s, r = mapping.subarrays_per_tile, mapping.pixels_per_row
+    wb, ab = bits.wbits, bits.abits
+    ops = layer_ops(m, k, n, g, s, ab, wb, sa.cols, sa.accumulator_bits, r, bits.out_bits)
+    sch = layer_schedule(m, k, g, s, wb, sa.cols, n, r)
     active = np.asarray(active, dtype=np.int64)
-    t_wave = n * abits * (sch.busy_writes * d.write_latency_s + sch.busy_rows * hw.cycle_s) \
-        + n * sch.busy_psums * sa.shift_add_latency_s
+    t_pass = sch.pixel_rows * ab * (sch.busy_writes * d.write_latency_s
+                                    + sch.busy_rows * hw.cycle_s) \
+        + sch.pixel_rows * sch.busy_psums * sa.shift_add_latency_s
     waves = -(-sch.active_subarrays // active)
-    moved = ops.bus_in_bits + ops.bus_out_bits + ops.psum_bits
+    # each wave of channel sub-arrays needs the activations again (at most once per sub-array)
+    rebroadcast = np.minimum(waves, np.minimum(s, m))
+    bus_in = ops.bus_in_bits * rebroadcast
+    moved = bus_in + ops.bus_out_bits + ops.psum_bits
     t_bus = moved / (ar.bus_width_bits * ar.clock_hz)
-    latency = np.maximum(waves * t_wave, t_bus) + waves * sa.wakeup_latency_s
+    latency = np.maximum(waves * t_pass, t_bus) + waves * sa.wakeup_latency_s
     powered = np.minimum(sch.active_subarrays, active)
     idle_held = np.maximum(int(mapping.layer_subarrays.sum()) - powered, 0)
-    leak_w = powered * sa.leakage_power_w + ar.static_power_w + idle_held * d.retention_power_w
+    sensed = ops.sense_bits if sa.column_gating else ops.sensed_cols
     out = {
         "latency_s": latency,
-        "sense": ops.sense_bits * d.sense_energy_j_per_bit,
+        "sense": sensed * d.sense_energy_j_per_bit,
+        "row": (2 * ops.senses + ops.row_writes) * sa.row_activation_energy_j,
         "write": ops.write_bits * d.write_energy_j_per_bit,
         "compute": ops.sense_bits * sa.popcount_energy_j_per_bit
         + ops.shift_adds * sa.shift_add_energy_j,
-        "bus": moved * ar.bus_energy_j_per_bit
-        + (ops.bus_in_bits + ops.bus_out_bits) * ar.buffer_energy_j_per_bit,
-        "leakage": latency * leak_w,
+        "buffer": (bus_in + ops.bus_out_bits) * ar.buffer_energy_j_per_bit,
+        "bus": moved * hw.bus_energy_j_per_bit,
+        "leakage": latency * (powered * sa.leakage_power_w + idle_held * d.retention_power_w),
+        "static": latency * ar.static_power_w,
         "wakeup": sch.active_subarrays * sa.wakeup_energy_j,
         "active_subarrays": sch.active_subarrays,
         "powered_subarrays": powered,
         "waves": waves,
+        "passes": sch.passes,
+        "rebroadcast": rebroadcast,
         "busy_s": ops.senses * hw.cycle_s,  # sense-cycle time summed over sub-arrays
     }
     out["energy_j"] = sum(out[c] for c in COMPONENTS)
@@ -96,10 +102,19 @@ def totals(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out = {"latency_s": lat, "energy_j": energy, "avg_power_w": energy / lat,
            "peak_power_w": (c["energy_j"] / c["latency_s"]).max(axis=-1),
            "utilisation": c["busy_s"].sum(axis=-1)
-           / (c["latency_s"] * c["powered_subarrays"]).sum(axis=-1)}
+           / (c["latency_s"] * c["powered_subarrays"]).sum(axis=-1),
+           "column_utilisation": c["n_sense_bits"].sum(axis=-1)
+           / c["n_sensed_cols"].sum(axis=-1)}
     for comp in COMPONENTS:
         out[f"energy_{comp}_j"] = c[comp].sum(axis=-1)
     return out
+
+
+def idle_power_w(hw: Hardware, mapping: Mapping) -> float:
+    """Power between inferences: the controller's static power, plus retention of the gated
+    sub-arrays that hold weights (0 for non-volatile cells)."""
+    held = int(mapping.layer_subarrays.sum())
+    return hw.architecture.static_power_w + held * hw.device.retention_power_w
 
 
 @dataclass(frozen=True)
@@ -111,8 +126,13 @@ class LayerCost:
     gemm: tuple[int, int, int]  # (M, K, N) of the layer (K per group)
     groups: int
     macs: int
+    wbits: int  # weight bits the layer runs at
+    abits: int  # bits of the activations it reads (the network input: input_bits)
     mapped_subarrays: int  # sub-arrays holding this layer's (max-width) weights
     active_subarrays: int  # sub-arrays that compute for the active channels
+    passes: int  # active channels the busiest sub-array senses one after another
+    pixels_per_row: int  # output pixels whose segments share one sensed row
+    column_utilisation: float  # AND bits used / columns sensed
     waves: int  # sequential batches of sub-arrays under the active_subarrays budget
     counts: OpCounts
     latency_s: float
@@ -126,16 +146,19 @@ class PimResult:
 
     preset: str
     config: tuple[int, ...]
-    wbits: int
-    abits: int
+    mapping: str
+    wbits: int  # weight bits of the inner layers (each layer's own: ``layers[i].wbits``)
+    abits: int  # activation bits of the inner layers (the first layer reads input_bits)
     active_subarrays: int
     latency_s: float
     energy_j: float
     energy_breakdown_j: dict[str, float]
-    avg_power_w: float
+    avg_power_w: float  # power while computing: energy / latency
     peak_power_w: float  # highest layer-average power
+    idle_power_w: float  # between inferences: static power + retention of gated sub-arrays
     area_mm2: float
     utilisation: float  # sensing time / (latency x powered sub-arrays)
+    column_utilisation: float  # AND bits used / columns sensed
     macs: int
     weight_bits: int  # bits of the max-width model's weights
     capacity_bits: int  # weight rows of all computational sub-arrays x columns
@@ -151,6 +174,21 @@ class PimResult:
     def capacity_utilisation(self) -> float:
         return self.weight_bits / self.capacity_bits
 
+    @property
+    def max_rate_hz(self) -> float:
+        """Inferences per second when they run back to back."""
+        return 1.0 / self.latency_s
+
+    def power_at(self, rate_hz: float) -> float:
+        """Average power (W) at ``rate_hz`` inferences per second, idle time between them
+        included: ``rate x energy + (1 - rate x latency) x idle_power``."""
+        rate = float(rate_hz)
+        if not 0 <= rate <= self.max_rate_hz * (1 + 1e-12):
+            raise ValueError(f"rate_hz must be in [0, {self.max_rate_hz:.6g}] (one inference "
+                             f"takes {self.latency_s:.6g} s), got {rate_hz!r}")
+        busy = min(1.0, rate * self.latency_s)
+        return rate * self.energy_j + (1.0 - busy) * self.idle_power_w
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["capacity_utilisation"] = self.capacity_utilisation
@@ -164,55 +202,67 @@ def _arrays(specs: Sequence[LayerSpec]):
 
 def estimate_layers(specs: Sequence[LayerSpec], hw: Hardware, *,
                     table: Sequence[LayerSpec] | None = None, active_subarrays: int | None = None,
-                    wbits: int | None = None, abits: int | None = None,
-                    config: Sequence[int] = ()) -> PimResult:
+                    wbits=None, abits=None, bits: LayerBits | None = None,
+                    mapping: str = DEFAULT_MAPPING, config: Sequence[int] = ()) -> PimResult:
     """Cost of the layers ``specs`` (active widths); ``table`` gives the max-width layers the
-    weights were mapped for (default: ``specs`` themselves)."""
+    weights were mapped for (default: ``specs`` themselves). Bits: ``bits`` (per layer), else
+    ``wbits``/``abits`` (an int or one per layer; default: the preset's)."""
     if not specs:
         raise ValueError("no conv/linear layers to estimate")
     table = list(table or specs)
     if len(table) != len(specs):
         raise ValueError(f"table has {len(table)} layers but specs has {len(specs)}")
-    wb, ab = resolve_bits(hw, wbits, abits)
+    if bits is None:
+        bits = uniform_bits(len(specs), hw, wbits, abits)
     a = resolve_active(hw, active_subarrays)
     if a.ndim:
         raise ValueError("estimate takes one active_subarrays value; use estimate_many for grids")
-    mapping = map_model(table, hw, wb)
+    mp = map_model(table, hw, bits.wbits, mapping)
     m, k, n, g = _arrays(specs)
-    c = layer_costs(m, k, n, g, mapping, hw, wb, ab, a)
+    c = layer_costs(m, k, n, g, mp, hw, bits, a)
     t = totals(c)
     layers = []
     for j, s in enumerate(specs):
         counts = OpCounts(**{f: int(c[f"n_{f}"][0, j]) for f in COUNT_FIELDS})
         layers.append(LayerCost(
             s.name, s.kind, (int(m[0, j]), int(k[0, j]), int(n[0, j])), int(g[0, j]), s.macs,
-            int(mapping.layer_subarrays[j]), int(c["active_subarrays"][0, j]),
+            int(bits.wbits[j]), int(bits.abits[j]), int(mp.layer_subarrays[j]),
+            int(c["active_subarrays"][0, j]), int(c["passes"][0, j]),
+            int(mp.pixels_per_row[j]), counts.sense_bits / counts.sensed_cols,
             int(c["waves"][0, j]), counts, float(c["latency_s"][0, j]),
             float(c["energy_j"][0, j]), {comp: float(c[comp][0, j]) for comp in COMPONENTS}))
-    fmap = max((s.in_channels * s.in_hw[0] * s.in_hw[1] + s.out_channels * s.out_hw[0]
-                * s.out_hw[1]) * ab for s in specs)
+    fmap = max((s.in_channels * s.in_hw[0] * s.in_hw[1] * int(bits.abits[j])
+                + s.out_channels * s.out_hw[0] * s.out_hw[1] * int(bits.out_bits[j]))
+               for j, s in enumerate(specs))
+    wb, ab = bits.uniform
     return PimResult(
-        preset=hw.name, config=tuple(int(w) for w in config), wbits=wb, abits=ab,
-        active_subarrays=int(a), latency_s=float(t["latency_s"][0]),
+        preset=hw.name, config=tuple(int(w) for w in config), mapping=mp.name, wbits=wb,
+        abits=ab, active_subarrays=int(a), latency_s=float(t["latency_s"][0]),
         energy_j=float(t["energy_j"][0]),
         energy_breakdown_j={comp: float(t[f"energy_{comp}_j"][0]) for comp in COMPONENTS},
         avg_power_w=float(t["avg_power_w"][0]), peak_power_w=float(t["peak_power_w"][0]),
-        area_mm2=hw.area_m2 * 1e6, utilisation=float(t["utilisation"][0]),
-        macs=int(sum(s.macs for s in specs)), weight_bits=mapping.weight_bits,
+        idle_power_w=idle_power_w(hw, mp), area_mm2=hw.area_m2 * 1e6,
+        utilisation=float(t["utilisation"][0]),
+        column_utilisation=float(t["column_utilisation"][0]),
+        macs=int(sum(s.macs for s in specs)), weight_bits=mp.weight_bits,
         capacity_bits=hw.architecture.subarrays * hw.weight_rows * hw.subarray.cols,
-        mapped_subarrays=int(mapping.layer_subarrays.sum()),
+        mapped_subarrays=int(mp.layer_subarrays.sum()),
         total_subarrays=hw.architecture.subarrays,
-        channels_per_subarray=mapping.channels_per_subarray, fits=mapping.fits,
+        channels_per_subarray=mp.channels_per_subarray, fits=mp.fits,
         buffer_bits_needed=int(fmap), buffer_fits=bool(fmap <= hw.architecture.buffer_bits),
         layers=tuple(layers))
 
 
 def estimate(model, cfg, hw: Hardware, input_size: Sequence[int] | None = None,
              active_subarrays: int | None = None, *, wbits: int | None = None,
-             abits: int | None = None) -> PimResult:
-    """Cost of one inference of ``model`` (a ``DynamicNet``) at sub-net ``cfg`` on ``hw``."""
+             abits: int | None = None, mapping: str = DEFAULT_MAPPING) -> PimResult:
+    """Cost of one inference of ``model`` (a ``DynamicNet``) at sub-net ``cfg`` on ``hw``.
+
+    Each layer runs at the bits the model gives it (:func:`dynpim.pim.bits.model_bits`);
+    ``wbits``/``abits`` override them (a float model's widths; default: the preset's)."""
     cfg = model.validate(cfg)
     table = model.layer_table(input_size)
     specs = model.layer_specs(cfg, input_size)
+    bits = model_bits(model, table, hw, wbits, abits)
     return estimate_layers(specs, hw, table=table, active_subarrays=active_subarrays,
-                           wbits=wbits, abits=abits, config=cfg.widths)
+                           bits=bits, mapping=mapping, config=cfg.widths)

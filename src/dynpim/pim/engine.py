@@ -6,18 +6,31 @@ and shift-added with the sign plane negative. The result equals integer convolut
 Optionally every AND output bit flips with probability ``flip_prob`` (sensing errors): the
 number of flipped ones and zeros in each sensed segment is drawn from the exact binomial laws.
 
-The engine counts the operations it performs; they equal :func:`dataflow.layer_ops` (tested).
+The engine counts the operations it performs on the cost model's placement of the layer; they
+equal :func:`dataflow.layer_ops` for that placement with no extra argument (tested).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
+from functools import cache
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .dataflow import OpCounts
+from ..nn.specs import LayerSpec
+from .dataflow import DEFAULT_MAPPING, OpCounts, check_mapping, map_model
+from .hardware import Hardware
 
 _CHUNK_WORDS = 1 << 22  # words ANDed at once (bounds memory, ~32 MiB)
+
+
+@cache
+def _default_hw() -> Hardware:
+    from .presets import load_preset  # read once, on first use (no import-time file access)
+
+    return load_preset()
 
 
 def _as_int_array(a, name: str) -> np.ndarray:
@@ -55,25 +68,43 @@ def _pack(bits: np.ndarray, tiles: int, cols: int) -> np.ndarray:
     return np.ascontiguousarray(packed).view(np.uint64)
 
 
+def _placement(x_shape, w_shape, stride, padding, groups, wbits, hw: Hardware, mapping: str):
+    """Columns, sub-arrays per tile and pixels per row of this layer placed alone on ``hw``
+    (the cost model's ``map_model`` of a one-layer model: the same placement it costs)."""
+    m, cg, kh, kw = w_shape
+    ho = (x_shape[2] + 2 * padding[0] - kh) // stride[0] + 1
+    wo = (x_shape[3] + 2 * padding[1] - kw) // stride[1] + 1
+    kind = "dwconv" if groups > 1 and groups == m and cg == 1 else "conv"
+    spec = LayerSpec("layer", kind, cg * groups, m, (kh, kw), stride, padding, groups,
+                     (x_shape[2], x_shape[3]), (ho, wo), None, None, False)
+    mp = map_model([spec], hw, wbits, mapping)
+    return int(mp.subarrays_per_tile[0]), int(mp.pixels_per_row[0])
+
+
 def bitwise_conv2d(x_int, w_int, abits: int, wbits: int, stride=1, padding=0, groups: int = 1,
-                   flip_prob: float = 0.0, generator=None, *, cols: int = 256,
-                   subarrays_per_tile: int | None = None, weight_rows: int = 511,
-                   accumulator_bits: int = 32, return_counts: bool = False):
+                   flip_prob: float = 0.0, generator=None, *, hw: Hardware | None = None,
+                   mapping: str = DEFAULT_MAPPING, cols: int | None = None,
+                   subarrays_per_tile: int | None = None, pixels_per_row: int | None = None,
+                   out_bits: int | None = None, return_counts: bool = False):
     """Integer conv2d through AND + popcount + shift-add on bit-planes.
 
     ``x_int``: (B, C, H, W) unsigned ints < 2**abits; ``w_int``: (M, C/groups, kh, kw) signed
     ints in [-2**(wbits-1), 2**(wbits-1)). Returns an int64 tensor (B, M, Ho, Wo), and with
     ``return_counts=True`` also the :class:`OpCounts` of the work done (B inferences).
-    ``cols``/``subarrays_per_tile``/``weight_rows`` describe the sub-array mapping (default:
-    the densest packing of ``weight_rows // wbits`` channels per sub-array).
+
+    Placement: the cost model's. By default this layer is placed alone on ``hw`` (default: the
+    default preset) with ``mapping``, exactly as ``estimate_layers([layer], hw)`` places it, so
+    the counts equal the cost model's; ``cols``/``subarrays_per_tile``/``pixels_per_row``
+    override single fields (``execute`` passes each layer's placement in the whole model).
     """
     for name, b in (("abits", abits), ("wbits", wbits)):
         if isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= 16:
             raise ValueError(f"{name} must be an int in 1..16, got {b!r}")
     if not 0.0 <= float(flip_prob) <= 1.0:
         raise ValueError(f"flip_prob must be in [0, 1], got {flip_prob}")
-    if cols < 1:
+    if cols is not None and cols < 1:
         raise ValueError(f"cols must be >= 1, got {cols}")
+    check_mapping(mapping)
     x, w = _as_int_array(x_int, "x_int"), _as_int_array(w_int, "w_int")
     if x.ndim != 4 or w.ndim != 4:
         raise ValueError(f"need x (B,C,H,W) and w (M,C/groups,kh,kw), got {x.shape}, {w.shape}")
@@ -89,6 +120,15 @@ def bitwise_conv2d(x_int, w_int, abits: int, wbits: int, stride=1, padding=0, gr
 
     stride = (stride, stride) if isinstance(stride, int) else tuple(stride)
     padding = (padding, padding) if isinstance(padding, int) else tuple(padding)
+    hw = hw if hw is not None else _default_hw()
+    if cols is not None and cols != hw.subarray.cols:
+        hw = replace(hw, subarray=replace(hw.subarray, cols=int(cols)))
+    cols = hw.subarray.cols
+    if subarrays_per_tile is None or pixels_per_row is None:
+        s0, r0 = _placement(x.shape, w.shape, stride, padding, groups, wbits, hw, mapping)
+        subarrays_per_tile = subarrays_per_tile or s0
+        pixels_per_row = pixels_per_row or r0
+    r = int(pixels_per_row)
     patches = F.unfold(torch.from_numpy(x).double(), (kh, kw), padding=padding, stride=stride)
     ho = (x.shape[2] + 2 * padding[0] - kh) // stride[0] + 1
     wo = (x.shape[3] + 2 * padding[1] - kw) // stride[1] + 1
@@ -99,26 +139,38 @@ def bitwise_conv2d(x_int, w_int, abits: int, wbits: int, stride=1, padding=0, gr
     xg = xg.reshape(n, g, k).transpose(1, 0, 2)  # (G, N, K)
     wg = (w.reshape(g, mg, k)) & ((1 << wbits) - 1)  # two's complement bit pattern
     tiles = -(-k // cols)
+    if r > 1 and k * r > cols:
+        raise ValueError(f"pixels_per_row={r} segments of {k} columns exceed {cols} columns")
     valid = np.minimum(cols, k - cols * np.arange(tiles))  # used columns per tile
 
+    # one pixel's segment per packed word group: a sensed row holds r of them side by side
+    # (each ANDed with its own copy of the weights and counted by its own counter segment)
     xp = np.stack([_pack(((xg >> i) & 1).astype(np.uint8), tiles, cols) for i in range(abits)])
     wp = np.stack([_pack(((wg >> j) & 1).astype(np.uint8), tiles, cols) for j in range(wbits)])
     rng = _rng(generator) if flip_prob > 0 else None
     acc = np.zeros((g, mg, n, tiles), dtype=np.int64)
     words = xp.shape[-1]
     step = max(1, _CHUNK_WORDS // max(1, g * mg * tiles * words))
-    senses = sense_bits = 0
+    # sensed rows: each image's pixels in rows of r (row ids ascend with the pixel index)
+    rows_per_image = -(-npx // r)
+    q = np.arange(n)
+    row_id = (q // npx) * rows_per_image + (q % npx) // r
+    n_rows = bsz * rows_per_image
+    step_rows = max(1, step // r)
+    senses = sense_bits = popcounts = 0
     for i in range(abits):
         for j in range(wbits):
             scale = (-1 if j == wbits - 1 else 1) << (i + j)
-            for s0 in range(0, n, step):
-                s1 = min(n, s0 + step)
+            for r0 in range(0, n_rows, step_rows):
+                r1 = min(n_rows, r0 + step_rows)
+                s0, s1 = (int(v) for v in np.searchsorted(row_id, [r0, r1]))
                 anded = wp[j][:, :, None] & xp[i][:, None, s0:s1]  # (G, Mg, n', T, words)
                 pc = np.bitwise_count(anded).sum(axis=-1, dtype=np.int64)  # (G, Mg, n', T)
                 if rng is not None:
                     pc = pc - rng.binomial(pc, flip_prob) + rng.binomial(valid - pc, flip_prob)
                 acc[:, :, s0:s1] += scale * pc
-                senses += pc.size
+                popcounts += pc.size
+                senses += g * mg * (r1 - r0) * tiles
                 sense_bits += g * mg * (s1 - s0) * int(valid.sum())
     out = acc.sum(axis=-1).reshape(m, bsz, npx).transpose(1, 0, 2).reshape(bsz, m, ho, wo)
     y = torch.from_numpy(np.ascontiguousarray(out))
@@ -126,14 +178,17 @@ def bitwise_conv2d(x_int, w_int, abits: int, wbits: int, stride=1, padding=0, gr
         return y
 
     # activation row writes: simulate the channel-interleaved placement of dataflow.py
-    s = subarrays_per_tile or -(-m // max(1, weight_rows // wbits))
+    s = int(subarrays_per_tile)
     dest = sum(len({ch % s for ch in range(gi * mg, (gi + 1) * mg)}) for gi in range(g))
+    rows = n_rows
+    acc_bits = hw.subarray.accumulator_bits
     counts = OpCounts(
-        senses=senses, sense_bits=sense_bits, popcounts=senses,
-        shift_adds=senses + m * n * (tiles - 1),
-        row_writes=n * abits * tiles * dest, write_bits=n * abits * int(valid.sum()) * dest,
-        bus_in_bits=n * abits * int(valid.sum()) * g, bus_out_bits=m * n * abits,
-        psum_bits=m * n * (tiles - 1) * accumulator_bits)
+        senses=senses, sense_bits=sense_bits, sensed_cols=senses * cols, popcounts=popcounts,
+        shift_adds=popcounts + m * n * (tiles - 1),
+        row_writes=rows * abits * tiles * dest, write_bits=n * abits * int(valid.sum()) * dest,
+        bus_in_bits=n * abits * int(valid.sum()) * g,
+        bus_out_bits=m * n * (abits if out_bits is None else int(out_bits)),
+        psum_bits=m * n * (tiles - 1) * acc_bits)
     return y, counts
 
 

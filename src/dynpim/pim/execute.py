@@ -20,8 +20,11 @@ from torch import Tensor
 from dynpim.nn import DynamicNet, SubnetConfig
 from dynpim.nn.integer import QuantizedSubnet, quantized_subnet, run_program
 
+from .bits import model_bits
+from .dataflow import DEFAULT_MAPPING, check_mapping, map_model
 from .engine import bitwise_conv2d, bitwise_linear
 from .hardware import Hardware
+from .presets import load_preset
 
 BACKENDS = ("torch", "numpy")
 
@@ -93,12 +96,17 @@ def bitplane_linear(x_int: Tensor, w_int: Tensor, abits: int, wbits: int,
     return out[:, :, 0, 0]
 
 
-def _engine_kwargs(hw: Hardware | None, flip_prob: float, generator) -> dict:
-    kw: dict = {"flip_prob": float(flip_prob), "generator": generator}
-    if hw is not None:
-        kw["cols"] = hw.subarray.cols
-        kw["weight_rows"] = hw.weight_rows
-    return kw
+def placements(model: DynamicNet, hw: Hardware, input_size: Sequence[int],
+               mapping: str = DEFAULT_MAPPING) -> dict[str, dict]:
+    """Per layer name: the cost model's placement (sub-arrays per tile, pixels per row) and
+    output bits, as keyword arguments of :func:`dynpim.pim.engine.bitwise_conv2d`."""
+    table = model.layer_table(input_size)
+    bits = model_bits(model, table, hw)
+    mp = map_model(table, hw, bits.wbits, mapping)
+    return {s.name: {"hw": hw, "mapping": mapping,
+                     "subarrays_per_tile": int(mp.subarrays_per_tile[j]),
+                     "pixels_per_row": int(mp.pixels_per_row[j]),
+                     "out_bits": int(bits.out_bits[j])} for j, s in enumerate(table)}
 
 
 def _conv(q, w, abits, wbits, stride, padding, groups, **kw) -> Tensor:
@@ -112,16 +120,17 @@ def _linear(q, w, abits, wbits, **kw) -> Tensor:
 def execute(model: DynamicNet, cfg: SubnetConfig | Sequence[int] | None, x: Tensor,
             hw: Hardware | None = None, flip_prob: float = 0.0, generator=None, *,
             batch_size: int = 256, backend: str = "torch",
-            qs: QuantizedSubnet | None = None) -> Tensor:
+            qs: QuantizedSubnet | None = None, mapping: str = DEFAULT_MAPPING) -> Tensor:
     """Logits (float64) of sub-net ``cfg`` for inputs ``x``, every conv/linear run through the
     bit-plane AND/popcount/shift-add dataflow.
 
     ``backend="torch"`` (default) uses :func:`bitplane_conv2d` on ``x``'s device (GPU if ``x``
     is there); ``backend="numpy"`` uses the packed-word engine
     :func:`dynpim.pim.engine.bitwise_conv2d` (CPU, slower, counts operations). Both give the
-    same integers. ``hw`` sets the sub-array geometry for the numpy engine (columns per sensed
-    segment); ``flip_prob`` flips each sensed AND output bit with that probability
-    (``generator``: a generator or an int seed, for reproducibility). Inputs are processed in
+    same integers. The numpy engine runs every layer on the cost model's placement of ``model``
+    on ``hw`` (default: the default preset) with ``mapping``; ``flip_prob`` flips each sensed
+    AND output bit with that probability (``generator``: a generator or an int seed, for
+    reproducibility). Inputs are processed in
     chunks of ``batch_size`` images; pass a precompiled ``qs`` to skip the export.
     """
     if not 0.0 <= float(flip_prob) <= 1.0:
@@ -133,15 +142,18 @@ def execute(model: DynamicNet, cfg: SubnetConfig | Sequence[int] | None, x: Tens
     x = x.detach()
     with torch.no_grad():
         qs = qs or quantized_subnet(model, cfg, input_size=tuple(x.shape[1:]))
+        per_layer = None
         if backend == "numpy":
             x = x.cpu()
-            kw = _engine_kwargs(hw, flip_prob, generator)
+            kw = {"flip_prob": float(flip_prob), "generator": generator}
             conv, linear = partial(_conv, **kw), partial(_linear, **kw)
+            per_layer = placements(model, hw or load_preset(), tuple(x.shape[1:]),
+                                   check_mapping(mapping))
         else:
             gen = _torch_generator(generator, x.device)
             kw = {"flip_prob": float(flip_prob), "generator": gen}
             conv, linear = partial(bitplane_conv2d, **kw), partial(bitplane_linear, **kw)
-        outs = [run_program(qs, xb, conv, linear) for xb in x.split(batch_size)]
+        outs = [run_program(qs, xb, conv, linear, per_layer) for xb in x.split(batch_size)]
     return torch.cat(outs) if outs else torch.empty(0, dtype=torch.float64)
 
 
@@ -153,7 +165,6 @@ def evaluate_pim(model: DynamicNet, configs: Sequence[SubnetConfig], x: Tensor, 
     from .cost import estimate
 
     rows = []
-    wbits, abits = model.args.get("wbits", 32), model.args.get("abits", 32)
     for cfg in configs:
         cfg = model.validate(cfg)
         was = model.training
@@ -163,7 +174,7 @@ def evaluate_pim(model: DynamicNet, configs: Sequence[SubnetConfig], x: Tensor, 
         model.train(was)
         logits = execute(model, cfg, x, hw, flip_prob, generator, batch_size=batch_size)
         pred, yc = logits.argmax(1).cpu(), y.cpu()
-        r = estimate(model, cfg, hw, input_size=tuple(x.shape[1:]), wbits=wbits, abits=abits)
+        r = estimate(model, cfg, hw, input_size=tuple(x.shape[1:]))
         rows.append({"config": cfg.key, "top1_fake_quant": round(100 * float((fq == yc).float()
                      .mean()), 3), "top1_pim": round(100 * float((pred == yc).float().mean()), 3),
                      "agreement_pct": round(100 * float((pred == fq).float().mean()), 3),

@@ -30,25 +30,41 @@ _BASE: dict[str, tuple[str, float]] = {
 }
 # per-bit denominators: "pJ/bit", "nJ/KB" (KB = 1024 bytes, as in the Ambit energy table)
 _PER = {"bit": 1.0, "B": 8.0, "KB": 8192.0, "KiB": 8192.0}
+# per-bit-per-length denominators of wire energies: "pJ/bit/mm"
+_PER_LENGTH = {"mm": 1e-3, "um": 1e-6, "µm": 1e-6, "m": 1.0}
 
 
 def convert(value: Any, unit: Any, dim: str, where: str) -> float:
-    """Value in SI for a parameter of dimension ``dim`` (e.g. ``"energy/bit"``)."""
+    """Value in SI for a parameter of dimension ``dim`` (e.g. ``"energy/bit"``); a ``"bool"``
+    parameter takes ``unit: bool`` and ``value: true|false``."""
+    if dim == "bool":
+        if unit != "bool" or not isinstance(value, bool):
+            raise ValueError(f"{where}: must be {{value: true|false, unit: bool}}, got "
+                             f"value {value!r}, unit {unit!r}")
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{where}: value must be a number, got {value!r}")
     if not isinstance(unit, str):
         raise ValueError(f"{where}: unit must be a string, got {unit!r}")
     num, _, den = unit.partition("/")
+    den, _, den_len = den.partition("/")
     want_num, _, want_den = dim.partition("/")
+    want_den, _, want_len = want_den.partition("/")
     allowed = sorted(u for u, (d, _) in _BASE.items() if d == want_num)
-    hint = f"{'/'.join([', '.join(allowed)] + ([want_den] if want_den else []))}"
-    if num not in _BASE or _BASE[num][0] != want_num or bool(den) != bool(want_den):
+    hint = "/".join([", ".join(allowed)] + ([want_den] if want_den else [])
+                    + (["mm"] if want_len else []))
+    if num not in _BASE or _BASE[num][0] != want_num or bool(den) != bool(want_den) \
+            or bool(den_len) != bool(want_len):
         raise ValueError(f"{where}: unit {unit!r} is not a {dim} unit (allowed: {hint})")
     factor = _BASE[num][1]
     if den:
         if den not in _PER:
             raise ValueError(f"{where}: unit {unit!r}: per-{den} not allowed (use /bit or /KB)")
         factor /= _PER[den]
+    if den_len:
+        if den_len not in _PER_LENGTH:
+            raise ValueError(f"{where}: unit {unit!r}: per-{den_len} not allowed (use /bit/mm)")
+        factor /= _PER_LENGTH[den_len]
     return float(value) * factor
 
 
@@ -85,6 +101,10 @@ class Subarray:
     shift_add_latency_s: float = _p("shift_add_latency", "time")
     shift_add_energy_j: float = _p("shift_add_energy", "energy")
     accumulator_bits: int = _p("accumulator_bits", "count", integer=True)
+    # row decoder + word-line driver, per row activated (an AND sense activates two rows)
+    row_activation_energy_j: float = _p("row_activation_energy", "energy")
+    # sense amplifiers of unused columns switched off (else every column of a sensed row fires)
+    column_gating: bool = _p("column_gating", "bool", zero=True)
     leakage_power_w: float = _p("leakage_power", "power", zero=True)  # powered periphery
     periphery_area_m2: float = _p("periphery_area", "area")
     wakeup_latency_s: float = _p("wakeup_latency", "time", zero=True)
@@ -102,7 +122,7 @@ class Architecture:
     buffer_energy_j_per_bit: float = _p("buffer_energy", "energy/bit")
     buffer_area_m2: float = _p("buffer_area", "area")
     bus_width_bits: int = _p("bus_width", "count", integer=True)
-    bus_energy_j_per_bit: float = _p("bus_energy", "energy/bit")
+    wire_energy_j_per_bit_m: float = _p("wire_energy", "energy/bit/length")  # global wire
     clock_hz: float = _p("clock", "frequency")
     static_power_w: float = _p("static_power", "power", zero=True)  # always-on controller etc.
 
@@ -166,6 +186,17 @@ class Hardware:
         return self.architecture.subarrays * self.subarray_area_m2 + \
             self.architecture.buffer_area_m2
 
+    @property
+    def bus_length_m(self) -> float:
+        """Length a broadcast travels: one side of a square chip (an H-tree from the central
+        buffer reaches every sub-array within about one side)."""
+        return math.sqrt(self.area_m2)
+
+    @property
+    def bus_energy_j_per_bit(self) -> float:
+        """Energy to move one bit between the buffer and a sub-array."""
+        return self.architecture.wire_energy_j_per_bit_m * self.bus_length_m
+
     def with_bits(self, wbits: int | None = None, abits: int | None = None) -> Hardware:
         """Copy with other default bit widths (validated)."""
         q = replace(self.quantization, wbits=wbits or self.quantization.wbits,
@@ -197,6 +228,10 @@ def _section(cls: type, data: Any, sec: str, name: str, sources: dict[str, str])
         if not isinstance(src, str) or not src.strip():
             raise ValueError(f"{w}: source must be a non-empty string")
         v = convert(entry["value"], entry["unit"], f.metadata["dim"], w)
+        if f.metadata["dim"] == "bool":
+            kwargs[f.name] = bool(v)
+            sources[f"{sec}.{key}"] = src.strip()
+            continue
         if not math.isfinite(v) or v < 0 or (v == 0 and not f.metadata["zero"]):
             bound = ">= 0" if f.metadata["zero"] else "> 0"
             raise ValueError(f"{w}: must be finite and {bound}, got {entry['value']}")

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..nn import SubnetConfig, widths_matrix
-from .cost import layer_costs, resolve_active, resolve_bits, totals
-from .dataflow import gemm_arrays, map_model
+from .bits import model_bits
+from .cost import idle_power_w, layer_costs, resolve_active, totals
+from .dataflow import DEFAULT_MAPPING, gemm_arrays, map_model
 from .hardware import Hardware
 
 
@@ -35,12 +36,13 @@ def configs_array(model, configs) -> np.ndarray:
 
 def estimate_many(model, configs, hw: Hardware, input_size: Sequence[int] | None = None,
                   active_subarrays=None, *, wbits: int | None = None,
-                  abits: int | None = None) -> dict[str, np.ndarray]:
+                  abits: int | None = None,
+                  mapping: str = DEFAULT_MAPPING) -> dict[str, np.ndarray]:
     """Per-inference cost of every config: a dict of (n_configs,) float arrays with keys
-    ``latency_s, energy_j, avg_power_w, peak_power_w, utilisation, energy_<component>_j``
-    (components: sense, write, compute, bus, leakage, wakeup), plus ``macs`` and
-    ``active_subarrays``. ``active_subarrays`` may be one int or one per config."""
-    wb, ab = resolve_bits(hw, wbits, abits)
+    ``latency_s, energy_j, avg_power_w, peak_power_w, idle_power_w, utilisation,
+    column_utilisation, energy_<component>_j`` (components: ``dynpim.pim.COMPONENTS``), plus
+    ``macs`` and ``active_subarrays``. ``active_subarrays`` may be one int or one per config.
+    Bits per layer as in :func:`dynpim.pim.estimate`."""
     arr = configs_array(model, configs)
     a = resolve_active(hw, active_subarrays)
     if a.ndim:
@@ -49,10 +51,12 @@ def estimate_many(model, configs, hw: Hardware, input_size: Sequence[int] | None
                              f"({arr.shape[0]}), got shape {a.shape}")
         a = a[:, None]
     table = model.layer_table(input_size)
-    mapping = map_model(table, hw, wb)
+    bits = model_bits(model, table, hw, wbits, abits)
+    mp = map_model(table, hw, bits.wbits, mapping)
     cin, cout = widths_matrix(table, arr)
     m, k, n, g = gemm_arrays(table, cin, cout)
-    out = totals(layer_costs(m, k, n, g, mapping, hw, wb, ab, a))
+    out = totals(layer_costs(m, k, n, g, mp, hw, bits, a))
+    out["idle_power_w"] = np.full(arr.shape[0], idle_power_w(hw, mp))
     out["macs"] = (m * k * n).sum(axis=-1)
     out["active_subarrays"] = np.broadcast_to(a.reshape(-1), (arr.shape[0],)).copy()
     return out

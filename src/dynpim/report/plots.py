@@ -94,25 +94,31 @@ def layer_breakdown(nets: dict[str, dict[str, Any]], out: Path) -> Path:
 
 
 def power_latency_knob(points: list[dict[str, Any]], out: Path) -> Path:
-    """Average power vs latency as the number of active sub-arrays changes, per sub-net."""
+    """The active-sub-array knob is a power cap that throttles: per sub-net, power while
+    computing (left) and energy per inference (right) against latency, one marker per number
+    of powered sub-arrays."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.6))
-    for label in dict.fromkeys(p["label"] for p in points):
-        pts = sorted((p for p in points if p["label"] == label),
-                     key=lambda p: p["active_subarrays"])
-        x = [p["latency_s"] * 1e6 for p in pts]
-        y = [p["avg_power_w"] * 1e3 for p in pts]
-        ax.plot(x, y, marker="o", label=label)
-        for p, xi, yi in zip(pts, x, y):
-            ax.annotate(str(p["active_subarrays"]), (xi, yi), fontsize=7,
-                        textcoords="offset points", xytext=(3, 3))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("latency per image (µs)")
-    ax.set_ylabel("average power (mW)")
-    ax.set_title("Active sub-arrays knob (labels: active sub-arrays)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    panels = (("avg_power_w", 1e3, "power while computing (mW)"),
+              ("energy_j", 1e6, "energy per inference (µJ)"))
+    for ax, (key, scale, ylabel) in zip(axes, panels):
+        for label in dict.fromkeys(p["label"] for p in points):
+            pts = sorted((p for p in points if p["label"] == label and key in p),
+                         key=lambda p: p["active_subarrays"])
+            x = [p["latency_s"] * 1e6 for p in pts]
+            y = [p[key] * scale for p in pts]
+            ax.plot(x, y, marker="o", label=label)
+            for p, xi, yi in zip(pts, x, y):
+                ax.annotate(str(p["active_subarrays"]), (xi, yi), fontsize=7,
+                            textcoords="offset points", xytext=(3, 3))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("latency per image (µs)")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    axes[0].set_title("Power cap (labels: powered sub-arrays)")
+    axes[1].set_title("Energy per inference under the cap")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

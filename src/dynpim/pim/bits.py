@@ -1,0 +1,95 @@
+"""The bit widths each layer really runs at, read from the (quantized) model itself.
+
+A quantized dynpim model (``create_model(..., wbits=, abits=)``) stores weights at its layers'
+``wbits``, quantizes the network input to ``input_bits`` (8 by default: the first layer reads
+8-bit codes whatever ``abits`` is) and every other activation to ``abits``. The cost model must
+charge each layer at those widths; explicit ``wbits``/``abits`` arguments override them (for
+float models, or what-if studies), but never the input quantizer's width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..nn.quant import InputQuant
+from ..nn.specs import LayerSpec
+from .hardware import Hardware
+
+_FLOAT = 32
+DEFAULT_INPUT_BITS = 8  # the zoo's InputQuant default: what a float model's input becomes
+
+
+def check_bits(name: str, value: object) -> int:
+    """``value`` as an int in 1..16, else a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= 16:
+        raise ValueError(f"{name} must be an int in 1..16, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class LayerBits:
+    """Per-layer bit widths, aligned with a model's ``layer_table``."""
+
+    wbits: np.ndarray  # (n_layers,) weight bits
+    abits: np.ndarray  # (n_layers,) bits of the activations the layer reads
+    out_bits: np.ndarray  # (n_layers,) bits of the outputs it sends back to the buffer
+
+    @property
+    def uniform(self) -> tuple[int, int]:
+        """(wbits, abits) of the inner layers: the most common widths."""
+        w = np.bincount(self.wbits).argmax()
+        a = np.bincount(self.abits).argmax()
+        return int(w), int(a)
+
+
+def uniform_bits(n_layers: int, hw: Hardware, wbits, abits) -> LayerBits:
+    """Every layer at ``wbits``/``abits`` (ints or one per layer; None: the preset default)."""
+    def arr(name, v, default):
+        if v is None:
+            v = default
+        if isinstance(v, (Sequence, np.ndarray)) and not isinstance(v, str):
+            vals = [check_bits(name, x) for x in v]
+            if len(vals) != n_layers:
+                raise ValueError(f"{name} has {len(vals)} values for {n_layers} layers")
+            return np.array(vals, dtype=np.int64)
+        return np.full(n_layers, check_bits(name, v), dtype=np.int64)
+    w = arr("wbits", wbits, hw.quantization.wbits)
+    a = arr("abits", abits, hw.quantization.abits)
+    return LayerBits(w, a, a.copy())
+
+
+def _reads_input(spec: LayerSpec) -> bool:
+    """A conv with no input slot reads the network input (in a quantized zoo model it carries
+    the input quantizer)."""
+    return spec.kind in ("conv", "dwconv") and spec.in_slot is None
+
+
+def model_bits(model, table: Sequence[LayerSpec], hw: Hardware, wbits=None,
+               abits=None) -> LayerBits:
+    """Bits of every layer of ``model`` (rows of ``table``): each quantized layer's own
+    ``wbits``; activations at the model's ``abits``, except layers reading the network input,
+    which read ``input_bits``-bit codes. ``wbits``/``abits`` override the model's values (and
+    give the widths of a float model); the input width is never overridden."""
+    args = getattr(model, "args", {}) or {}
+    m_w, m_a = int(args.get("wbits", _FLOAT)), int(args.get("abits", _FLOAT))
+    default_w = hw.quantization.wbits if m_w == _FLOAT else m_w
+    default_a = hw.quantization.abits if m_a == _FLOAT else m_a
+    act = check_bits("abits", default_a if abits is None else abits)
+    modules = dict(model.dynamic_layers())
+    w, a = [], []
+    for spec in table:
+        mod = modules.get(spec.name)
+        own = getattr(mod, "wbits", None)
+        wb = wbits if wbits is not None else (own if own is not None else default_w)
+        w.append(check_bits("wbits", wb))
+        quant = getattr(mod, "in_quant", None)
+        if isinstance(quant, InputQuant):
+            a.append(check_bits("input_bits", quant.bits))
+        else:
+            a.append(DEFAULT_INPUT_BITS if _reads_input(spec) else act)
+    n = len(table)
+    return LayerBits(np.array(w, dtype=np.int64), np.array(a, dtype=np.int64),
+                     np.full(n, act, dtype=np.int64))
