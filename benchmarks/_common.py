@@ -193,7 +193,8 @@ def write_result(name: str, data: dict[str, Any], *, markdown: str = "",
     path.parent.mkdir(parents=True, exist_ok=True)
     command = command or "python benchmarks/" + " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
     payload = {"benchmark": name, "command": command, "machine": machine or machine_info(),
-               "markdown": markdown, "dirty": bool(_STATE["dirty"]), **data}
+               "markdown": markdown, **data,
+               "dirty": bool(_STATE["dirty"] or data.get("dirty"))}
     if quick or partial:
         payload["quick" if quick else "partial_run"] = True
     path.write_text(json.dumps(payload, indent=1))

@@ -6,11 +6,20 @@
 [0.25, 1] as US-Nets do, which spreads the same epochs over infinitely many widths.
 
 Writes ``benchmarks/results/accuracy_fmnist.json`` (``dynamic`` and ``individual`` maps from
-width to test top-1 %, the settings, machine and command, and a Markdown table that
-``run_all.py --render`` puts in docs/benchmarks.md).
+width to test top-1 %, the mean over ``--seeds``; ``dynamic_sd``/``individual_sd`` the standard
+deviation over seeds; ``per_seed`` every seed's numbers; the settings, machine and command, and a
+Markdown table that ``run_all.py --render`` puts in docs/benchmarks.md). The targets are judged
+on the means. Each finished training stores its numbers in ``<runs-dir>/seed<k>/<run>/
+result.json`` and is skipped when run again, so a long multi-seed run can span sessions (keep
+``--runs-dir`` outside the work tree) and be merged at the end. A ``--quick`` or ``--only`` run
+never overwrites the committed result (it goes to ``runs/benchmarks/`` unless ``--out`` names
+another file). Accuracies are on the test split; nothing here selects on them (the recipe is
+an input, chosen by ``sandwich_ablation.py`` on a validation split).
 
     python benchmarks/accuracy_fmnist.py --device cpu --parallel    # the real run: 106 min
-                                                                    # on 2 cores
+                                                                    # per seed on 2 cores
+    python benchmarks/accuracy_fmnist.py --device cpu --parallel --seeds 0,1,2 \
+        --runs-dir /var/tmp/acc_runs                                 # ~5.5 h, resumable
     python benchmarks/accuracy_fmnist.py --device cuda               # on a GPU
     python benchmarks/accuracy_fmnist.py --quick                     # smoke run, CPU, ~1 min
 
@@ -42,7 +51,10 @@ from dynpim.train import TrainConfig, train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _common import write_result  # noqa: E402
+from _common import add_provenance_args, part_stamp, start_run, write_result  # noqa: E402
+
+TARGET_GAP = -0.3   # points: dynamic minus individual, every width, on the means (issue 16)
+TARGET_FULL = 93.0  # % test top-1 of the full-width dynamic network, on the mean
 
 
 def parse() -> argparse.Namespace:
@@ -63,7 +75,10 @@ def parse() -> argparse.Namespace:
                    help="dynamic run: train exactly --widths (discrete, as Slimmable Networks) "
                         "or any ratio in [min, max] (uniform, as US-Nets)")
     p.add_argument("--widths", default="0.25,0.5,0.75,1.0")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None, help="one seed (same as --seeds N)")
+    p.add_argument("--seeds", type=seed_list, default=None,
+                   help="comma-separated seeds, e.g. 0,1,2 (default: --seed, else 0); numbers "
+                   "are reported as mean ± sd over seeds and the targets judged on the mean")
     p.add_argument("--data-dir", default=None, help="default: /usr/share/datasets/fashion-mnist")
     p.add_argument("--holdout", type=int, default=0,
                    help="training images held out (0: train on all 60,000)")
@@ -83,7 +98,39 @@ def parse() -> argparse.Namespace:
                    help="CPU: run the dynamic and the individual trainings as two processes "
                         "with one thread each (better use of 2 cores than one 2-thread "
                         "process), then merge them into --out")
-    return p.parse_args()
+    add_provenance_args(p)
+    a = p.parse_args()
+    if a.seeds is None:
+        a.seeds = [0 if a.seed is None else a.seed]
+    return a
+
+
+def seed_list(s: str) -> list[int]:
+    """``"0,1,2"`` -> ``[0, 1, 2]`` (distinct, at least one)."""
+    try:
+        out = [int(v) for v in s.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {s!r}") from None
+    if not out or len(set(out)) != len(out):
+        raise argparse.ArgumentTypeError(f"expected distinct seeds, got {s!r}")
+    return out
+
+
+def aggregate(per_seed: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """``{seed: {mode: {width: top1}}}`` -> ``{mode: {width: mean}, mode_sd: {width: sd},
+    mode_n: {width: seeds}}`` over the seeds that have the number (sd None for one seed)."""
+    import statistics
+
+    out: dict[str, dict[str, float]] = {}
+    for mode in ("dynamic", "individual"):
+        widths = sorted({w for r in per_seed.values() for w in r.get(mode, {})}, key=float)
+        vals = {w: [r[mode][w] for r in per_seed.values() if w in r.get(mode, {})]
+                for w in widths}
+        out[mode] = {w: round(statistics.fmean(v), 3) for w, v in vals.items()}
+        out[f"{mode}_sd"] = {w: (round(statistics.stdev(v), 3) if len(v) > 1 else None)
+                             for w, v in vals.items()}
+        out[f"{mode}_n"] = {w: len(v) for w, v in vals.items()}
+    return out
 
 
 def run_parallel(a: argparse.Namespace) -> None:
@@ -127,11 +174,22 @@ def merge(paths: list[str], out: str, extra: dict | None = None,
     with individual runs from another) into one result file. Epochs, batch, seed and weight
     decay must agree; learning rate and device may differ per mode and are shown per mode."""
     parts = [json.load(open(p)) for p in paths]
-    result = {k: {} for k in ("dynamic", "individual", "macs", "time_s", "history")}
+    result = {k: {} for k in ("macs", "time_s", "history")}
+    per_seed: dict[str, dict[str, dict[str, float]]] = {}
     for part in parts:
         for k in result:
             result[k].update(part.get(k, {}))
-    keep = ("epochs", "batch_size", "seed", "weight_decay")
+        # parts from before --seeds hold one seed's numbers at the top level
+        ps = part.get("per_seed") or {str(part["settings"].get("seed", 0)): {
+            m: part.get(m, {}) for m in ("dynamic", "individual")}}
+        for seed, modes in ps.items():
+            for mode, vals in modes.items():
+                per_seed.setdefault(seed, {}).setdefault(mode, {}).update(vals)
+    result["per_seed"] = per_seed
+    result.update(aggregate(per_seed))
+    result["parts"] = [part_stamp(path, p) for path, p in zip(paths, parts)]
+    result["dirty"] = any(p.get("dirty") or p.get("machine", {}).get("dirty") for p in parts)
+    keep = ("epochs", "batch_size", "weight_decay")
     settings = [{k: p["settings"].get(k) for k in keep} for p in parts]
     if any(s != settings[0] for s in settings):
         raise SystemExit(f"partial results differ in their settings: {settings}")
@@ -157,9 +215,11 @@ def merge(paths: list[str], out: str, extra: dict | None = None,
         f"{m.get('date_utc')}, {_minutes(p)})" for p, m in zip(parts, result["machines"])) + "." \
         + wall
     print(table)
+    result["accuracy_split"] = "test"
     write_result("accuracy_fmnist", result, markdown=table, path=out,
                  command=command or " ; ".join(result["settings"]["merged_from"]),
-                 machine=result["machines"][0])
+                 machine=result["machines"][0], quick=bool(result["settings"].get("quick")),
+                 allow_dirty=True if result["dirty"] else None)
 
 
 def _minutes(part: dict) -> str:
@@ -173,6 +233,7 @@ def main() -> None:
     if a.merge:
         merge(a.merge, a.out)
         return
+    start_run(a.allow_dirty)
     if a.parallel:
         run_parallel(a)
         return
@@ -194,38 +255,64 @@ def main() -> None:
     base = TrainConfig(model="resnet20", dataset="fashion-mnist", data_dir=a.data_dir,
                        holdout=a.holdout, epochs=epochs, batch_size=a.batch_size, lr=a.lr,
                        weight_decay=a.weight_decay, warmup_epochs=min(a.warmup_epochs, epochs),
-                       num_random=a.num_random, seed=a.seed, eval_widths=widths,
+                       num_random=a.num_random, seed=a.seeds[0], eval_widths=widths,
                        sampling=a.sampling, train_widths=widths, min_width=min(widths),
                        subnet_loss=a.subnet_loss,
                        device=a.device, progress=a.progress, calib_batches=calib,
                        channels_last=channels_last)
     result = {"benchmark": "accuracy_fmnist", "dynamic": {}, "individual": {}, "macs": {},
               "time_s": {}, "history": {},
-              "settings": {**base.to_dict(), "quick": a.quick, "train_images": len(splits.train_y),
+              "per_seed": {},
+              "settings": {**base.to_dict(), "seeds": a.seeds, "quick": a.quick,
+                           "train_images": len(splits.train_y),
                            "test_images": len(splits.test_y), "torch": torch.__version__,
                            "device_name": torch.cuda.get_device_name() if a.device.startswith(
                                "cuda") else platform.processor() or platform.machine()}}
     runs = [] if a.only == "individual" else [("dynamic", None)]
     runs += [] if a.only == "dynamic" else [("individual", w) for w in widths]
-    for mode, w in runs:
-        name = "dynamic" if w is None else f"individual_{w:g}"
-        cfg = replace(base, mode=mode, width=w, out=os.path.join(a.runs_dir, name),
-                      sampling=base.sampling if mode == "dynamic" else "uniform")
-        t0 = time.perf_counter()
-        res = train(cfg, splits=splits)
-        dt = time.perf_counter() - t0
-        rows = {r["ratio"]: r for r in res.final["test"]}
-        result["time_s"][name] = round(dt, 1)
-        result["history"][name] = res.history
-        for r in res.final["test"]:
-            key = f"{r['ratio']:g}"
-            result[mode][key] = r["top1_test"]
-            result["macs"][key] = r["macs"]
-        print(f"{name}: {dt:.0f} s, top-1 {[rows[k]['top1_test'] for k in sorted(rows)]}",
-              flush=True)
+    for seed in a.seeds:
+        for mode, w in runs:
+            done = train_one(a, replace(base, seed=seed), splits, seed, mode, w)
+            tag = done["name"] if len(a.seeds) == 1 else f"seed{seed}/{done['name']}"
+            result["time_s"][tag] = done["time_s"]
+            result["history"][tag] = done["history"]
+            result["macs"].update(done["macs"])
+            result["per_seed"].setdefault(str(seed), {}).setdefault(mode, {}).update(done["top1"])
+    result.update(aggregate(result["per_seed"]))
+    result["accuracy_split"] = "test"
     table = markdown(result, widths)
     print(table)
-    write_result("accuracy_fmnist", result, markdown=table, path=a.out)
+    default_out = a.out == os.path.join(HERE, "results", "accuracy_fmnist.json")
+    write_result("accuracy_fmnist", result, markdown=table, path=a.out, quick=a.quick,
+                 partial=bool(a.only) and default_out)
+
+
+def train_one(a: argparse.Namespace, cfg: TrainConfig, splits, seed: int, mode: str,
+              w: float | None) -> dict:
+    """One training of one seed; its numbers are stored in ``<runs-dir>/seed<k>/<name>/
+    result.json`` and reused when present (resuming a long multi-seed run)."""
+    name = "dynamic" if w is None else f"individual_{w:g}"
+    out = os.path.join(a.runs_dir, f"seed{seed}", name)
+    cache = os.path.join(out, "result.json")
+    if os.path.exists(cache):
+        with open(cache) as f:
+            done = json.load(f)
+        print(f"{name} (seed {seed}): reused {cache}", flush=True)
+        return done
+    cfg = replace(cfg, mode=mode, width=w, out=out,
+                  sampling=cfg.sampling if mode == "dynamic" else "uniform")
+    t0 = time.perf_counter()
+    res = train(cfg, splits=splits)
+    dt = time.perf_counter() - t0
+    done = {"name": name, "seed": seed, "time_s": round(dt, 1), "history": res.history,
+            "top1": {f"{r['ratio']:g}": r["top1_test"] for r in res.final["test"]},
+            "macs": {f"{r['ratio']:g}": r["macs"] for r in res.final["test"]},
+            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    os.makedirs(out, exist_ok=True)
+    with open(cache, "w") as f:
+        json.dump(done, f)
+    print(f"{name} (seed {seed}): {dt:.0f} s, top-1 {list(done['top1'].values())}", flush=True)
+    return done
 
 
 SUBNET_LOSS = {"distill": "in-place distillation", "labels": "hard labels",
@@ -244,31 +331,48 @@ def markdown(result: dict, widths: tuple[float, ...]) -> str:
              f"{sampling.get(s.get('sampling', 'uniform'), s.get('sampling'))}, "
              f"{s.get('num_random')} random sub-nets per batch besides largest and smallest, "
              f"sub-net loss: {SUBNET_LOSS[s.get('subnet_loss', 'distill')]}.", "",
-             "| width | MMACs | dynamic top-1 (%) | individual top-1 (%) | gap (points) |",
+             f"Test top-1 on the {s.get('test_images', '?')} test images; mean ± standard "
+             f"deviation over seeds {s.get('seeds', [s.get('seed')])} (n: seeds per number).",
+             "",
+             "| width | MMACs | dynamic test top-1 (%) | individual test top-1 (%) | "
+             "gap of means (points) |",
              "|---:|---:|---:|---:|---:|"]
+
+    def cell(mode: str, k: str) -> str:
+        v = result[mode].get(k)
+        if v is None:
+            return "-"
+        sd = result.get(f"{mode}_sd", {}).get(k)
+        n = result.get(f"{mode}_n", {}).get(k, 1)
+        return f"{v:.2f}" + (f" ± {sd:.2f}" if sd is not None else "") + f" (n={n})"
+
     for w in widths:
         k = f"{w:g}"
         d, i = result["dynamic"].get(k), result["individual"].get(k)
         gap = f"{d - i:+.2f}" if d is not None and i is not None else "-"
         macs = result["macs"].get(k)
-        lines.append(f"| {k} | {macs / 1e6:.2f} | {'-' if d is None else f'{d:.2f}'} | "
-                     f"{'-' if i is None else f'{i:.2f}'} | {gap} |" if macs else f"| {k} | - |")
+        lines.append(f"| {k} | {macs / 1e6:.2f} | {cell('dynamic', k)} | "
+                     f"{cell('individual', k)} | {gap} |" if macs else f"| {k} | - |")
     lines += ["", verdict(result, widths)]
     return "\n".join(lines)
 
 
 def verdict(result: dict, widths: tuple[float, ...]) -> str:
-    """The issue's target, checked: dynamic within 0.5 points of individual at every width,
-    full width >= 93 %."""
+    """The issue's target, checked on the means over seeds: dynamic minus individual >= -0.3
+    points at every width, full-width dynamic >= 93.0 %."""
     gaps = [result["dynamic"][k] - result["individual"][k] for k in (f"{w:g}" for w in widths)
             if k in result["dynamic"] and k in result["individual"]]
     full = result["dynamic"].get(f"{max(widths):g}")
+    head = (f"Target (on the means: dynamic minus individual >= {TARGET_GAP} points at every "
+            f"width, full width >= {TARGET_FULL} %)")
     if not gaps or full is None:
-        return "Target (within 0.5 points of individual everywhere, full width >= 93 %): n/a"
-    met = min(gaps) >= -0.5 and full >= 93.0
-    return (f"Target (dynamic within 0.5 points of individual at every width, full width "
-            f">= 93 %): {'met' if met else 'NOT met'} (gaps {min(gaps):+.2f} to "
-            f"{max(gaps):+.2f} points, full width {full:.2f} %).")
+        return f"{head}: n/a"
+    met = min(gaps) >= TARGET_GAP and full >= TARGET_FULL
+    counts = [*result.get("dynamic_n", {}).values(), *result.get("individual_n", {}).values()]
+    seeds = min(counts) if counts else 1
+    note = "" if seeds >= 3 else f"; only {seeds} seed(s): issue 16 asks for >= 3"
+    return (f"{head}: {'met' if met else 'NOT met'} (gaps {min(gaps):+.2f} to "
+            f"{max(gaps):+.2f} points, full width {full:.2f} %{note}).")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,59 @@
+"""accuracy_fmnist's seeds: mean ± sd per width, targets judged on the means, merged parts keep
+their own timestamps (no training here: the committed parts are merged again)."""
+
+import json
+import sys
+
+import _common
+import accuracy_fmnist as af
+import pytest
+
+PARTS = af.HERE + "/results/parts_fmnist"
+
+
+def test_aggregate_means_sds_and_counts():
+    per_seed = {"0": {"dynamic": {"1": 93.0, "0.5": 92.0}, "individual": {"1": 93.2}},
+                "1": {"dynamic": {"1": 92.0, "0.5": 91.0}, "individual": {"1": 93.4}},
+                "2": {"dynamic": {"1": 94.0}}}
+    agg = af.aggregate(per_seed)
+    assert agg["dynamic"] == {"0.5": 91.5, "1": 93.0}
+    assert agg["dynamic_sd"]["1"] == 1.0 and agg["dynamic_n"] == {"0.5": 2, "1": 3}
+    assert agg["individual"] == {"1": 93.3} and agg["individual_n"] == {"1": 2}
+    one = af.aggregate({"0": {"dynamic": {"1": 90.0}, "individual": {}}})
+    assert one["dynamic_sd"] == {"1": None}
+
+
+def test_verdict_on_means_with_the_issue_16_thresholds():
+    def res(d, i, n):
+        return {"dynamic": {"0.25": d[0], "1": d[1]}, "individual": {"0.25": i[0], "1": i[1]},
+                "dynamic_n": {"0.25": n, "1": n}, "individual_n": {"0.25": n, "1": n}}
+
+    widths = (0.25, 1.0)
+    assert "NOT met" in af.verdict(res((90.0, 93.5), (90.4, 93.5), 3), widths)  # gap -0.4
+    ok = af.verdict(res((90.0, 93.1), (90.2, 93.3), 3), widths)
+    assert ": met" in ok and "issue 16 asks" not in ok
+    assert "NOT met" in af.verdict(res((90.0, 92.9), (90.0, 92.9), 3), widths)  # full < 93
+    assert "only 1 seed(s)" in af.verdict(res((90.0, 93.1), (90.2, 93.3), 1), widths)
+
+
+def test_merging_the_committed_parts_reproduces_the_committed_numbers(tmp_path, monkeypatch):
+    monkeypatch.setattr(_common, "_STATE", {})
+    monkeypatch.setenv("DYNPIM_ALLOW_DIRTY", "1")
+    monkeypatch.setattr(sys, "argv", ["accuracy_fmnist.py"])
+    paths = [f"{PARTS}/cpu_parallel_dynamic.json", f"{PARTS}/cpu_parallel_individual.json"]
+    out = tmp_path / "merged.json"
+    af.merge(paths, str(out))
+    got = json.loads(out.read_text())
+    committed = json.loads(open(af.HERE + "/results/accuracy_fmnist.json").read())
+    assert got["dynamic"] == committed["dynamic"]
+    assert got["individual"] == committed["individual"]
+    assert set(got["dynamic_n"].values()) == {1} and got["accuracy_split"] == "test"
+    dates = [json.load(open(p))["machine"]["date_utc"] for p in paths]
+    assert [p["date_utc"] for p in got["parts"]] == dates
+    assert "only 1 seed(s)" in got["markdown"]
+
+
+def test_seed_list():
+    assert af.seed_list("2,0") == [2, 0]
+    with pytest.raises(Exception, match="distinct"):
+        af.seed_list("1,1")
