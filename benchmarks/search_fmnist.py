@@ -365,7 +365,8 @@ def summarise(runs: list[dict]) -> tuple[dict, str]:
           f"search on {runs[0].get('holdout', 'the')} validation images carved from the training "
           f"set, every top-1 on the {runs[0]['test_images']:,} test images.\n\n"
           + md_table(["network", "configs", "best test top-1 %", "cheapest test top-1 %"], rows)
-          + "\n\n" + md_table(["uniform config (first-slot channels)", "uniform (any width) test top-1 %",
+          + "\n\n" + md_table(["uniform config (first-slot channels)",
+                                 "uniform (any width) test top-1 %",
                                  "uniform_discrete test top-1 %"], wrows)
           + f"\n\nHardware-aware non-uniform minus the control `uniform_discrete` (same "
           f"number of configs, same epochs), mean over seeds at equal PIM energy: mean gap "
