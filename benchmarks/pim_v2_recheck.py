@@ -102,7 +102,7 @@ def main() -> None:
     rows = []
     for i, p in enumerate(points):
         row = [p["label"], f"{p['macs'] / 1e6:.2f}", f"{p['accuracy']:.2f}"]
-        for name, c in runs.items():
+        for c in runs.values():
             row += [f"{c['latency_s'][i] * 1e6:.1f}", f"{c['energy_j'][i] * 1e6:.2f}"]
         rows.append(row)
     head = ["sub-net", "MACs (M)", "top-1 % (test)"]
