@@ -6,20 +6,32 @@ Pareto set, and simulates 60 s of requests (Poisson, 100 Hz, deadline 10 ms) und
 (0.40 -> 0.035 W) and a seeded random-walk cap (0.035..0.40 W). Compares the budget and feedback
 policies with every static point (the table restricted to that point).
 
-ACCURACY IS AN ASSUMPTION here (no trained table yet): acc(r) = 0.92 - 0.16 (1 - r)^1.5 for
-width ratio r, a monotone curve shaped like published slimmable-network results; only the
-relative comparison dynamic-vs-static is meaningful. Switch cost: the preset's sub-array wake-up
-energy/latency per woken sub-array.
-Expected run time: ~1-2 minutes on 2 CPU cores.
+Two cases:
+
+* **synthetic** (default, ``benchmarks/results/runtime_trace.json``): ACCURACY IS AN ASSUMPTION,
+  acc(r) = 0.92 - 0.16 (1 - r)^1.5 for width ratio r, a monotone curve shaped like published
+  slimmable-network results; only the relative comparison dynamic-vs-static is meaningful.
+* **measured** (``--checkpoint DIR`` of a trained dynamic ResNet-20 with a validation split,
+  e.g. search_fmnist's ``seed0/uniform/checkpoint``; or ``--accuracies JSON`` holding what such a
+  run measured): every uniform width's accuracy is measured with BN calibrated on training
+  batches, on the validation split (the table's ``accuracy``: the Pareto filter, the controller
+  and the best static point select on it) and on the test split (each point's
+  ``test_accuracy``: the reported effective accuracy). Written to
+  ``benchmarks/results/runtime_trace_measured.json``.
+
+Switch cost: the preset's sub-array wake-up energy/latency per woken sub-array.
+Expected run time: ~1-2 minutes on 2 CPU cores (measured: plus ~1 minute of evaluation).
 
     python benchmarks/runtime_trace.py [--duration-s 60] [--seed 0]
+    python benchmarks/runtime_trace.py --checkpoint RUN/checkpoint [--data-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 
-from _common import md_table, write_result
+from _common import add_provenance_args, md_table, start_run, write_result
 
 from dynpim import pim
 from dynpim.models import create_model
@@ -34,22 +46,65 @@ def assumed_accuracy(r: float) -> float:
     return 0.92 - 0.16 * (1 - r) ** 1.5
 
 
-def build_table() -> OperatingTable:
-    model = create_model("resnet20")
+def measured_accuracies(checkpoint: str, data_dir: str | None = None,
+                        calib_batches: int = 20) -> dict:
+    """Top-1 (fractions) of each uniform width of a trained checkpoint on its validation and
+    test splits, BN calibrated per width on training batches: ``{"validation": {r: acc},
+    "test": {r: acc}, "checkpoint": path}`` with ``r`` as ``f"{ratio:g}"``."""
+    from dynpim.data import load_dataset
+    from dynpim.train import calibration_batches, evaluate_configs, load_checkpoint
+
+    ck = load_checkpoint(checkpoint)
+    tc = ck.meta.get("train_config", {})
+    splits = load_dataset(tc["dataset"], data_dir=data_dir or tc.get("data_dir"),
+                          split_seed=tc.get("split_seed", 0), holdout=tc.get("holdout"))
+    if len(splits.validation_y) == 0:
+        raise SystemExit(f"{checkpoint} was trained without a validation split (holdout 0); "
+                         f"the table must select on validation: use a run trained with "
+                         f"--holdout (e.g. search_fmnist's uniform network)")
+    calib = calibration_batches(splits, batch_size=256, num_batches=calib_batches)
+    cfgs = {f"{r:g}": SubnetConfig.uniform(ck.model, r) for r in RATIOS}
+    out: dict = {"checkpoint": checkpoint, "dataset": tc["dataset"],
+                 "model": {"name": ck.model.name, "args": ck.model.args},
+                 "validation_images": len(splits.validation_y),
+                 "test_images": len(splits.test_y)}
+    for split in ("validation", "test"):
+        rows = {r["config"]: r for r in evaluate_configs(
+            ck.model, list(dict.fromkeys(cfgs.values())), splits, calib, split=split,
+            batch_size=1000)}
+        out[split] = {k: rows[c.key][f"top1_{split}"] / 100.0 for k, c in cfgs.items()}
+    return out
+
+
+def build_table(measured: dict | None = None) -> tuple[OperatingTable, object]:
+    """The Pareto table of the uniform widths x LEVELS: synthetic accuracies (assumed curve),
+    or ``measured`` ones (validation selects, test attached for reporting)."""
     hw = pim.load_preset("sot-mram")
+    model = create_model("resnet20") if measured is None else \
+        create_model(measured["model"]["name"], **measured["model"]["args"])
     cfgs = list(dict.fromkeys(SubnetConfig.uniform(model, r) for r in RATIOS))
+    ratio_of = {SubnetConfig.uniform(model, r): f"{r:g}" for r in RATIOS}
     pts = []
     for a in LEVELS:
         est = pim.estimate_many(model, cfgs, hw, active_subarrays=a)
         for i, c in enumerate(cfgs):
             r = c.ratio(model.slots)
+            if measured is None:
+                acc, test = assumed_accuracy(r), None
+            else:
+                acc, test = measured["validation"][ratio_of[c]], measured["test"][ratio_of[c]]
             pts.append(OperatingPoint(
-                c, a, assumed_accuracy(r), float(est["latency_s"][i]), float(est["energy_j"][i]),
+                c, a, acc, float(est["latency_s"][i]), float(est["energy_j"][i]),
                 float(est["avg_power_w"][i]), float(est["peak_power_w"][i]),
-                int(est["macs"][i]), label=f"x{r:.3f}@{a}"))
+                int(est["macs"][i]), label=f"x{r:.3f}@{a}", test_accuracy=test))
     meta = {"model": {"name": model.name, "args": model.args}, "preset": hw.name,
-            "input_size": list(model.input_size),
-            "accuracy_source": "assumption: 0.92 - 0.16 (1 - r)^1.5"}
+            "input_size": list(model.input_size)}
+    if measured is None:
+        meta.update(accuracy_source="synthetic: assumed curve 0.92 - 0.16 (1 - r)^1.5",
+                    accuracy_split="none (synthetic)")
+    else:
+        meta.update(accuracy_source=f"measured: {measured['checkpoint']}",
+                    accuracy_split="validation", test_accuracy_split="test")
     return OperatingTable.from_points(pts, meta).pareto(), hw
 
 
@@ -57,19 +112,59 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--duration-s", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=0)
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--checkpoint", help="trained dynamic ResNet-20 (with a validation split): "
+                     "build the table from its measured accuracies")
+    src.add_argument("--accuracies", help="JSON of measured accuracies (as written by a "
+                     "--checkpoint run under 'measured')")
+    ap.add_argument("--data-dir")
+    add_provenance_args(ap)
     args = ap.parse_args()
-    table, hw = build_table()
-    d = args.duration_s
+    start_run(args.allow_dirty)
+    measured = None
+    if args.checkpoint:
+        measured = measured_accuracies(args.checkpoint, args.data_dir)
+    elif args.accuracies:
+        with open(args.accuracies) as f:
+            measured = json.load(f)
+    table, hw = build_table(measured)
+    md, data = simulate_traces(table, hw, args.duration_s, args.seed)
+    name = "runtime_trace" if measured is None else "runtime_trace_measured"
+    data["case"] = "synthetic" if measured is None else "measured"
+    data["measured"] = measured
+    data["accuracy_split"] = table.accuracy_split if measured is None else {
+        "table and selection (best static point, controller)": "validation",
+        "reported effective accuracy (test)": "test"}
+    write_result(name, data, markdown=md)
+    print(md)
+
+
+def simulate_traces(table: OperatingTable, hw, d: float, seed: int) -> tuple[str, dict]:
+    """Simulate the ramp and random-walk traces (and a 30 % latency error) on ``table``;
+    return the Markdown and the raw results."""
+    measured = table.test_accuracies() is not None
     traces = {
         "ramp": f"ramp:duration_s={d},start_w=0.40,end_w=0.035,rate_hz=100,dt_s=0.1",
         "walk": f"walk:duration_s={d},min_w=0.035,max_w=0.40,sigma_w=0.02,rate_hz=100,"
-                f"dt_s=0.1,seed={args.seed + 1}",
+                f"dt_s=0.1,seed={seed + 1}",
     }
-    kw = dict(deadline_s=0.01, seed=args.seed, margin=0.05, min_dwell_s=0.2,
+    kw = dict(deadline_s=0.01, seed=seed, margin=0.05, min_dwell_s=0.2,
               wake_energy_j=hw.subarray.wakeup_energy_j,
               wake_latency_s=hw.subarray.wakeup_latency_s)
+    source = ("accuracies measured: validation selects (table, controller, best static point), "
+              "effective accuracy also reported on test" if measured else
+              "SYNTHETIC case: accuracy assumed, see script docstring")
     results, parts = {}, [f"Operating table: {len(table)} Pareto points of ResNet-20 on "
-                          f"{hw.name} (accuracy assumed, see script docstring).\n"]
+                          f"{hw.name} ({source}).\n"]
+
+    def cols(r: dict) -> list:
+        out = [r["name"], f"{100 * r['mean_accuracy_served']:.2f}",
+               f"{100 * r['effective_accuracy']:.2f}"]
+        return out + ([f"{100 * r['effective_accuracy_test']:.2f}"] if measured else [])
+
+    split = " (validation)" if measured else " (assumed)"
+    acc_head = [f"mean acc. served %{split}", f"effective acc. %{split}"] + \
+        (["effective acc. % (test)"] if measured else [])
     for name, spec in traces.items():
         rows = compare(table, parse_spec(spec), **kw)
         best = best_static(rows)
@@ -84,10 +179,9 @@ def main() -> None:
         parts.append(f"**{name}** (`{spec}`, deadline 10 ms, margin 5 %, dwell 0.2 s): "
                      f"{len(safe)} of {len(table)} static points never run above the cap.\n")
         parts.append(md_table(
-            ["run", "mean acc. served", "effective acc.", "energy J", "mJ/inference",
+            ["run", *acc_head, "energy J", "mJ/inference",
              "deadline misses", "cap-violation windows", "inferences over cap", "switches"],
-            [[r["name"], f"{r['mean_accuracy_served']:.4f}", f"{r['effective_accuracy']:.4f}",
-              f"{r['total_energy_j']:.3f}", f"{1e3 * r['energy_per_inference_j']:.4f}",
+            [[*cols(r), f"{r['total_energy_j']:.3f}", f"{1e3 * r['energy_per_inference_j']:.4f}",
               r["deadline_misses"], f"{r['cap_violations']}/{r['windows']}",
               r["inferences_over_cap"], r["switches"]] for r in show]))
         parts.append("")
@@ -99,18 +193,16 @@ def main() -> None:
     parts.append("**walk, hardware 30 % slower than modelled** (`actual_latency_scale=1.3`): "
                  "the open-loop budget policy trusts the table, feedback corrects it.\n")
     parts.append(md_table(
-        ["run", "mean acc. served", "effective acc.", "deadline misses", "inferences over cap",
-         "switches"],
-        [[r["name"], f"{r['mean_accuracy_served']:.4f}", f"{r['effective_accuracy']:.4f}",
-          r["deadline_misses"], r["inferences_over_cap"], r["switches"]] for r in rows]))
+        ["run", *acc_head, "deadline misses", "inferences over cap", "switches"],
+        [[*cols(r), r["deadline_misses"], r["inferences_over_cap"], r["switches"]]
+         for r in rows]))
     parts.append("")
     parts.append("Rows: both dynamic policies, the best static point (fewest inferences "
                  "run above the cap, then effective accuracy) and the most accurate static point. "
                  "Effective accuracy = sum of accuracy over requests served on time / arrived.")
     md = "\n".join(parts)
-    write_result("runtime_trace", {"table": table.to_dict(), "traces": results,
-                                   "settings": {k: v for k, v in kw.items()}}, markdown=md)
-    print(md)
+    return md, {"table": table.to_dict(), "traces": results,
+                "settings": {k: v for k, v in kw.items()}}
 
 
 if __name__ == "__main__":
