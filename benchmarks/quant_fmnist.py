@@ -31,7 +31,13 @@ from dataclasses import replace
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import md_table, write_result  # noqa: E402
+from _common import (  # noqa: E402
+    add_provenance_args,
+    md_table,
+    part_stamp,
+    start_run,
+    write_result,
+)
 
 from dynpim.data import load_dataset  # noqa: E402
 from dynpim.models import create_model  # noqa: E402
@@ -67,6 +73,7 @@ def parse() -> argparse.Namespace:
                    help="skip the float fine-tune baseline (run it in another process)")
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="combine results of parallel runs from one float model into --name")
+    add_provenance_args(p)
     return p.parse_args()
 
 
@@ -100,8 +107,14 @@ def merge(paths: list[str], name: str) -> None:
     widths = [float(w) for w in res["macs"]]
     md = markdown(res, widths)
     print(md)
+    res["parts"] = [part_stamp(path, p) for path, p in zip(paths, parts)]
+    res["accuracy_split"] = "test"
+    dirty = any(p.get("dirty") or p.get("machine", {}).get("dirty") for p in parts)
+    res["dirty"] = dirty
     path = write_result(name, res, markdown=md, command=" ; ".join(res["merged_from"]),
-                        machine=parts[0].get("machine"))
+                        machine=parts[0].get("machine"),
+                        quick=bool(res.get("settings", {}).get("quick")),
+                        allow_dirty=True if dirty else None)
     print(f"wrote {path}")
 
 
@@ -120,6 +133,7 @@ def run(a: argparse.Namespace) -> None:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda requested but CUDA is not available")
     torch.backends.cudnn.benchmark = dev.type == "cuda"
+    start_run(a.allow_dirty)
     t_start = time.perf_counter()
     splits = load_dataset("fashion-mnist", data_dir=a.data_dir, holdout=0)
     epochs, qat_epochs = a.epochs, a.qat_epochs or max(1, a.epochs // 2)
@@ -139,7 +153,8 @@ def run(a: argparse.Namespace) -> None:
                        batch_size=a.batch_size if not a.quick else 64, lr=a.lr,
                        warmup_epochs=min(1.0, epochs / 4), seed=a.seed, eval_widths=widths,
                        device=a.device, progress=False, calib_batches=calib_n)
-    res: dict = {"settings": {**base.to_dict(), "qat_epochs": qat_epochs, "qat_lr": a.qat_lr,
+    res: dict = {"accuracy_split": "test (trained on all training images, nothing selected)",
+                 "settings": {**base.to_dict(), "qat_epochs": qat_epochs, "qat_lr": a.qat_lr,
                               "quick": a.quick, "float_checkpoint": a.float_checkpoint,
                               "train_images": len(splits.train_y),
                               "test_images": len(splits.test_y)},
@@ -148,7 +163,8 @@ def run(a: argparse.Namespace) -> None:
     name = a.name or ("quant_fmnist_quick" if a.quick else "quant_fmnist")
 
     def save_partial(stage: str) -> None:  # a run cut short still leaves what it measured
-        write_result(name, {**res, "partial": stage}, markdown=f"(partial run: {stage})")
+        write_result(name, {**res, "partial": stage}, markdown=f"(partial run: {stage})",
+                     partial=True)
 
     # -- 1. float ------------------------------------------------------------------------------
     t0 = time.perf_counter()
@@ -233,7 +249,7 @@ def run(a: argparse.Namespace) -> None:
     # -- 5. bit flips on the last (lowest-precision) model, largest width -----------------------
     if not bits:
         res["time_s"]["total"] = round(time.perf_counter() - t_start, 1)
-        print(f"wrote {write_result(name, res, markdown='(float baseline only)')}")
+        print(f"wrote {write_result(name, res, markdown='(float baseline only)', quick=a.quick)}")
         return
     cfg = cfgs[max(widths)]
     calibrate_bn(model, cfg, calib)
@@ -251,7 +267,7 @@ def run(a: argparse.Namespace) -> None:
     res["time_s"]["total"] = round(time.perf_counter() - t_start, 1)
     md = markdown(res, widths)
     print(md)
-    print(f"wrote {write_result(name, res, markdown=md)}")
+    print(f"wrote {write_result(name, res, markdown=md, quick=a.quick)}")
 
 
 TARGETS = {"w8a8": 0.3, "w4a4": 1.5}  # the targets: points below float (+ fine-tune)
