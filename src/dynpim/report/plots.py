@@ -20,6 +20,12 @@ def _pyplot():
     return plt
 
 
+def plain_text(text: object) -> str:
+    """``text`` as matplotlib shows it literally: every ``$`` escaped, so a label holding math
+    text (``$\\frac{$``) is drawn as typed instead of failing to parse."""
+    return str(text).replace("$", r"\$")
+
+
 def pareto_mask(cost: Sequence[float], accuracy: Sequence[float]) -> np.ndarray:
     """True where no other point has lower-or-equal cost and higher-or-equal accuracy (one
     strictly better)."""
@@ -36,8 +42,8 @@ def accuracy_vs_cost(points: list[dict[str, Any]], out: Path, *, note: str = "")
     ``note`` (e.g. the active sub-arrays) is added to the PIM axis labels."""
     plt = _pyplot()
     axes_spec = [("macs", 1e-6, "MACs per image (M)"),
-                 ("latency_s", 1e6, f"PIM latency per image (µs){note}"),
-                 ("energy_j", 1e6, f"PIM energy per image (µJ){note}")]
+                 ("latency_s", 1e6, f"PIM latency per image (µs){plain_text(note)}"),
+                 ("energy_j", 1e6, f"PIM energy per image (µJ){plain_text(note)}")]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
     for ax, (key, scale, label) in zip(axes, axes_spec):
         for fam in sorted({p["family"] for p in points}):
@@ -47,7 +53,7 @@ def accuracy_vs_cost(points: list[dict[str, Any]], out: Path, *, note: str = "")
             color, marker = FAMILY_STYLE.get(fam, ("tab:gray", "^"))
             x = np.array([p[key] for p in pts]) * scale
             y = np.array([p["accuracy"] for p in pts]) * 100
-            ax.scatter(x, y, c=color, marker=marker, label=fam, alpha=0.8)
+            ax.scatter(x, y, c=color, marker=marker, label=plain_text(fam), alpha=0.8)
             front = pareto_mask(x, y)
             order = np.argsort(x[front])
             ax.plot(x[front][order], y[front][order], color=color, lw=1.2)
@@ -65,16 +71,17 @@ def layer_breakdown(nets: dict[str, dict[str, Any]], out: Path) -> Path:
     """Per-layer energy by component (stacked) and latency, one row per sub-net."""
     plt = _pyplot()
     fig, axes = plt.subplots(len(nets), 2, figsize=(15, 3.6 * len(nets)), squeeze=False)
-    for row, (title, net) in enumerate(nets.items()):
+    for row, (name, net) in enumerate(nets.items()):
+        title = plain_text(name)
         layers = net["layers"]
-        names = [lay["name"] for lay in layers]
+        names = [plain_text(lay["name"]) for lay in layers]
         comps = sorted({c for lay in layers for c in lay["energy_j"]})
         x = np.arange(len(layers))
         bottom = np.zeros(len(layers))
         ax = axes[row, 0]
         for comp in comps:
             v = np.array([lay["energy_j"].get(comp, 0.0) for lay in layers]) * 1e9
-            ax.bar(x, v, bottom=bottom, label=comp)
+            ax.bar(x, v, bottom=bottom, label=plain_text(comp))
             bottom += v
         ax.set_title(f"{title}: energy per layer by component")
         ax.set_ylabel("energy (nJ)")
@@ -107,7 +114,7 @@ def power_latency_knob(points: list[dict[str, Any]], out: Path) -> Path:
                          key=lambda p: p["active_subarrays"])
             x = [p["latency_s"] * 1e6 for p in pts]
             y = [p[key] * scale for p in pts]
-            ax.plot(x, y, marker="o", label=label)
+            ax.plot(x, y, marker="o", label=plain_text(label))
             for p, xi, yi in zip(pts, x, y):
                 ax.annotate(str(p["active_subarrays"]), (xi, yi), fontsize=7,
                             textcoords="offset points", xytext=(3, 3))
@@ -142,7 +149,7 @@ def runtime_trace(windows: list[dict[str, Any]], static_windows: list[dict[str, 
         axes[0].step([w["time_s"] for w in static_windows],
                      [w.get("active_power_w", w["power_w"]) * 1e3 for w in static_windows],
                      where="post", color="tab:orange", alpha=0.8,
-                     label=f"{static_label}: power while computing")
+                     label=f"{plain_text(static_label)}: power while computing")
     axes[0].set_ylabel("power (mW)")
     axes[0].legend(fontsize=8)
     axes[1].step(t, [w["point"] for w in windows], where="post")
@@ -151,7 +158,8 @@ def runtime_trace(windows: list[dict[str, Any]], static_windows: list[dict[str, 
     axes[2].plot(t, [100 * w["accuracy"] for w in windows], label="dynamic")
     if static_windows:
         axes[2].plot([w["time_s"] for w in static_windows],
-                     [100 * w["accuracy"] for w in static_windows], alpha=0.7, label=static_label)
+                     [100 * w["accuracy"] for w in static_windows], alpha=0.7,
+                     label=plain_text(static_label))
     axes[2].set_ylabel("accuracy served (%)")
     axes[2].set_xlabel("time (s)")
     axes[2].legend(fontsize=8)
