@@ -41,9 +41,9 @@ def test_runs_the_chosen_subnet(model):
     assert torch.allclose(rt(x), ref, atol=1e-5)
     d = rt.set_budget(power_w=1e-9)
     assert not d.feasible and d.violated == ("power_w",) and rt.current == table.cheapest()
-    rt.set_budget()
+    rt.set_budget(now_s=1e9)  # past the default dwell (hysteresis is on by default)
     assert rt.current == table.most_accurate() and rt.switches == 3
-    rt.set_budget()
+    rt.set_budget(now_s=1e9 + 1)
     assert rt.switches == 3
 
 

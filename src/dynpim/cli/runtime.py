@@ -7,6 +7,7 @@ import json
 import os
 
 from dynpim.runtime import OperatingTable, Trace, parse_spec
+from dynpim.runtime.controller import DEFAULT_MARGIN, DEFAULT_MIN_DWELL_S
 from dynpim.runtime.simulator import best_static, compare, comparison_markdown, simulate
 
 
@@ -30,8 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--deadline-s", type=float, default=None,
                    help="per-request deadline in s (overrides the trace column)")
     s.add_argument("--min-accuracy", type=float, default=None, help="accuracy floor (0..1)")
-    s.add_argument("--min-dwell-s", type=float, default=0.0)
-    s.add_argument("--margin", type=float, default=0.0, help="relative hysteresis margin [0, 1)")
+    s.add_argument("--min-dwell-s", type=float, default=DEFAULT_MIN_DWELL_S,
+                   help=f"hysteresis: least time between upgrades (default {DEFAULT_MIN_DWELL_S})")
+    s.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
+                   help=f"hysteresis: relative margin in [0, 1) (default {DEFAULT_MARGIN})")
     s.add_argument("--switch-energy-j", type=float, default=0.0)
     s.add_argument("--switch-latency-s", type=float, default=0.0)
     s.add_argument("--cap-mode", default="active", choices=("active", "average"))

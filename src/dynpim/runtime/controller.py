@@ -8,12 +8,27 @@ Policies
 ``feedback``
     Closed loop, for hardware whose cost model is imperfect: :meth:`Controller.observe` feeds
     measured latency/power back; the controller keeps a measured/modelled correction factor per
-    quantity (EWMA) and applies it to every point's modelled cost before checking constraints.
-    When a measurement breaks the budget the factor jumps straight to the measured ratio, so the
-    very next decision steps down (no waiting for the average to catch up).
+    quantity (the median of the last ``feedback_window`` ratios) and applies it to every
+    point's modelled cost before checking constraints. When a measurement breaks the budget the
+    factor jumps straight to the measured ratio for the next decision, so it steps down at once.
+
+Sensor glitches
+---------------
+A reading that is not finite or not > 0 (NaN, inf, 0, negative) is **rejected**: it is
+ignored, counted in :attr:`Controller.rejected_readings` and logged at WARNING on the
+``dynpim.runtime`` logger; ``observe`` never raises for it (a serving loop must not die of a
+bad sample). A reading that is not a number at all (a string, a bool) is a programming error and
+raises ``ValueError``. Outliers are clamped: a measured/modelled ratio outside
+``[1 / max_correction, max_correction]`` is clamped to it (counted in
+:attr:`Controller.clamped_readings`). Since the factor is a median over a window, one glitch
+never moves it, and ``feedback_window`` exact readings in a row bring it back to exactly 1: from
+then on decisions equal the open-loop policy's.
 
 Hysteresis
 ----------
+On by default: ``margin=0.05`` and ``min_dwell_s=0.1`` (:data:`DEFAULT_MARGIN`,
+:data:`DEFAULT_MIN_DWELL_S`); pass 0 for both to follow every change of the budget at once.
+
 * ``margin`` (relative, 0..1): a switch to a *different* point is only made when that point
   fits the constraints tightened by ``margin`` (e.g. power <= cap * (1 - margin)); the current
   point is kept as long as it fits the plain constraints. A budget hovering at a boundary with
@@ -42,13 +57,21 @@ the violated constraints are reported in the :class:`Decision`.
 
 from __future__ import annotations
 
+import logging
 import math
+import statistics
 import time
+from collections import deque
 from dataclasses import dataclass
+
+from dynpim.errors import is_real
 
 from .table import OperatingPoint, OperatingTable
 
 POLICIES = ("budget", "feedback")
+DEFAULT_MARGIN = 0.05
+DEFAULT_MIN_DWELL_S = 0.1
+log = logging.getLogger("dynpim.runtime")
 
 
 @dataclass(frozen=True)
@@ -71,9 +94,9 @@ class Budget:
             v = getattr(self, name)
             if v is None:
                 continue
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
-                    or v < 0:
+            if not is_real(v) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"budget: {name} must be a finite number >= 0 or None, got {v!r}")
+            object.__setattr__(self, name, float(v))  # numpy scalars -> float
         if self.min_accuracy is not None and self.min_accuracy > 1:
             raise ValueError(f"budget: min_accuracy is a fraction in [0, 1], "
                              f"got {self.min_accuracy!r}")
@@ -104,13 +127,14 @@ class Controller:
         table: OperatingTable,
         policy: str = "budget",
         *,
-        min_dwell_s: float = 0.0,
-        margin: float = 0.0,
+        min_dwell_s: float = DEFAULT_MIN_DWELL_S,
+        margin: float = DEFAULT_MARGIN,
         switch_energy_j: float = 0.0,
         switch_latency_s: float = 0.0,
         wake_energy_j: float = 0.0,
         wake_latency_s: float = 0.0,
-        ewma_alpha: float = 0.3,
+        feedback_window: int = 5,
+        max_correction: float = 8.0,
         cap_mode: str = "active",
         miss_target: float = 0.01,
     ) -> None:
@@ -121,7 +145,7 @@ class Controller:
         for name, v in (("min_dwell_s", min_dwell_s), ("switch_energy_j", switch_energy_j),
                         ("switch_latency_s", switch_latency_s), ("wake_energy_j", wake_energy_j),
                         ("wake_latency_s", wake_latency_s)):
-            if not math.isfinite(v) or v < 0:
+            if not is_real(v) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"controller: {name} must be finite and >= 0, got {v!r}")
         if cap_mode not in ("active", "average"):
             raise ValueError(f"controller: cap_mode must be 'active' or 'average', "
@@ -130,8 +154,13 @@ class Controller:
             raise ValueError(f"controller: miss_target must be in (0, 1), got {miss_target!r}")
         if not 0.0 <= margin < 1.0:
             raise ValueError(f"controller: margin must be in [0, 1), got {margin!r}")
-        if not 0.0 < ewma_alpha <= 1.0:
-            raise ValueError(f"controller: ewma_alpha must be in (0, 1], got {ewma_alpha!r}")
+        if isinstance(feedback_window, bool) or not isinstance(feedback_window, int) \
+                or feedback_window < 1:
+            raise ValueError(f"controller: feedback_window must be an integer >= 1, "
+                             f"got {feedback_window!r}")
+        if not is_real(max_correction) or not 1.0 < max_correction < math.inf:
+            raise ValueError(f"controller: max_correction must be a finite number > 1, "
+                             f"got {max_correction!r}")
         self.table = table
         self.policy = policy
         self.min_dwell_s = float(min_dwell_s)
@@ -139,7 +168,8 @@ class Controller:
         self.switch_energy_j = float(switch_energy_j)
         self.switch_latency_s = float(switch_latency_s)
         self.wake_energy_j, self.wake_latency_s = float(wake_energy_j), float(wake_latency_s)
-        self.ewma_alpha = float(ewma_alpha)
+        self.feedback_window = int(feedback_window)
+        self.max_correction = float(max_correction)
         self.cap_mode = cap_mode
         self.miss_target = float(miss_target)
         self._order = {p.key: i for i, p in enumerate(table)}
@@ -152,6 +182,11 @@ class Controller:
         self.switches = 0
         self.latency_scale = 1.0
         self.power_scale = 1.0
+        self._ratios: dict[str, deque[float]] = {
+            "latency_s": deque(maxlen=self.feedback_window),
+            "power_w": deque(maxlen=self.feedback_window)}
+        self.rejected_readings = 0
+        self.clamped_readings = 0
         self.last_decision: Decision | None = None
         self.budget = Budget()
 
@@ -266,31 +301,54 @@ class Controller:
 
     # -- feedback and costs -----------------------------------------------------------------
     def observe(self, latency_s: float | None = None, power_w: float | None = None,
-                point: OperatingPoint | None = None, budget: Budget | None = None) -> None:
-        """Report a measurement of ``point`` (default: the current one).
+                point: OperatingPoint | None = None, budget: Budget | None = None) -> bool:
+        """Report a measurement of ``point`` (default: the current one); returns False when a
+        given reading was rejected (see "Sensor glitches" in the module docstring).
 
         ``budget`` defaults to the one of the last decision. Only the ``feedback`` policy uses
-        measurements; ``budget`` ignores them (open loop).
+        measurements; ``budget`` ignores them (open loop) but still checks them.
         """
+        lat = self._reading("latency_s", latency_s)
+        pw = self._reading("power_w", power_w)
+        accepted = (lat is not None or latency_s is None) and (pw is not None or power_w is None)
         if self.policy != "feedback":
-            return
+            return accepted
         budget = budget if budget is not None else self.budget
         p = point or self.current
         if p is None:
-            return
-        a = self.ewma_alpha
-        if latency_s is not None and latency_s > 0:
-            ratio = latency_s / p.latency_s
-            new = (1 - a) * self.latency_scale + a * ratio
-            if budget.deadline_s is not None and latency_s > budget.deadline_s:
-                new = max(new, ratio)
-            self.latency_scale = new
-        if power_w is not None and power_w > 0 and p.avg_power_w > 0:
-            ratio = power_w / p.avg_power_w
-            new = (1 - a) * self.power_scale + a * ratio
-            if budget.power_w is not None and power_w > budget.power_w:
-                new = max(new, ratio)
-            self.power_scale = new
+            return accepted
+        if lat is not None and p.latency_s > 0:
+            self.latency_scale = self._update("latency_s", lat / p.latency_s,
+                                              budget.deadline_s is not None
+                                              and lat > budget.deadline_s)
+        if pw is not None and p.avg_power_w > 0:
+            self.power_scale = self._update("power_w", pw / p.avg_power_w,
+                                            budget.power_w is not None and pw > budget.power_w)
+        return accepted
+
+    def _reading(self, name: str, v: float | None) -> float | None:
+        """``v`` as a float, or None when absent or rejected (non-finite or <= 0)."""
+        if v is None:
+            return None
+        if not is_real(v):
+            raise ValueError(f"controller.observe: {name} must be a number or None, got {v!r}")
+        if not math.isfinite(v) or v <= 0:
+            self.rejected_readings += 1
+            log.warning("controller: rejected %s reading %r (must be finite and > 0)", name, v)
+            return None
+        return float(v)
+
+    def _update(self, name: str, ratio: float, breaks_budget: bool) -> float:
+        """New correction factor after one measured/modelled ``ratio``: the median of the
+        window of clamped ratios, or the ratio itself when the reading broke the budget."""
+        lo, hi = 1.0 / self.max_correction, self.max_correction
+        if not lo <= ratio <= hi:
+            self.clamped_readings += 1
+            ratio = min(max(ratio, lo), hi)
+        window = self._ratios[name]
+        window.append(ratio)
+        scale = statistics.median(window)
+        return max(scale, ratio) if breaks_budget else scale
 
     def switch_cost(self, old: OperatingPoint | None, new: OperatingPoint) -> tuple[float, float]:
         """(energy_j, latency_s) of reconfiguring from ``old`` to ``new`` (0 if unchanged)."""

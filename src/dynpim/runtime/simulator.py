@@ -384,12 +384,12 @@ def best_static(rows: list[dict[str, Any]], cap_mode: str = "active") -> dict[st
 def comparison_markdown(rows: list[dict[str, Any]]) -> str:
     """Markdown table of the headline numbers of :func:`compare` rows."""
     head = ("| run | served/arrived | mean acc. served | effective acc. | energy J | J/inf. | "
-            "deadline misses | cap viol. windows | switches |")
-    out = [head, "|" + "---|" * 9]
+            "deadline misses | cap viol. windows | inferences over cap | switches |")
+    out = [head, "|" + "---|" * 10]
     for r in rows:
         out.append(f"| {r['name']} | {r['requests_served']}/{r['requests_arrived']} | "
                    f"{r['mean_accuracy_served']:.4f} | {r['effective_accuracy']:.4f} | "
                    f"{r['total_energy_j']:.4g} | {r['energy_per_inference_j']:.4g} | "
                    f"{r['deadline_misses']} | {r['cap_violations']}/{r['windows']} | "
-                   f"{r['switches']} |")
+                   f"{r['inferences_over_cap']}/{r['requests_served']} | {r['switches']} |")
     return "\n".join(out)
