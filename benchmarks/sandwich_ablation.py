@@ -10,7 +10,8 @@ individual network tries three learning rates at two weight decays.
 
 Splits (issue 16): 5,000 images of the 60,000 training images (split seed 0) form the
 validation split; the recipes are ranked on validation top-1 only: the dynamic recipe by its
-mean over the widths, each individual width on its own. The test split is never read here.
+mean over the widths, each individual width on its own. Test accuracy is neither used nor
+reported here (the trainer's final test rows only map its configs to widths).
 ``--seeds`` repeats every run per seed; recipes are ranked on the mean over seeds.
 
     python benchmarks/sandwich_ablation.py --variant dynamic_labels_lr0.2 --seeds 0,1  # ~30 min
@@ -159,9 +160,9 @@ def collect(parts_dir: str, seeds: list[int]) -> None:
         f"ResNet-20, first {first['train_images']:,} images of the Fashion-MNIST training "
         f"split, {BASE['epochs']} epochs, batch {BASE['batch_size']}, 1 CPU thread per run; "
         f"**validation** top-1 (%) on {first['validation_images']:,} held-out training images "
-        "(BN calibrated per width on training batches), mean ± sd over seeds; the test split "
-        "is not read. Six recipes per arm; kept: the dynamic recipe with the best mean over "
-        "the widths, and for each width the best individual recipe.", "",
+        "(BN calibrated per width on training batches), mean ± sd over seeds; test accuracy "
+        "is neither used nor reported. Six recipes per arm; kept: the dynamic recipe with the "
+        "best mean over the widths, and for each width the best individual recipe.", "",
         "| variant | sub-net loss | lr | weight decay | seeds | 0.25 | 0.5 | 0.75 | 1.0 |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|", *rows, "",
         "Kept: " + ", ".join(f"{a}: `{v}`" for a, v in kept.items())
@@ -170,7 +171,7 @@ def collect(parts_dir: str, seeds: list[int]) -> None:
     print(table)
     write_result("sandwich_ablation", {
         "summary": summary, "kept": kept, "missing": missing, "seeds": seeds,
-        "accuracy_split": "validation (ranking, both arms); test not read",
+        "accuracy_split": "validation (ranking, both arms); test not used",
         "parts": [part_stamp(os.path.join(parts_dir, f), p) for f, p in zip(files, parts)],
         "dirty": any(p.get("machine", {}).get("dirty") for p in parts),
         "variants": {f"{p['variant']}_seed{p['seed']}": p for p in parts}},
