@@ -90,6 +90,8 @@ def test_dynamic_beats_every_static_point_within_the_cap(table):
     assert best_static(rows)["cap_violations"] == 0
     md = comparison_markdown(rows)
     assert md.count("\n") == len(rows) + 1 and "dynamic:budget" in md
+    assert "effective acc. % (unknown)" in md and "(test)" not in md
+    assert f"| {100 * dyn['effective_accuracy']:.2f} |" in md
 
 
 def test_feedback_fixes_a_wrong_latency_model(table):
@@ -156,6 +158,9 @@ def test_test_accuracy_is_reported_not_selected(table):
     assert s["effective_accuracy_test"] == pytest.approx(want, rel=1e-12)
     assert s["best_point_accuracy_test"] == max(p.test_accuracy for p in pts)
     assert s["effective_accuracy_test"] <= s["best_point_accuracy_test"]
+    md = comparison_markdown([s])
+    assert "effective acc. % (validation)" in md and "effective acc. % (test)" in md
+    assert f"| {100 * s['effective_accuracy_test']:.2f} |" in md
     back = OperatingTable.from_dict(t2.to_dict())
     assert back.test_accuracies() == [p.test_accuracy for p in pts]
     with pytest.raises(ValueError, match="test_accuracy"):

@@ -382,13 +382,21 @@ def best_static(rows: list[dict[str, Any]], cap_mode: str = "active") -> dict[st
 
 
 def comparison_markdown(rows: list[dict[str, Any]]) -> str:
-    """Markdown table of the headline numbers of :func:`compare` rows."""
-    head = ("| run | served/arrived | mean acc. served | effective acc. | energy J | J/inf. | "
-            "deadline misses | cap viol. windows | inferences over cap | switches |")
-    out = [head, "|" + "---|" * 10]
+    """Markdown table of the headline numbers of :func:`compare` rows; accuracies in % on the
+    table's split (named in the header), plus the effective test accuracy when the table
+    carries test accuracies (reporting only)."""
+    split = rows[0].get("accuracy_split", "unknown") if rows else "unknown"
+    test = bool(rows) and all("effective_accuracy_test" in r for r in rows)
+    head = (f"| run | served/arrived | mean acc. served % ({split}) | effective acc. % ({split}) "
+            + ("| effective acc. % (test) " if test else "")
+            + "| energy J | J/inf. | deadline misses | cap viol. windows | inferences over cap "
+            "| switches |")
+    out = [head, "|" + "---|" * (11 if test else 10)]
     for r in rows:
+        t = f"{100 * r['effective_accuracy_test']:.2f} | " if test else ""
         out.append(f"| {r['name']} | {r['requests_served']}/{r['requests_arrived']} | "
-                   f"{r['mean_accuracy_served']:.4f} | {r['effective_accuracy']:.4f} | "
+                   f"{100 * r['mean_accuracy_served']:.2f} | "
+                   f"{100 * r['effective_accuracy']:.2f} | {t}"
                    f"{r['total_energy_j']:.4g} | {r['energy_per_inference_j']:.4g} | "
                    f"{r['deadline_misses']} | {r['cap_violations']}/{r['windows']} | "
                    f"{r['inferences_over_cap']}/{r['requests_served']} | {r['switches']} |")
