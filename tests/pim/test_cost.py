@@ -136,8 +136,8 @@ def test_fewer_channels_never_cost_more(widths, slot, preset, active):
     small = estimate(MODEL, SubnetConfig(smaller), hw, active_subarrays=active)
     assert small.energy_j <= big.energy_j
     assert small.latency_s <= big.latency_s
-    for comp in COMPONENTS:
-        assert small.energy_breakdown_j[comp] <= big.energy_breakdown_j[comp]
+    for comp in COMPONENTS:  # equal components may differ in the last bit (summation order)
+        assert small.energy_breakdown_j[comp] <= big.energy_breakdown_j[comp] * (1 + 1e-12)
 
 
 @settings(max_examples=30, deadline=None)

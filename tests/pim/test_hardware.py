@@ -11,7 +11,8 @@ def test_all_presets_load_with_sources():
         hw = load_preset(name)
         assert hw.name == name
         assert all(src for src in hw.sources.values())
-        assert len(hw.sources) == 35  # every parameter of every section
+        # every parameter of every section, plus the optional cell section of the MTJ presets
+        assert len(hw.sources) == (40 if hw.cell is not None else 35)
         assert hw.area_m2 > 0 and hw.cycle_s > 0
     rows = {r["name"]: r for r in list_presets()}
     assert any("NVSim" in s for s in rows["stt-mram"]["sources"])
@@ -20,10 +21,13 @@ def test_all_presets_load_with_sources():
 
 def test_units_convert_to_si():
     hw = load_preset("sot-mram")
-    assert hw.device.sense_latency_s == pytest.approx(1e-9)
+    assert hw.device.sense_latency_s == pytest.approx(1.276e-9)
+    assert hw.cell.resistance_on_ohm == 2000 and hw.cell.switching_current_a == pytest.approx(85e-6)
+    assert convert(3, "kohm", "resistance", "x") == 3000
+    assert convert(2, "mV", "voltage", "x") == pytest.approx(2e-3)
     assert hw.device.node_m == pytest.approx(45e-9)
     assert hw.architecture.buffer_bits == 64 * 8192
-    assert hw.subarray.leakage_power_w == pytest.approx(20e-6)
+    assert hw.subarray.leakage_power_w == pytest.approx(2.015e-6)
     assert hw.subarray.row_activation_energy_j == pytest.approx(0.25e-12)
     assert hw.subarray.column_gating is False
     assert hw.architecture.wire_energy_j_per_bit_m == pytest.approx(0.15e-12 / 1e-3)
@@ -81,6 +85,21 @@ def test_wrong_unit_missing_and_unknown_fields():
     d = simple_dict()
     d["architecture"]["bus_energy"] = {"value": 1, "unit": "pJ/bit", "source": "v1 preset"}
     with pytest.raises(ValueError, match=r"unknown parameter.*bus_energy"):
+        hardware_from_dict(d, "t")
+    d = simple_dict()
+    d["cell"] = {"read_voltage": {"value": 0.1, "unit": "V", "source": "t"},
+                 "access_drop": {"value": 0.15, "unit": "V", "source": "t"},
+                 "resistance_on": {"value": 2, "unit": "kohm", "source": "t"},
+                 "resistance_off": {"value": 5, "unit": "kohm", "source": "t"},
+                 "switching_current": {"value": 80, "unit": "uA", "source": "t"}}
+    with pytest.raises(ValueError, match=r"cell.read_voltage .* must exceed cell.access_drop"):
+        hardware_from_dict(d, "t")
+    d["cell"]["read_voltage"]["unit"] = "uA"
+    with pytest.raises(ValueError, match=r"cell.read_voltage: unit 'uA' is not a voltage unit"):
+        hardware_from_dict(d, "t")
+    del d["cell"]["switching_current"]
+    d["cell"]["read_voltage"]["unit"] = "V"
+    with pytest.raises(ValueError, match=r"cell.switching_current: missing"):
         hardware_from_dict(d, "t")
     d = simple_dict()
     del d["subarray"]["cols"]

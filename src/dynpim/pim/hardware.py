@@ -25,6 +25,10 @@ _BASE: dict[str, tuple[str, float]] = {
     "µm^2": ("area", 1e-12), "F^2": ("area_f2", 1.0),
     "Hz": ("frequency", 1.0), "kHz": ("frequency", 1e3), "MHz": ("frequency", 1e6),
     "GHz": ("frequency", 1e9),
+    "V": ("voltage", 1.0), "mV": ("voltage", 1e-3),
+    "ohm": ("resistance", 1.0), "kohm": ("resistance", 1e3),
+    "A": ("current", 1.0), "mA": ("current", 1e-3), "uA": ("current", 1e-6),
+    "µA": ("current", 1e-6),
     "1": ("count", 1.0), "bit": ("bits", 1.0), "B": ("bits", 8.0), "KiB": ("bits", 8192.0),
     "MiB": ("bits", 8.0 * 2**20),
 }
@@ -90,6 +94,30 @@ class Device:
 
 
 @dataclass(frozen=True)
+class Cell:
+    """Electrical view of a resistive (MTJ) cell, optional section ``cell:`` of a preset: what
+    the read-disturb and sense-margin checks need."""
+
+    read_voltage_v: float = _p("read_voltage", "voltage")  # bit-line read bias
+    access_drop_v: float = _p("access_drop", "voltage", zero=True)  # across the access device
+    resistance_on_ohm: float = _p("resistance_on", "resistance")  # low state (MTJ: R_P)
+    resistance_off_ohm: float = _p("resistance_off", "resistance")  # high state (MTJ: R_AP)
+    switching_current_a: float = _p("switching_current", "current")  # through the cell
+
+    @property
+    def read_current_a(self) -> float:
+        """Current through one low-resistance cell during a read (also per cell of a two-row
+        sense: the two cells sit in parallel under the same bias)."""
+        return (self.read_voltage_v - self.access_drop_v) / self.resistance_on_ohm
+
+    def and_levels_a(self) -> tuple[float, float, float]:
+        """Bit-line currents of a two-row sense: both low, one low one high, both high."""
+        v = self.read_voltage_v - self.access_drop_v
+        r0, r1 = self.resistance_on_ohm, self.resistance_off_ohm
+        return 2 * v / r0, v / r0 + v / r1, 2 * v / r1
+
+
+@dataclass(frozen=True)
 class Subarray:
     """One computational sub-array and its near-array logic."""
 
@@ -151,9 +179,14 @@ class Hardware:
     architecture: Architecture
     quantization: Quantization
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    cell: Cell | None = None  # optional electrical cell description (MTJ presets)
 
     def __post_init__(self) -> None:
         sa, q = self.subarray, self.quantization
+        c = self.cell
+        if c is not None and c.read_voltage_v <= c.access_drop_v:
+            raise ValueError(f"{self.name}: cell.read_voltage ({c.read_voltage_v} V) must exceed "
+                             f"cell.access_drop ({c.access_drop_v} V)")
         if sa.reserved_rows >= sa.rows:
             raise ValueError(f"{self.name}: subarray.reserved_rows ({sa.reserved_rows}) must be "
                              f"< subarray.rows ({sa.rows})")
@@ -206,6 +239,7 @@ class Hardware:
 
 _SECTIONS = {"device": Device, "subarray": Subarray, "architecture": Architecture,
              "quantization": Quantization}
+_OPTIONAL = {"cell": Cell}
 
 
 def _section(cls: type, data: Any, sec: str, name: str, sources: dict[str, str]) -> Any:
@@ -251,7 +285,8 @@ def hardware_from_dict(data: Any, name: str = "custom") -> Hardware:
     for key in ("name", "technology", "description"):
         if not isinstance(data.get(key), str):
             raise ValueError(f"{name}: top-level {key!r} must be a string")
-    unknown = sorted(set(data) - set(_SECTIONS) - {"name", "technology", "description"})
+    unknown = sorted(set(data) - set(_SECTIONS) - set(_OPTIONAL)
+                     - {"name", "technology", "description"})
     if unknown:
         raise ValueError(f"{name}: unknown top-level key(s) {unknown}")
     sources: dict[str, str] = {}
@@ -260,5 +295,8 @@ def hardware_from_dict(data: Any, name: str = "custom") -> Hardware:
         if sec not in data:
             raise ValueError(f"{name}: section {sec!r} missing")
         parts[sec] = _section(cls, data[sec], sec, name, sources)
+    for sec, cls in _OPTIONAL.items():
+        if sec in data:
+            parts[sec] = _section(cls, data[sec], sec, name, sources)
     return Hardware(data["name"], data["technology"], data["description"], sources=sources,
                     **parts)
