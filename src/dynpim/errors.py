@@ -23,6 +23,10 @@ class CheckpointError(DynpimError):
     """A checkpoint that is missing, incomplete, corrupt or does not fit the model."""
 
 
+class MissingFileError(DynpimError, FileNotFoundError):
+    """A file or folder the user named does not exist (also a ``FileNotFoundError``)."""
+
+
 def is_real(v: object) -> bool:
     """True for Python and numpy real numbers (not bools, not strings)."""
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
@@ -42,5 +46,5 @@ def finite_real(v: object, name: str, *, minimum: float | None = None) -> float:
     return float(v)
 
 
-__all__ = ["CheckpointError", "DynpimError", "RunDirError", "finite_real", "is_integer",
-           "is_real"]
+__all__ = ["CheckpointError", "DynpimError", "MissingFileError", "RunDirError", "finite_real",
+           "is_integer", "is_real"]

@@ -7,14 +7,30 @@
   schedule step, RNG states (base64 / int lists), epoch, step, metrics, training config and
   the SHA-256 of each tensor file (a truncated or altered file is caught before parsing).
 
-A checkpoint is written into a temporary sibling folder and renamed into place; the previous
-one is moved aside first and deleted last, so a crash at any point leaves a complete checkpoint
-(``<dir>`` or ``<dir>.old``, which :func:`resolve_checkpoint` falls back to).
+Save protocol (each step is a fault-injection point, :func:`_step`; tests crash at every one):
+
+1. ``recovered``: leftovers of an earlier crash are settled first (:func:`recover_checkpoint`):
+   when ``<dir>`` is missing, the newest *verified* complete copy among ``<dir>.old`` and
+   ``<dir>.tmp-*`` is renamed to ``<dir>``; then every other leftover is discarded.
+2. ``tmp_created`` / ``tensors_written`` / ``meta_written``: the new checkpoint is written into a
+   fresh ``<dir>.tmp-*`` sibling, ``meta.json`` last (fsynced), so a folder with a
+   ``meta.json`` whose hashes match is complete.
+3. ``moved_aside``: the complete ``<dir>`` is renamed to ``<dir>.old`` (a stale ``.old`` is
+   discarded first — only ever while ``<dir>`` is complete).
+4. ``renamed``: the temporary folder is renamed to ``<dir>``.
+5. ``done``: ``<dir>.old`` is discarded.
+
+Folders are discarded by renaming them to ``<name>.trash-*`` (atomic) and deleting that, so a
+crash during a delete never leaves a half-deleted folder that looks like a checkpoint. A crash
+at any point therefore leaves at least one complete checkpoint: ``<dir>``, ``<dir>.old`` or a
+complete ``<dir>.tmp-*``, which :func:`resolve_checkpoint` finds (without changing anything on
+disk) and the next save promotes.
 """
 
 from __future__ import annotations
 
 import base64
+import glob
 import hashlib
 import json
 import os
@@ -30,6 +46,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from dynpim.errors import CheckpointError, MissingFileError
 from dynpim.nn import DynamicNet, SubnetConfig
 
 FORMAT = "dynpim-checkpoint"
@@ -119,6 +136,29 @@ def _optim_split(opt: torch.optim.Optimizer | None) -> tuple[dict[str, Tensor], 
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
+def _step(name: str) -> None:
+    """A step of the save protocol has completed (fault-injection point: tests replace this
+    function to simulate a crash right after ``name``)."""
+
+
+def _fsync_file(path: str) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _discard(folder: str) -> None:
+    """Delete ``folder`` so that a crash never leaves half of it under its own name: rename it
+    to ``<folder>.trash-*`` first (atomic), then delete that."""
+    if not os.path.isdir(folder):
+        return
+    trash = tempfile.mkdtemp(prefix=os.path.basename(folder) + ".trash-",
+                             dir=os.path.dirname(folder))
+    os.rmdir(trash)
+    os.rename(folder, trash)
+    _step("discarding")
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 def save_checkpoint(
     path: str,
     model: DynamicNet,
@@ -127,12 +167,16 @@ def save_checkpoint(
     configs: list[SubnetConfig] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> str:
-    """Write a checkpoint folder at ``path`` atomically; ``extra`` goes into ``meta.json``
-    (epoch, step, metrics, train config ...). Returns ``path``."""
+    """Write a checkpoint folder at ``path`` atomically (protocol in the module docstring);
+    ``extra`` goes into ``meta.json`` (epoch, step, metrics, train config ...). Returns
+    ``path``."""
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
+    recover_checkpoint(path)
+    _step("recovered")
     tmp = tempfile.mkdtemp(prefix=os.path.basename(path) + ".tmp-", dir=parent)
+    _step("tmp_created")
     try:
         opt_tensors, opt_meta = _optim_split(optimizer)
         payload = {"model.safetensors": _cpu_weights(model),
@@ -141,7 +185,9 @@ def save_checkpoint(
         for name, tensors in payload.items():
             fp = os.path.join(tmp, name)
             save_file(tensors, fp)
+            _fsync_file(fp)
             files[name] = _sha256(fp)
+        _step("tensors_written")
         meta = {
             "format": FORMAT, "version": VERSION,
             "model": {"name": model.name, "args": model.args,
@@ -154,27 +200,99 @@ def save_checkpoint(
             "files": files,
             **(extra or {}),
         }
-        _finish(tmp, path, meta)
-    except BaseException:
+    except Exception:  # an error (not a crash): nothing of this save is left behind
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _finish(tmp, path, meta)
     return path
 
 
 def _finish(tmp: str, path: str, meta: dict[str, Any]) -> None:
     """Write ``meta.json`` into the complete folder ``tmp`` and swap it in at ``path``: the
-    previous checkpoint is moved aside first and deleted last."""
-    with open(os.path.join(tmp, "meta.json"), "w") as f:
-        json.dump(meta, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
+    previous checkpoint is moved aside first and discarded last."""
+    try:
+        with open(os.path.join(tmp, "meta.json"), "w") as f:
+            json.dump(meta, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _step("meta_written")
     old = path + ".old"
-    if os.path.isdir(old):
-        shutil.rmtree(old)
-    if os.path.isdir(path):
+    if _is_complete(path):
+        _discard(old)
         os.rename(path, old)
+    _step("moved_aside")
     os.rename(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
+    _step("renamed")
+    _discard(old)
+    _step("done")
+
+
+def _leftovers(path: str) -> list[str]:
+    """``<path>.old``, ``<path>.tmp-*`` and the ``*.trash-*`` folders of discards beside
+    ``path``."""
+    out = []
+    for cand in sorted(glob.glob(glob.escape(path) + ".*")):
+        rest = cand[len(path):]
+        if os.path.isdir(cand) and (rest == ".old" or rest.startswith((".tmp-", ".trash-"))
+                                    or rest.startswith(".old.trash-")):
+            out.append(cand)
+    return out
+
+
+def _is_complete(folder: str) -> bool:
+    """A folder that only ever appears by rename of a complete one: meta.json is there."""
+    return os.path.isfile(os.path.join(folder, "meta.json"))
+
+
+def _verified(folder: str) -> dict[str, Any] | None:
+    """``meta.json`` of ``folder`` when it and every tensor file it hashes are intact."""
+    try:
+        meta = read_meta(folder, resolve=False)
+        for name in TENSOR_FILES:
+            fp = os.path.join(folder, name)
+            if not os.path.isfile(fp) or _sha256(fp) != meta["files"][name]:
+                return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return meta
+
+
+def _best_copy(path: str) -> str | None:
+    """The newest verified complete copy among ``<path>.old`` and ``<path>.tmp-*`` (by saved
+    step; the temporary copy, being newer, wins ties)."""
+    best, best_key = None, None
+    for cand in _leftovers(path):
+        if ".trash-" in os.path.basename(cand):
+            continue
+        meta = _verified(cand)
+        if meta is None:
+            continue
+        key = (int(meta.get("step", 0)) if isinstance(meta.get("step"), int) else 0,
+               cand != path + ".old", os.path.getmtime(os.path.join(cand, "meta.json")))
+        if best_key is None or key > best_key:
+            best, best_key = cand, key
+    return best
+
+
+def recover_checkpoint(path: str) -> str | None:
+    """Settle what a crash during a save left beside ``path`` (a checkpoint folder): when
+    ``path`` is missing, promote the newest verified complete copy to it; then discard every
+    other leftover (``.old``, ``.tmp-*``, ``.trash-*``). Returns ``path`` when a checkpoint is
+    there afterwards, else None."""
+    path = os.path.abspath(path)
+    if not _is_complete(path):
+        best = _best_copy(path)
+        if best is None:
+            return None
+        if os.path.isdir(path):  # an empty or partial folder under the final name
+            _discard(path)
+        os.rename(best, path)
+    for left in _leftovers(path):
+        _discard(left) if ".trash-" not in left else shutil.rmtree(left, ignore_errors=True)
+    return path
 
 
 def store_bn_bank(path: str, model: DynamicNet) -> str:
@@ -182,9 +300,13 @@ def store_bn_bank(path: str, model: DynamicNet) -> str:
     ``model``'s, leaving weights, optimizer state and metadata as they are; atomic like
     :func:`save_checkpoint`. ``dynpim eval`` uses it to keep what it calibrated. The weights
     must be the checkpoint's (checked by their SHA-256). Returns the checkpoint folder."""
-    src = resolve_checkpoint(path)
+    src = os.path.abspath(resolve_checkpoint(path))
+    base = os.path.basename(src)
+    if ".tmp-" in base or base.endswith(".old"):  # left by a crash: promote it first
+        canon = src[:src.rindex(".tmp-")] if ".tmp-" in base else src[:-len(".old")]
+        src = recover_checkpoint(canon) or src
     meta = read_meta(src)
-    dest = src[:-len(".old")] if src.endswith(".old") else src
+    dest = src
     parent = os.path.dirname(dest)
     tmp = tempfile.mkdtemp(prefix=os.path.basename(dest) + ".tmp-", dir=parent)
     try:
@@ -199,61 +321,108 @@ def store_bn_bank(path: str, model: DynamicNet) -> str:
         files = dict(meta["files"], **{"bn_bank.safetensors": _sha256(bank)})
         if _sha256(os.path.join(tmp, "optim.safetensors")) != files["optim.safetensors"]:
             raise ValueError(f"checkpoint {src}: optim.safetensors is corrupt")
-        _finish(tmp, dest, {**meta, "files": files})
-    except BaseException:
+    except Exception:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _finish(tmp, dest, {**meta, "files": files})
     return dest
 
 
 # -- loading ------------------------------------------------------------------------------------
 def resolve_checkpoint(path: str) -> str:
-    """``path`` itself, its ``checkpoint/`` sub-folder (a run dir), or the ``.old`` copy left by
-    a crash during a save."""
+    """``path`` itself or its ``checkpoint/`` sub-folder (a run dir); when a crash during a save
+    left no folder under that name, the newest verified complete copy beside it (``.old`` or
+    ``.tmp-*``). Changes nothing on disk (the next save promotes that copy)."""
     for cand in (path, os.path.join(path, "checkpoint")):
-        if os.path.isfile(os.path.join(cand, "meta.json")):
+        if _is_complete(cand):
             return cand
-        if os.path.isfile(os.path.join(cand + ".old", "meta.json")):
-            return cand + ".old"
+        best = _best_copy(os.path.abspath(cand))
+        if best is not None:
+            return best
     if not os.path.exists(path):
-        raise FileNotFoundError(f"checkpoint {path!r} does not exist")
-    raise FileNotFoundError(f"{path!r} holds no checkpoint (no meta.json in it or in "
-                            f"{os.path.join(path, 'checkpoint')})")
+        raise MissingFileError(f"checkpoint {path!r} does not exist")
+    raise MissingFileError(f"{path!r} holds no checkpoint (no meta.json in it or in "
+                          f"{os.path.join(path, 'checkpoint')})")
 
 
-def read_meta(path: str) -> dict[str, Any]:
-    """Parse and check ``meta.json`` of the checkpoint at ``path`` (no tensors are read)."""
-    path = resolve_checkpoint(path)
-    try:
-        with open(os.path.join(path, "meta.json")) as f:
-            meta = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"checkpoint {path}: meta.json is corrupt or truncated ({e})") from None
+REQUIRED_META = {"format": str, "version": int, "model": dict, "configs": list, "files": dict,
+                 "rng": dict, "optimizer": dict}
+REQUIRED_MODEL = {"name": str, "args": dict, "input_size": list, "slots": list}
+
+
+def _check_meta(path: str, meta: Any) -> None:
+    """The sidecar's required keys and their types, one-line errors naming the field."""
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"checkpoint {path}: meta.json is not a {FORMAT} file")
+        raise CheckpointError(f"checkpoint {path}: meta.json is not a {FORMAT} file")
     if meta.get("version") != VERSION:
-        raise ValueError(f"checkpoint {path}: format version {meta.get('version')} is not "
-                         f"supported (this dynpim reads version {VERSION})")
+        raise CheckpointError(f"checkpoint {path}: format version {meta.get('version')} is not "
+                              f"supported (this dynpim reads version {VERSION})")
+    for group, fields, where in ((meta, REQUIRED_META, ""),
+                                 (meta.get("model"), REQUIRED_MODEL, "model.")):
+        for key, typ in fields.items():
+            if key not in group:
+                raise CheckpointError(f"checkpoint {path}: meta.json lacks the required field "
+                                      f"{where}{key!r}")
+            if not isinstance(group[key], typ) or isinstance(group[key], bool):
+                raise CheckpointError(f"checkpoint {path}: meta.json field {where}{key!r} must "
+                                      f"be a {typ.__name__}, got {type(group[key]).__name__}")
+    for name in TENSOR_FILES:
+        if not isinstance(meta["files"].get(name), str):
+            raise CheckpointError(f"checkpoint {path}: meta.json field files.{name!r} (its "
+                                  f"SHA-256) is missing")
+    for key in ("epoch", "step"):
+        if key in meta and (not isinstance(meta[key], int) or isinstance(meta[key], bool)
+                            or meta[key] < 0):
+            raise CheckpointError(f"checkpoint {path}: meta.json field {key!r} must be an "
+                                  f"integer >= 0, got {meta[key]!r}")
+
+
+def read_meta(path: str, *, resolve: bool = True) -> dict[str, Any]:
+    """Parse and check ``meta.json`` of the checkpoint at ``path`` (no tensors are read)."""
+    if resolve:
+        path = resolve_checkpoint(path)
+    try:
+        with open(os.path.join(path, "meta.json"), encoding="utf-8") as f:
+            meta = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"checkpoint {path}: meta.json is corrupt or truncated "
+                              f"({e})") from None
+    _check_meta(path, meta)
     return meta
 
 
 def _load_tensors(path: str, name: str, meta: dict[str, Any]) -> dict[str, Tensor]:
     fp = os.path.join(path, name)
     if not os.path.isfile(fp):
-        raise ValueError(f"checkpoint {path}: {name} is missing")
+        raise CheckpointError(f"checkpoint {path}: {name} is missing")
     if meta["files"].get(name) != _sha256(fp):
-        raise ValueError(f"checkpoint {path}: {name} is corrupt or truncated (SHA-256 differs "
-                         f"from meta.json)")
+        raise CheckpointError(f"checkpoint {path}: {name} is corrupt or truncated (SHA-256 "
+                              f"differs from meta.json)")
     try:
-        return load_file(fp)
+        tensors = load_file(fp)
     except (SafetensorError, OSError) as e:
-        raise ValueError(f"checkpoint {path}: cannot read {name} ({e})") from None
+        raise CheckpointError(f"checkpoint {path}: cannot read {name} "
+                              f"({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+                              ) from None
+    for k, v in tensors.items():
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise CheckpointError(f"checkpoint {path}: {name} tensor {k!r} holds NaN or "
+                                  f"infinite values")
+    return tensors
 
 
 def build_model_from_meta(meta: dict[str, Any]) -> DynamicNet:
-    from dynpim.models import create_model
+    from dynpim.models import create_model, list_models
 
-    return create_model(meta["model"]["name"], **meta["model"]["args"])
+    name = meta["model"]["name"]
+    if name not in list_models():
+        raise CheckpointError(f"checkpoint meta.json field model.name: unknown model {name!r}; "
+                              f"available: {', '.join(list_models())}")
+    try:
+        return create_model(name, **meta["model"]["args"])
+    except TypeError as e:
+        raise CheckpointError(f"checkpoint meta.json field model.args does not fit model "
+                              f"{name!r} ({e})") from None
 
 
 def load_checkpoint(
@@ -271,18 +440,21 @@ def load_checkpoint(
         model = build_model_from_meta(meta)
     slots = [[s.name, s.max_channels, s.min_channels, s.step] for s in model.slots]
     if slots != meta["model"]["slots"]:
-        raise ValueError(f"checkpoint {path} was saved from a model with slots "
-                         f"{meta['model']['slots']}, but this model has {slots}")
+        raise CheckpointError(f"checkpoint {path} was saved from a model with slots "
+                              f"{meta['model']['slots']}, but this model has {slots}")
     weights = _load_tensors(path, "model.safetensors", meta)
     own = model.state_dict()
     missing, unexpected = sorted(set(own) - set(weights)), sorted(set(weights) - set(own))
     if missing or unexpected:
-        raise ValueError(f"checkpoint {path} does not match the model: missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]}")
+        raise CheckpointError(f"checkpoint {path} does not match the model: missing "
+                              f"{missing[:5]}, unexpected {unexpected[:5]}")
     for k, v in weights.items():
         if v.shape != own[k].shape:
-            raise ValueError(f"checkpoint {path}: {k} has shape {tuple(v.shape)}, the model "
-                             f"expects {tuple(own[k].shape)}")
+            raise CheckpointError(f"checkpoint {path}: {k} has shape {tuple(v.shape)}, the "
+                                  f"model expects {tuple(own[k].shape)}")
+        if v.dtype != own[k].dtype and (own[k].is_floating_point() or v.is_floating_point()):
+            raise CheckpointError(f"checkpoint {path}: {k} has dtype {v.dtype}, the model "
+                                  f"expects {own[k].dtype}")
     model.load_state_dict(weights)
     model.clear_bn_bank()
     model.load_bn_bank_state({k: v.to(map_location)
@@ -298,6 +470,7 @@ def load_checkpoint(
         try:
             optimizer.load_state_dict({"state": state, "param_groups": om["param_groups"]})
         except (ValueError, KeyError) as e:
-            raise ValueError(f"checkpoint {path}: optimizer state does not match ({e})") from None
+            raise CheckpointError(f"checkpoint {path}: optimizer state does not match "
+                                  f"({e})") from None
     configs = [model.validate(c) for c in meta.get("configs", [])]
     return Checkpoint(path, model, meta, configs)

@@ -146,6 +146,21 @@ class Trainer:
         self.step = ck.step
         self.history = list(ck.meta.get("history", []))
         set_rng_state(ck.meta["rng"])
+        if self.dist.is_main:  # lines written after that checkpoint are dropped
+            self.write_metrics()
+
+    def write_metrics(self, final: dict[str, Any] | None = None) -> None:
+        """Rewrite ``metrics.jsonl`` (atomically) from the history the checkpoint holds: one
+        line per finished epoch, then the final line — whatever crashes came before."""
+        os.makedirs(self.cfg.out, exist_ok=True)
+        path = os.path.join(self.cfg.out, "metrics.jsonl")
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            for rec in self.history + ([final] if final else []):
+                f.write(json.dumps(rec) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
 
     def save(self, extra: dict[str, Any] | None = None) -> str | None:
         if not self.dist.is_main:
@@ -247,12 +262,11 @@ class Trainer:
                    "train_loss": loss_sum / max(n, 1), "train_acc": 100 * acc_sum / max(n, 1),
                    "time_s": round(time.perf_counter() - t0, 3), "val_top1": self.validate()}
             self.history.append(rec)
+            self.save()
             if main:
-                with open(os.path.join(cfg.out, "metrics.jsonl"), "a") as f:
-                    f.write(json.dumps(rec) + "\n")
+                self.write_metrics()
                 if self.log:
                     self.log(epoch_line(rec, cfg.epochs))
-            self.save()
         result = TrainResult(self.model, self.history, stopped_early=stopped,
                              checkpoint=self.checkpoint_dir if main else None)
         if not stopped:
@@ -267,10 +281,9 @@ class Trainer:
         rows = evaluate_configs(self.model, self.eval_configs(), self.splits, calib, split="test")
         final = {"final": True, "epoch": self.epoch, "step": self.step, "test": rows}
         if self.dist.is_main:
-            with open(os.path.join(self.cfg.out, "metrics.jsonl"), "a") as f:
-                f.write(json.dumps(final) + "\n")
             write_table(rows, os.path.join(self.cfg.out, "eval"))
             self.save({"test": rows})
+            self.write_metrics(final)
             if self.log:
                 self.log(format_table(rows))
             elif self.cfg.progress:
