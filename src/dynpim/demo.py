@@ -189,9 +189,9 @@ class Demo:
                                                   list[SubnetConfig]]]) -> dict[str, Any]:
         points = []
         size = self.splits.input_size
-        # With every sub-array active each channel has its own sub-arrays and latency hardly
-        # depends on the width; a power-limited level shows the latency side of the trade-off.
-        level = max(1, int(self.hw.architecture.subarrays) >> 6)
+        # Every sub-array powered: on the default (IoT-sized) chip sub-arrays are time-shared by
+        # several channels, so latency follows the width (docs/pim-model.md section 2).
+        level = int(self.hw.architecture.subarrays)
         for fam, (model, qmodel, configs) in families.items():
             self.log(f"[evaluate] {fam}: {len(configs)} sub-nets, float and "
                      f"{self.opts.bits}-bit, test split")
