@@ -1,4 +1,4 @@
-"""The docs stay true: Python examples run, and every `dynpim ...` command shown parses."""
+"""Every `dynpim ...` command the docs show parses (cheap; test_docs_run.py runs them all)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from dynpim.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-RUNNABLE = [ROOT / "README.md", ROOT / "docs" / "concepts.md"]
 
 
 def blocks(path: Path, lang: str) -> list[str]:
@@ -29,14 +28,6 @@ def shown_commands() -> list[tuple[str, str]]:
                 if line.startswith("dynpim "):
                     out.append((path.name, line))
     return out
-
-
-@pytest.mark.parametrize("path", RUNNABLE, ids=lambda p: p.name)
-def test_python_examples_run(path, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    for code in blocks(path, "python"):
-        exec(compile(code.replace("/tmp/", f"{tmp_path}/"), str(path), "exec"), namespace)
 
 
 @pytest.mark.parametrize("doc,command", shown_commands())
