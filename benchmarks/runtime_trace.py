@@ -20,7 +20,8 @@ Two cases:
   ``benchmarks/results/runtime_trace_measured.json``.
 
 Switch cost: the preset's sub-array wake-up energy/latency per woken sub-array.
-Expected run time: ~1-2 minutes on 2 CPU cores (measured: plus ~1 minute of evaluation).
+Expected run time: ~1-2 minutes on 2 CPU cores (measured: plus 3-8 minutes of evaluation, 7 widths
+on the validation and test splits).
 
     python benchmarks/runtime_trace.py [--duration-s 60] [--seed 0]
     python benchmarks/runtime_trace.py --checkpoint RUN/checkpoint [--data-dir DIR]
