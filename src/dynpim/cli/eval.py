@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         format_table,
         load_checkpoint,
         store_bn_bank,
+        table_heading,
         write_table,
     )
 
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     with exact_float32():  # on a GPU: no TF32, so fake-quant is comparable with the integers
         rows = evaluate_configs(model, list(dict.fromkeys(cfgs)), splits, calib,
                                 split=args.split, batch_size=max(args.batch_size, 256))
+    print(table_heading(model, dataset, args.split))
     print(format_table(rows))
     if calib is not None and not args.no_store:
         try:
@@ -99,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
                 model, [SubnetConfig([int(w) for w in r["widths"]]) for r in rows],
                 *splits.split(args.split),
                 load_preset(args.preset), flip_prob=args.flip_prob, generator=0)
+        print(f"PIM execution, preset {args.preset}, sensing flip probability "
+              f"{args.flip_prob:g}; latency, energy and average power per image (batch 1)")
         print(format_pim_table(pim_rows))
         rows = [{**r, **p} for r, p in zip(rows, pim_rows)]
     jp, cp = write_table(rows, args.out or os.path.join(ck.path, "eval"))

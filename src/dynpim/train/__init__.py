@@ -14,6 +14,7 @@ from .evaluate import (
     evaluate,
     evaluate_configs,
     format_table,
+    table_heading,
     write_table,
 )
 from .losses import soft_cross_entropy
@@ -35,6 +36,7 @@ __all__ = [
     "evaluate",
     "evaluate_configs",
     "format_table",
+    "table_heading",
     "load_checkpoint",
     "read_meta",
     "resolve_checkpoint",

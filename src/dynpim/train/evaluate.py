@@ -78,6 +78,15 @@ def evaluate_configs(
     return sorted(rows, key=lambda r: (r["macs"], r["widths"]))
 
 
+def table_heading(model: DynamicNet, dataset: str, split: str) -> str:
+    """One line naming what a table is about: model, data, input size, bit-widths, split."""
+    wbits, abits = model.args.get("wbits", 32), model.args.get("abits", 32)
+    bits = ("float32" if wbits == 32 and abits == 32
+            else f"{wbits}-bit weights, {abits}-bit activations")
+    size = "x".join(str(v) for v in model.input_size)
+    return f"{model.name} on {dataset} (input {size}, {bits}); top-1 on the {split} split"
+
+
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """A Markdown table of the rows (config, ratio, MMACs, params, accuracy)."""
     if not rows:

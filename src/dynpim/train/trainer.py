@@ -24,7 +24,13 @@ from dynpim.nn import DynamicNet, SubnetConfig, load_configs, set_sync_batchnorm
 from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .distributed import DistContext
-from .evaluate import calibration_batches, evaluate_configs, format_table, write_table
+from .evaluate import (
+    calibration_batches,
+    evaluate_configs,
+    format_table,
+    table_heading,
+    write_table,
+)
 from .losses import hard_cross_entropy, soft_cross_entropy
 from .optim import build_optimizer, lr_at, set_lr
 from .samplers import FixedSampler, ListSampler, Sampler, UniformSampler, sandwich, step_generator
@@ -285,6 +291,7 @@ class Trainer:
             self.save({"test": rows})
             self.write_metrics(final)
             if self.log:
+                self.log(table_heading(self.model, self.cfg.dataset, "test"))
                 self.log(format_table(rows))
             elif self.cfg.progress:
                 print(format_table(rows))
