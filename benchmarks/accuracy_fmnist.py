@@ -171,8 +171,9 @@ def run_parallel(a: argparse.Namespace) -> None:
 def merge(paths: list[str], out: str, extra: dict | None = None,
           command: str | None = None) -> None:
     """Combine partial results (e.g. one per parallel process, or a dynamic run on one machine
-    with individual runs from another) into one result file. Epochs, batch, seed and weight
-    decay must agree; learning rate and device may differ per mode and are shown per mode."""
+    with individual runs from another, or each arm with the recipe sandwich_ablation chose for
+    it on validation) into one result file. Epochs and batch must agree; learning rate, weight
+    decay and device may differ per mode and are shown per mode; seeds are pooled."""
     parts = [json.load(open(p)) for p in paths]
     result = {k: {} for k in ("macs", "time_s", "history")}
     per_seed: dict[str, dict[str, dict[str, float]]] = {}
@@ -189,7 +190,7 @@ def merge(paths: list[str], out: str, extra: dict | None = None,
     result.update(aggregate(per_seed))
     result["parts"] = [part_stamp(path, p) for path, p in zip(paths, parts)]
     result["dirty"] = any(p.get("dirty") or p.get("machine", {}).get("dirty") for p in parts)
-    keep = ("epochs", "batch_size", "weight_decay")
+    keep = ("epochs", "batch_size")  # lr and weight decay may differ per mode (tuned per arm)
     settings = [{k: p["settings"].get(k) for k in keep} for p in parts]
     if any(s != settings[0] for s in settings):
         raise SystemExit(f"partial results differ in their settings: {settings}")
@@ -198,8 +199,8 @@ def merge(paths: list[str], out: str, extra: dict | None = None,
         runs = [p for p in parts if p.get(mode)]
         if runs:
             s = runs[-1]["settings"]
-            by_mode[mode] = {"lr": s["lr"], "device": s["device"],
-                             "device_name": s.get("device_name")}
+            by_mode[mode] = {"lr": s["lr"], "weight_decay": s.get("weight_decay"),
+                             "device": s["device"], "device_name": s.get("device_name")}
     dynamic = [p["settings"] for p in parts if p.get("dynamic")]
     result["settings"] = {**(dynamic or [parts[0]["settings"]])[-1], "width": None, "mode": None,
                           "by_mode": by_mode,
@@ -324,8 +325,10 @@ def markdown(result: dict, widths: tuple[float, ...]) -> str:
     sampling = {"discrete": "the four widths only (discrete)",
                 "uniform": f"any ratio in [{s.get('min_width')}, {s.get('max_width')}] (uniform)"}
     runs = s.get("by_mode") or {"all runs": s}
-    where = "; ".join(f"{m}: lr {r['lr']}, {r['device']} ({r['device_name']})"
-                      for m, r in runs.items())
+    where = "; ".join(f"{m}: lr {r['lr']}"
+                      + (f", weight decay {r['weight_decay']:g}" if r.get("weight_decay")
+                         not in (None, s.get("weight_decay")) else "")
+                      + f", {r['device']} ({r['device_name']})" for m, r in runs.items())
     lines = [f"ResNet-20 on Fashion-MNIST, {s['epochs']} epochs each, batch {s['batch_size']}, "
              f"{where}. The dynamic network trains "
              f"{sampling.get(s.get('sampling', 'uniform'), s.get('sampling'))}, "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -124,7 +125,11 @@ def main() -> int:
     ap.add_argument("--render", action="store_true", help="only regenerate docs/benchmarks.md")
     ap.add_argument("--only", nargs="+", help="run only these scripts (names without .py)")
     ap.add_argument("--with-training", action="store_true", help="also run training benchmarks")
+    ap.add_argument("--allow-dirty", action="store_true",
+                    help="let the scripts record from a work tree with uncommitted changes "
+                    "(their results are then marked dirty: true)")
     args = ap.parse_args()
+    env = {**os.environ, **({"DYNPIM_ALLOW_DIRTY": "1"} if args.allow_dirty else {})}
     if not args.render:
         names = args.only or (FAST + (TRAINING if args.with_training else []))
         for name in names:
@@ -133,7 +138,7 @@ def main() -> int:
                 print(f"skip {name}: {script} not found")
                 continue
             print(f"== {name}", flush=True)
-            rc = subprocess.run([sys.executable, str(script)], check=False).returncode
+            rc = subprocess.run([sys.executable, str(script)], check=False, env=env).returncode
             if rc:
                 print(f"{name} failed with exit code {rc}")
                 return rc

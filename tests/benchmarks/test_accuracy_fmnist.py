@@ -57,3 +57,30 @@ def test_seed_list():
     assert af.seed_list("2,0") == [2, 0]
     with pytest.raises(Exception, match="distinct"):
         af.seed_list("1,1")
+
+
+def test_merge_pools_seeds_and_allows_a_recipe_per_arm(tmp_path, monkeypatch):
+    monkeypatch.setattr(_common, "_STATE", {})
+    monkeypatch.setenv("DYNPIM_ALLOW_DIRTY", "1")
+    monkeypatch.setattr(sys, "argv", ["accuracy_fmnist.py"])
+    dyn = json.load(open(f"{PARTS}/cpu_parallel_dynamic.json"))
+    ind = json.load(open(f"{PARTS}/cpu_parallel_individual.json"))
+    ind["settings"]["weight_decay"] = 1e-4  # the individual arm tuned on its own
+    dyn1 = json.loads(json.dumps(dyn))
+    dyn1["settings"]["seed"] = 1
+    dyn1["dynamic"] = {k: v - 1.0 for k, v in dyn["dynamic"].items()}
+    paths = []
+    for name, part in (("d0", dyn), ("d1", dyn1), ("i0", ind)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(part))
+        paths.append(str(tmp_path / f"{name}.json"))
+    af.merge(paths, str(tmp_path / "m.json"))
+    got = json.loads((tmp_path / "m.json").read_text())
+    assert got["dynamic"] == {k: round(v - 0.5, 3) for k, v in dyn["dynamic"].items()}
+    assert set(got["dynamic_n"].values()) == {2} and set(got["individual_n"].values()) == {1}
+    assert got["settings"]["by_mode"]["individual"]["weight_decay"] == 1e-4
+    assert "weight decay 0.0001" in got["markdown"]
+    bad = json.loads(json.dumps(ind))
+    bad["settings"]["epochs"] = 3
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(SystemExit, match="differ"):
+        af.merge([paths[0], str(tmp_path / "bad.json")], str(tmp_path / "x.json"))
