@@ -19,3 +19,13 @@ def test_explicit_holdout_is_still_checked(trained, tmp_path, capsys):
     assert main(["search", "--checkpoint", ck, "--out", str(tmp_path / "s"),
                  "--holdout", "0"]) == 2
     assert "--holdout must be >= 1" in capsys.readouterr().err
+
+
+def test_search_log_has_units(trained, tmp_path, capsys):
+    _, ck = trained
+    assert main(["search", "--checkpoint", ck, "--out", str(tmp_path / "s"), "--max-steps", "1",
+                 "--calib-batches", "1", "--calib-batch-size", "64", "--k", "2"]) == 0
+    steps = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("step ")]
+    assert len(steps) == 2                                  # the largest config, one removal
+    assert all("validation top-1 " in ln and " % " in ln and "MMACs" in ln and " µJ " in ln
+               for ln in steps)

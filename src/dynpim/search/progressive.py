@@ -224,8 +224,9 @@ def _emit(path: str | None, record: dict[str, Any], log: Callable[[str], None] |
         append_step(path, record)
     if log is not None:
         extra = " (fine-tuned)" if record.get("finetuned") else ""
-        log(f"step {record['step']:3d}  acc {record['accuracy']:.4f}  macs {record['macs']:,}  "
-            f"[{record['key']}]  {record['time_s']:.1f}s{extra}")
+        log(f"step {record['step']:3d}  validation top-1 {100 * record['accuracy']:.2f} %  "
+            f"{record['macs'] / 1e6:.3f} MMACs  PIM energy {record['energy_j'] * 1e6:.3f} µJ  "
+            f"[{record['key']}]  {record['time_s']:.1f} s{extra}")
 
 
 def _snapshot_path(trajectory_path: str, step: int) -> str:
