@@ -3,8 +3,9 @@
 Builds an operating table for ResNet-20 (CIFAR-10 shape) from the PIM cost model (SOT-MRAM
 preset: latency, energy, power of uniform widths 0.25..1.0 at 2..64 active sub-arrays), keeps its
 Pareto set, and simulates 60 s of requests (Poisson, 100 Hz, deadline 10 ms) under a ramp cap
-(0.40 -> 0.035 W) and a seeded random-walk cap (0.035..0.40 W). Compares the budget and feedback
-policies with every static point (the table restricted to that point).
+(from 1.2x the table's highest power to 0.8x its lowest) and a seeded random-walk cap over the
+same range. Compares the budget and feedback policies with every static point (the table
+restricted to that point).
 
 Two cases:
 
@@ -140,14 +141,22 @@ def main() -> None:
     print(md)
 
 
+def cap_range(table: OperatingTable) -> tuple[float, float]:
+    """Power caps (W) spanning the table: from 0.8x its lowest power (nothing fits) to 1.2x its
+    highest (everything fits), so the traces exercise every point whatever the chip model."""
+    powers = [p.avg_power_w for p in table.points]
+    return 0.8 * min(powers), 1.2 * max(powers)
+
+
 def simulate_traces(table: OperatingTable, hw, d: float, seed: int) -> tuple[str, dict]:
     """Simulate the ramp and random-walk traces (and a 30 % latency error) on ``table``;
     return the Markdown and the raw results."""
     measured = table.test_accuracies() is not None
+    lo, hi = cap_range(table)
     traces = {
-        "ramp": f"ramp:duration_s={d},start_w=0.40,end_w=0.035,rate_hz=100,dt_s=0.1",
-        "walk": f"walk:duration_s={d},min_w=0.035,max_w=0.40,sigma_w=0.02,rate_hz=100,"
-                f"dt_s=0.1,seed={seed + 1}",
+        "ramp": f"ramp:duration_s={d},start_w={hi:.4g},end_w={lo:.4g},rate_hz=100,dt_s=0.1",
+        "walk": f"walk:duration_s={d},min_w={lo:.4g},max_w={hi:.4g},"
+                f"sigma_w={(hi - lo) / 18:.3g},rate_hz=100,dt_s=0.1,seed={seed + 1}",
     }
     kw = dict(deadline_s=0.01, seed=seed, margin=0.05, min_dwell_s=0.2,
               wake_energy_j=hw.subarray.wakeup_energy_j,
