@@ -74,7 +74,7 @@ def test_property_chosen_point_is_optimal(raw, budgets):
     pts = [OperatingPoint(SubnetConfig([i + 1]), 1, a, lat, e, pw)
            for i, (a, lat, e, pw) in enumerate(raw)]
     t = OperatingTable.from_points(pts)
-    c = Controller(t)  # no hysteresis: every decision must be the optimum
+    c = Controller(t, margin=0.0, min_dwell_s=0.0)  # no hysteresis: every decision optimal
     for k, (pw, dl, en, acc) in enumerate(budgets):
         p = c.select(power_w=pw, deadline_s=dl, energy_j=en, min_accuracy=acc, now_s=float(k))
         ok = [q for q in pts if feasible(q, pw, dl, en, acc)]

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 
 from dynpim.runtime import OperatingTable, Trace, parse_spec
 from dynpim.runtime.controller import DEFAULT_MARGIN, DEFAULT_MIN_DWELL_S
-from dynpim.runtime.simulator import best_static, compare, comparison_markdown, simulate
+from dynpim.runtime.simulator import (
+    REQUEST_COLUMNS,
+    best_static,
+    compare,
+    comparison_markdown,
+    simulate,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -93,8 +100,13 @@ def run_simulate(args: argparse.Namespace) -> int:
     os.makedirs(args.out, exist_ok=True)
     rows = []
     for pol in policies:
-        res = simulate(table, trace, policy=pol, name=f"dynamic:{pol}", **kw)
         d = args.out if len(policies) == 1 else os.path.join(args.out, pol)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "timeline.csv"), "w", newline="") as f:
+            timeline = csv.DictWriter(f, fieldnames=list(REQUEST_COLUMNS))
+            timeline.writeheader()
+            res = simulate(table, trace, policy=pol, name=f"dynamic:{pol}",
+                           request_sink=timeline.writerow, **kw)
         res.write(d)
         if not args.no_plots:
             from dynpim.runtime.plots import plot_simulation

@@ -63,6 +63,7 @@ import statistics
 import time
 from collections import deque
 from dataclasses import dataclass
+from itertools import accumulate
 
 from dynpim.errors import is_real
 
@@ -101,6 +102,16 @@ class Budget:
             raise ValueError(f"budget: min_accuracy is a fraction in [0, 1], "
                              f"got {self.min_accuracy!r}")
 
+    @classmethod
+    def trusted(cls, power_w: float | None, deadline_s: float | None, energy_j: float | None,
+                min_accuracy: float | None, rate_hz: float | None) -> Budget:
+        """A budget of floats already validated (the simulator's trace rows): no checks, for
+        the hot loop of the simulator."""
+        b = object.__new__(cls)
+        b.__dict__.update(power_w=power_w, deadline_s=deadline_s, energy_j=energy_j,
+                          min_accuracy=min_accuracy, rate_hz=rate_hz)
+        return b
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -111,6 +122,12 @@ class Decision:
     violated: tuple[str, ...]
     switched: bool
     reason: str
+
+
+def _over(value: float, limit: float) -> bool:
+    """True when ``value`` breaks ``limit`` by more than 1e-12 relative (as in _overshoot)."""
+    over = (value - limit) / limit if limit > 0 else (math.inf if value > 0 else 0.0)
+    return over > 1e-12
 
 
 class Controller:
@@ -187,6 +204,8 @@ class Controller:
             "power_w": deque(maxlen=self.feedback_window)}
         self.rejected_readings = 0
         self.clamped_readings = 0
+        self._ranked_key: tuple[float, float] | None = None
+        self._contexts: dict[tuple, object] = {}
         self.last_decision: Decision | None = None
         self.budget = Budget()
 
@@ -225,24 +244,140 @@ class Controller:
             out["min_accuracy"] = (b.min_accuracy - p.accuracy) / max(b.min_accuracy, 1e-12)
         return out
 
+    def _fits(self, p: OperatingPoint, b: Budget, tight: float) -> bool:
+        """``not self._overshoot(p, b, tight)``, without building the dict (the hot path)."""
+        if b.min_accuracy is not None and p.accuracy < b.min_accuracy - 1e-12:
+            return False
+        ls, ps = self.latency_scale, self.power_scale
+        lat, pw, en = p.latency_s * ls, p.avg_power_w * ps, p.energy_j * ls * ps
+        k = 1.0 - tight
+        resp = lat
+        rate = b.rate_hz
+        if rate:
+            load = lat * rate
+            if self.cap_mode == "average":
+                pw = en * rate if load < 1 else pw
+            if load >= 1:
+                resp = math.inf
+            elif load > self.miss_target:
+                resp = lat * (1 + math.log(load / self.miss_target) / (2 * (1 - load)))
+            if _over(load, k):
+                return False
+        if b.power_w is not None and _over(pw, b.power_w * k):
+            return False
+        if b.deadline_s is not None and _over(resp, b.deadline_s * k):
+            return False
+        return not (b.energy_j is not None and _over(en, b.energy_j * k))
+
     def _rank(self, p: OperatingPoint) -> tuple[float, float, float, int]:
         lat, pw, en = self.predicted(p)
         return (-p.accuracy, en, pw, self._order[p.key])
 
+    def _ranked(self) -> list[OperatingPoint]:
+        """The table sorted by :meth:`_rank` (cached per pair of correction factors)."""
+        key = (self.latency_scale, self.power_scale)
+        if self._ranked_key != key:
+            self._ranked_points = sorted(self.table, key=self._rank)
+            self._position = {id(p): i for i, p in enumerate(self._ranked_points)}
+            self._ranked_key = key
+        return self._ranked_points
+
+    def _cap_power(self, p: OperatingPoint, rate: float | None) -> float:
+        """The power of ``p`` that is compared with the cap (``cap_mode``), as in _overshoot."""
+        ls, ps = self.latency_scale, self.power_scale
+        lat, pw, en = p.latency_s * ls, p.avg_power_w * ps, p.energy_j * ls * ps
+        if rate and self.cap_mode == "average":
+            pw = en * rate if lat * rate < 1 else pw
+        return pw
+
+    def _context(self, b: Budget, tight: float, accuracy: bool
+                 ) -> tuple[list[OperatingPoint], list[float]]:
+        """The points (rank order) that meet every constraint of ``b`` but the power cap, and
+        the running minimum of their cap-compared power. Cached: a trace changes its cap far
+        more often than its deadline, rate or floor."""
+        key = (b.deadline_s, b.rate_hz, b.energy_j, b.min_accuracy if accuracy else None, tight,
+               self.latency_scale, self.power_scale)
+        hit = self._contexts.get(key)
+        if hit is None:
+            rest = Budget.trusted(None, b.deadline_s, b.energy_j,
+                                  b.min_accuracy if accuracy else None, b.rate_hz)
+            pts = [p for p in self._ranked() if self._fits(p, rest, tight)]
+            running = list(accumulate((self._cap_power(p, b.rate_hz) for p in pts), min))
+            if len(self._contexts) >= 256:
+                self._contexts.clear()
+            hit = self._contexts[key] = (pts, running)
+        return hit
+
     def _best(self, b: Budget, tight: float, *, accuracy: bool = True) -> OperatingPoint | None:
-        bb = b if accuracy else Budget(b.power_w, b.deadline_s, b.energy_j, None, b.rate_hz)
-        ok = [p for p in self.table if not self._overshoot(p, bb, tight)]
-        return min(ok, key=self._rank) if ok else None
+        """The best-ranked point that fits: among the points meeting every other constraint
+        (rank order), the first whose power fits the cap, found by bisection on the running
+        minimum of their power (whether a power fits is monotone in the power)."""
+        pts, running = self._context(b, tight, accuracy)
+        if not pts or b.power_w is None:
+            return pts[0] if pts else None
+        lim = b.power_w * (1.0 - tight)
+        lo, hi = 0, len(pts)
+        if lim > 0:
+            while lo < hi:  # _over inlined: this is the simulator's innermost loop
+                mid = (lo + hi) // 2
+                if (running[mid] - lim) / lim > 1e-12:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        else:
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if _over(running[mid], lim):
+                    lo = mid + 1
+                else:
+                    hi = mid
+        return pts[lo] if lo < len(pts) else None
 
     def _least_violating(self, b: Budget) -> OperatingPoint:
-        bb = Budget(b.power_w, b.deadline_s, b.energy_j, None, b.rate_hz)
-
-        def key(p: OperatingPoint) -> tuple[float, float, float, float]:
-            over = self._overshoot(p, bb, 0.0)
-            lat, pw, en = self.predicted(p)
-            return (max(over.values(), default=0.0), en, pw, -p.accuracy)
-
-        return min(self.table, key=key)
+        """The point with the smallest worst relative overshoot of the resource limits (ties:
+        lower energy, lower power, higher accuracy, table order)."""
+        key = ("least", b.deadline_s, b.rate_hz, b.energy_j, self.latency_scale,
+               self.power_scale)
+        rows = self._contexts.get(key)
+        if rows is None:
+            rest = Budget.trusted(None, b.deadline_s, b.energy_j, None, b.rate_hz)
+            rows = []
+            for p in self.table:
+                _, pw, en = self.predicted(p)
+                other = max(self._overshoot(p, rest, 0.0).values(), default=0.0)
+                rows.append((p, self._cap_power(p, b.rate_hz), other, en, pw, -p.accuracy))
+            by_power = sorted(range(len(rows)), key=lambda i: rows[i][1])
+            only_cap = all(r[2] == 0.0 for r in rows)
+            if len(self._contexts) >= 256:
+                self._contexts.clear()
+            rows = self._contexts[key] = (rows, by_power, only_cap)
+        rows, by_power, only_cap = rows
+        lim = b.power_w
+        if only_cap and lim is not None and lim > 0 \
+                and (rows[by_power[0]][1] - lim) / lim > 1e-12:
+            # every point breaks the cap alone: the worst overshoot grows with the power, so
+            # the answer is among the lowest-power points with the same overshoot
+            w0 = (rows[by_power[0]][1] - lim) / lim
+            best_i, best_key = None, None
+            for i in by_power:
+                p, cap_pw, _, en, pw, neg_acc = rows[i]
+                if (cap_pw - lim) / lim != w0:
+                    break
+                k = (en, pw, neg_acc, i)
+                if best_key is None or k < best_key:
+                    best_i, best_key = i, k
+            return rows[best_i][0]
+        best, best_key = None, None
+        for p, cap_pw, other, en, pw, neg_acc in rows:
+            worst = other
+            if lim is not None:
+                over = (cap_pw - lim) / lim if lim > 0 else (math.inf if cap_pw > 0 else 0.0)
+                if over > 1e-12 and over > worst:
+                    worst = over
+            k = (worst, en, pw, neg_acc)
+            if best_key is None or k < best_key:
+                best, best_key = p, k
+        return best
 
     # -- decisions --------------------------------------------------------------------------
     def decide(self, budget: Budget | None = None, now_s: float | None = None, **kw) -> Decision:
@@ -259,10 +394,11 @@ class Controller:
         if best_plain is not None:
             if cur is None:
                 target, reason = best_plain, "initial choice"
-            elif not self._overshoot(cur, b, 0.0):
+            elif self._fits(cur, b, 0.0):
                 cand = best_tight
                 dwell_ok = now - self.since_s >= self.min_dwell_s
-                if cand is not None and cand != cur and self._rank(cand) < self._rank(cur):
+                pos = self._position
+                if cand is not None and cand != cur and pos[id(cand)] < pos[id(cur)]:
                     target, reason = (cand, "upgrade") if dwell_ok else (cur, "dwell")
                 else:
                     target, reason = cur, "current point still best within hysteresis"
@@ -274,9 +410,11 @@ class Controller:
             if target is None:
                 target = self._least_violating(b)
                 reason = "infeasible: least-violating point"
-        violated = tuple(self._overshoot(target, b, 0.0))
-        switched = cur is not None and target != cur
-        if target != cur:
+        # a point chosen among the fitting ones breaks nothing (tight fits imply plain fits)
+        violated = () if best_plain is not None else tuple(self._overshoot(target, b, 0.0))
+        changed = target is not cur and target != cur
+        switched = cur is not None and changed
+        if changed:
             if cur is not None:
                 self.switches += 1
             self.current, self.since_s = target, now

@@ -23,34 +23,27 @@ def _pyplot():
 
 def plot_simulation(result: SimResult, path: str | os.PathLike[str], title: str = "") -> str:
     """Three stacked panels over time: cap and window-averaged power (W); the chosen operating
-    point (table index of each served request); the mean accuracy served per window."""
+    point (table index, from the decisions); the mean accuracy served per window."""
     plt = _pyplot()
-    w = result.windows
-    t = [r["t_start_s"] for r in w]
-    served = [r for r in result.requests if r["status"] == "served"]
+    w = result.window_columns
+    t = w["t_start_s"]
     fig, ax = plt.subplots(3, 1, figsize=(9, 7.5), sharex=True)
-    ax[0].step(t, [r["power_cap_w"] for r in w], where="post", label="power cap (window mean)")
-    ax[0].step(t, [r["power_w"] for r in w], where="post", label="consumed (window mean)")
-    bad = [(r["t_start_s"], r["power_w"]) for r in w if r["violation"]]
-    if bad:
-        ax[0].plot(*zip(*bad), "rx", label="cap violation")
+    ax[0].step(t, w["power_cap_w"], where="post", label="power cap (window mean)")
+    ax[0].step(t, w["power_w"], where="post", label="consumed (window mean)")
+    bad = w["violation"].astype(bool)
+    if bad.any():
+        ax[0].plot(t[bad], w["power_w"][bad], "rx", label="cap violation")
     ax[0].set_ylabel("power (W)")
     ax[0].legend(loc="upper right", fontsize=8)
-    ax[1].plot([r["start_s"] for r in served], [r["point_index"] for r in served], ".",
-               markersize=2)
+    dec = result.decision_rows  # (time_s, ..., point_index at 5, ...), one per change
+    if dec:
+        end = float(w["t_end_s"][-1])
+        ax[1].step([d[0] for d in dec] + [end], [d[5] for d in dec] + [dec[-1][5]],
+                   where="post")
     ax[1].set_ylabel("operating point (table index)")
     # accuracy per window (mean over requests started in it)
-    win = result.summary["window_s"]
-    t0 = t[0] if t else 0.0
-    sums = [0.0] * len(w)
-    counts = [0] * len(w)
-    for r in served:
-        k = min(max(int((r["start_s"] - t0) / win), 0), len(w) - 1)
-        sums[k] += r["accuracy"]
-        counts[k] += 1
-    acc_t = [t[k] for k in range(len(w)) if counts[k]]
-    acc = [sums[k] / counts[k] for k in range(len(w)) if counts[k]]
-    ax[2].step(acc_t, acc, where="post")
+    has = w["served"] > 0
+    ax[2].step(t[has], w["mean_accuracy"][has], where="post")
     ax[2].set_ylabel("accuracy served")
     ax[2].set_xlabel("time (s)")
     s = result.summary

@@ -25,21 +25,23 @@ Model (docs/runtime.md has the full semantics):
 from __future__ import annotations
 
 import csv
-import heapq
 import json
 import math
 import os
+from array import array
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
 
+from dynpim.errors import is_integer, is_real
+
 from .controller import Budget, Controller
 from .table import OperatingPoint, OperatingTable
 from .traces import Trace
-
-_DONE, _TRACE, _ARRIVAL = 0, 1, 2
 
 
 def arrival_times(trace: Trace, mode: str = "poisson", seed: int = 0) -> np.ndarray:
@@ -65,33 +67,183 @@ def arrival_times(trace: Trace, mode: str = "poisson", seed: int = 0) -> np.ndar
     return t[seg] + (targets - cum[seg]) / r[seg]
 
 
+WINDOW_COLUMNS = ("t_start_s", "t_end_s", "power_cap_w", "power_w", "energy_j", "violation",
+                  "served", "mean_accuracy")
+DECISION_COLUMNS = ("time_s", "power_cap_w", "deadline_s", "rate_hz", "point", "point_index",
+                    "accuracy", "feasible", "violated", "reason")
+REQUEST_COLUMNS = ("request", "arrival_s", "start_s", "finish_s", "status", "point",
+                   "point_index", "accuracy", "latency_s", "energy_j", "switch_energy_j",
+                   "power_w", "cap_w", "deadline_s", "response_s", "missed", "over_cap",
+                   "queue_len")
+
+
+@dataclass
+class WindowStats:
+    """Per-window aggregates, stored compactly (energy, mean cap, served count and accuracy
+    sum per window); every other column is derived when read (:meth:`columns`)."""
+
+    t0: float
+    window_s: float
+    energy_j: np.ndarray
+    power_cap_w: np.ndarray
+    served: np.ndarray
+    accuracy_sum: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.energy_j)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """``WINDOW_COLUMNS`` as numpy arrays."""
+        n, win = len(self), self.window_s
+        edges = self.t0 + win * np.arange(n + 1)
+        power = self.energy_j / win
+        cap = self.power_cap_w
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_acc = np.where(self.served > 0,
+                                self.accuracy_sum / np.maximum(self.served, 1), np.nan)
+        return {"t_start_s": edges[:-1], "t_end_s": edges[1:], "power_cap_w": cap,
+                "power_w": power, "energy_j": self.energy_j,
+                "violation": violations(power, cap).astype(np.int64),
+                "served": self.served, "mean_accuracy": mean_acc}
+
+
+def violations(power: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Windows whose mean power exceeds their mean cap (relative tolerance 1e-9)."""
+    return power > cap * (1 + 1e-9) + 1e-15
+
+
 @dataclass
 class SimResult:
-    """Per-request rows, per-window power rows, controller decisions and the summary."""
+    """The summary, per-window aggregates, the controller's decisions (one tuple per change of
+    point or of violated constraints) and, only when asked for (``keep_requests=True``), one
+    row per request.
+
+    ``windows`` and ``decisions`` build their row dicts when read; :meth:`write` streams them.
+    """
 
     summary: dict[str, Any]
     requests: list[dict[str, Any]] = field(repr=False)
-    windows: list[dict[str, Any]] = field(repr=False)
-    decisions: list[dict[str, Any]] = field(repr=False)
+    window_stats: WindowStats = field(repr=False)
+    decision_rows: list[tuple[Any, ...]] = field(repr=False)
+
+    @property
+    def window_columns(self) -> dict[str, np.ndarray]:
+        """Per-window columns (``WINDOW_COLUMNS``) as numpy arrays."""
+        return self.window_stats.columns()
+
+    @property
+    def windows(self) -> list[dict[str, Any]]:
+        """One dict per window: ``WINDOW_COLUMNS``."""
+        return list(self._window_rows())
+
+    @property
+    def decisions(self) -> list[dict[str, Any]]:
+        """One dict per recorded decision: ``DECISION_COLUMNS``."""
+        return [dict(zip(DECISION_COLUMNS, d)) for d in self.decision_rows]
+
+    def _window_rows(self):
+        cols = self.window_columns
+        lists = [cols[c].tolist() for c in WINDOW_COLUMNS]
+        for vals in zip(*lists):
+            yield dict(zip(WINDOW_COLUMNS, vals))
 
     def write(self, out_dir: str | os.PathLike[str]) -> dict[str, str]:
-        """Write timeline.csv (requests), windows.csv, decisions.csv and summary.json."""
+        """Write windows.csv, decisions.csv, summary.json and (when the requests were kept)
+        timeline.csv."""
         os.makedirs(out_dir, exist_ok=True)
         paths = {}
-        for name, rows in (("timeline", self.requests), ("windows", self.windows),
-                           ("decisions", self.decisions)):
+        streams = [("windows", WINDOW_COLUMNS, self._window_rows()),
+                   ("decisions", DECISION_COLUMNS,
+                    (dict(zip(DECISION_COLUMNS, d)) for d in self.decision_rows))]
+        if self.requests:
+            streams.insert(0, ("timeline", REQUEST_COLUMNS, iter(self.requests)))
+        for name, columns, rows in streams:
             path = os.path.join(out_dir, f"{name}.csv")
             with open(path, "w", newline="") as f:
-                if rows:
-                    w = csv.DictWriter(f, fieldnames=list(rows[0]))
-                    w.writeheader()
-                    w.writerows(rows)
+                w = csv.DictWriter(f, fieldnames=list(columns))
+                w.writeheader()
+                w.writerows(rows)
             paths[name] = path
         paths["summary"] = os.path.join(out_dir, "summary.json")
         with open(paths["summary"], "w") as f:
             json.dump(self.summary, f, indent=1)
             f.write("\n")
         return paths
+
+
+class _Windows:
+    """Energy, served requests and accuracy per window of ``win`` seconds from ``t0``,
+    accumulated as segments arrive (memory: one float per window, grown on demand)."""
+
+    def __init__(self, t0: float, win: float, n: int) -> None:
+        self.t0, self.win = t0, win
+        self.energy = np.zeros(max(n, 1))
+        self.served = np.zeros(max(n, 1), dtype=np.int64)
+        self.acc = np.zeros(max(n, 1))
+
+    def _grow(self, k: int) -> None:
+        if k >= len(self.energy):
+            extra = max(k + 1, 2 * len(self.energy)) - len(self.energy)
+            self.energy = np.concatenate([self.energy, np.zeros(extra)])
+            self.served = np.concatenate([self.served, np.zeros(extra, dtype=np.int64)])
+            self.acc = np.concatenate([self.acc, np.zeros(extra)])
+
+    def add_energy(self, a: float, b: float, en: float) -> None:
+        """Spread ``en`` uniformly over [a, b) (all of it in a's window when b <= a)."""
+        if en <= 0:
+            return
+        t0, win = self.t0, self.win
+        if b <= a:
+            k = int((a - t0) / win)
+            self._grow(k)
+            self.energy[k] += en
+            return
+        k_lo = max(int(math.floor((a - t0) / win)) - 1, 0)
+        k_hi = int(math.ceil((b - t0) / win)) + 1
+        self._grow(k_hi)
+        if k_hi - k_lo <= 3:  # the usual case: a service well inside one or two windows
+            for k in range(k_lo, k_hi):
+                lo = min(max(t0 + win * k, a), b)
+                hi = min(max(t0 + win * (k + 1), a), b)
+                if hi > lo:
+                    self.energy[k] += en * (hi - lo) / (b - a)
+            return
+        edges = t0 + win * np.arange(k_lo, k_hi + 1)
+        lo = np.clip(edges[:-1], a, b)
+        hi = np.clip(edges[1:], a, b)
+        self.energy[k_lo:k_hi] += en * (hi - lo) / (b - a)
+
+    def add_served(self, t: float, accuracy: float) -> None:
+        k = max(int((t - self.t0) / self.win), 0)
+        self._grow(k)
+        self.served[k] += 1
+        self.acc[k] += accuracy
+
+    def finish(self, trace: Trace, end: float) -> WindowStats:
+        """The windows over [t0, end), with the time-averaged trace cap of each."""
+        win = self.win
+        n = max(1, int(math.ceil((end - trace.start_s) / win - 1e-9)))
+        self._grow(n)
+        for arr in (self.energy, self.served, self.acc):  # anything at or past ``end``
+            arr[n - 1] += arr[n:].sum()
+        # time-averaged cap per window: integrate the zero-order-hold cap (held past the end)
+        tt = np.concatenate([trace.time_s, [max(end, trace.end_s) + win]])
+        cum = np.diff(tt)
+        cum *= np.append(trace.power_cap_w[:-1], trace.power_cap_w[-2])
+        cum = np.concatenate([[0.0], np.cumsum(cum)])
+        cap = np.diff(np.interp(trace.start_s + win * np.arange(n + 1), tt, cum)) / win
+        del tt, cum
+        out = WindowStats(self.t0, win, self.energy[:n].copy(), cap, self.served[:n].copy(),
+                          self.acc[:n].copy())
+        self.energy = self.served = self.acc = np.zeros(0)  # release the working arrays
+        return out
+
+
+def _floats(a: np.ndarray) -> array:
+    """``a`` as an ``array('d')``: compact, and indexing it gives Python floats (fast)."""
+    out = array("d")
+    out.frombytes(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+    return out
 
 
 def simulate(
@@ -112,34 +264,51 @@ def simulate(
     actual_latency_scale: float = 1.0,
     actual_power_scale: float = 1.0,
     name: str | None = None,
+    keep_requests: bool = False,
+    request_sink: Callable[[dict[str, Any]], None] | None = None,
     **controller_kwargs: Any,
 ) -> SimResult:
     """Run ``table`` under ``trace`` (see module docstring); returns a :class:`SimResult`.
 
+    Streams: events are merged from the trace rows, the (sorted) arrivals and the one request
+    in service, so time is linear in rows + requests; memory holds aggregates per window and
+    per point, the decisions and 8 bytes per served request (its response time, for the
+    percentile), not the requests. ``keep_requests=True`` keeps one dict per request
+    (``SimResult.requests``, ``timeline.csv``); ``request_sink`` is called with each request's
+    dict once it is settled (served or dropped), in request order of settling.
     ``controller_kwargs`` (``min_dwell_s``, ``margin``, ``switch_energy_j``, ...) build the
     controller when ``controller`` is not given; a given controller is reset first.
     """
-    if queue_limit is not None and queue_limit < 0:
-        raise ValueError(f"queue_limit must be >= 0 or None, got {queue_limit!r}")
+    if queue_limit is not None and (not is_integer(queue_limit) or queue_limit < 0):
+        raise ValueError(f"queue_limit must be an integer >= 0 or None, got {queue_limit!r}")
     for k, v in (("idle_power_w", idle_power_w), ("actual_latency_scale", actual_latency_scale),
                  ("actual_power_scale", actual_power_scale)):
-        if not math.isfinite(v) or v < 0 or (k != "idle_power_w" and v == 0):
+        if not is_real(v) or not math.isfinite(v) or v < 0 or (k != "idle_power_w" and v == 0):
             raise ValueError(f"{k} must be finite and {'>= 0' if k == 'idle_power_w' else '> 0'}"
                              f", got {v!r}")
-    if deadline_s is not None and not deadline_s > 0:
+    if deadline_s is not None and (not is_real(deadline_s) or not deadline_s > 0
+                                   or not math.isfinite(deadline_s)):
         raise ValueError(f"deadline_s must be > 0, got {deadline_s!r}")
+    idle_power_w = float(idle_power_w)
     ctrl = controller or Controller(table, policy, **controller_kwargs)
     ctrl.reset()
     steps = np.diff(trace.time_s)
-    win = float(window_s) if window_s is not None else float(steps.min())
-    if not win > 0:
+    if window_s is not None and not is_real(window_s):
         raise ValueError(f"window_s must be > 0, got {window_s!r}")
+    win = float(window_s) if window_s is not None else float(steps.min())
+    if not win > 0 or not math.isfinite(win):
+        raise ValueError(f"window_s must be > 0, got {window_s!r}")
+    keep = keep_requests or request_sink is not None
 
-    arr = arrival_times(trace, arrivals, seed)
-    events: list[tuple[float, int, int]] = [(float(t), _TRACE, i)
-                                            for i, t in enumerate(trace.time_s[:-1])]
-    events += [(float(t), _ARRIVAL, i) for i, t in enumerate(arr)]
-    heapq.heapify(events)
+    # float arrays (8 bytes a value; indexing yields Python floats) for the event loop
+    arr = _floats(arrival_times(trace, arrivals, seed))
+    row_times = _floats(trace.time_s[:-1])
+    caps = _floats(trace.power_cap_w)
+    rates = _floats(trace.arrival_rate_hz)
+    dls = _floats(trace.deadline_s) if trace.deadline_s is not None else None
+    n_rows, n_arr = len(row_times), len(arr)
+    t_end = trace.end_s
+    index_of = {id(p): i for i, p in enumerate(table)}
 
     battery = trace.battery_capacity_j
     remaining = battery if battery is not None else math.inf
@@ -148,33 +317,57 @@ def simulate(
     busy = False
     configured: OperatingPoint | None = None
     last_busy_end = trace.start_s
-    segments: list[tuple[float, float, float]] = []  # (start, end, energy_j)
-    requests: list[dict[str, Any] | None] = [None] * len(arr)
-    decisions: list[dict[str, Any]] = []
+    windows = _Windows(trace.start_s, win, int(math.ceil(trace.duration_s / win)) + 1)
+    kept: list[dict[str, Any]] = []
+    rows_of: dict[int, dict[str, Any]] = {}  # request dicts in flight (keep only)
+    decisions: list[tuple[Any, ...]] = []
     energy = {"inference": 0.0, "switch": 0.0, "idle": 0.0}
     switches = 0
-    in_service: dict[str, Any] = {}
+    in_service: tuple[OperatingPoint, float, float] | None = None
+    finish_at = math.inf
+    finish_rid = -1
+    # aggregates
+    drops: Counter[str] = Counter()
+    served_n = 0
+    acc_sum_on_time = 0.0
+    acc_served_pairwise = array("d")
+    responses = array("d")
+    misses = 0
+    over_cap = 0
+    usage: dict[str, int] = {}
+    served_per_point = [0] * len(table)
+    on_time_per_point = [0] * len(table)
 
     def budget_at(t: float) -> Budget:
-        cap = float(trace.power_cap_w[row])
-        if battery is not None and t < trace.end_s:
-            cap = min(cap, max(remaining, 0.0) / (trace.end_s - t))
-        dl = deadline_s if deadline_s is not None else (
-            float(trace.deadline_s[row]) if trace.deadline_s is not None else None)
-        rate = float(trace.arrival_rate_hz[row]) if rate_aware and t < trace.end_s else None
-        return Budget(cap, dl, None, min_accuracy, rate)
+        cap = caps[row]
+        if battery is not None and t < t_end:
+            cap = min(cap, max(remaining, 0.0) / (t_end - t))
+        dl = deadline_s if deadline_s is not None else (dls[row] if dls is not None else None)
+        rate = rates[row] if rate_aware and t < t_end else None
+        return Budget.trusted(cap, dl, None, min_accuracy, rate)
 
     def decide(t: float) -> Budget:
         b = budget_at(t)
         prev = ctrl.last_decision
         d = ctrl.decide(b, t)
-        if prev is None or d.point != prev.point or d.violated != prev.violated:
-            decisions.append({"time_s": t, "power_cap_w": b.power_w, "deadline_s": b.deadline_s,
-                              "rate_hz": b.rate_hz, "point": d.point.label,
-                              "point_index": table.index(d.point), "accuracy": d.point.accuracy,
-                              "feasible": int(d.feasible), "violated": ";".join(d.violated),
-                              "reason": d.reason})
+        if prev is None or d.point is not prev.point or d.violated != prev.violated:
+            decisions.append((t, b.power_w, b.deadline_s, b.rate_hz, d.point.label,
+                              index_of[id(d.point)], d.point.accuracy, int(d.feasible),
+                              ";".join(d.violated), d.reason))
         return b
+
+    def settle(rid: int, status: str) -> None:
+        drops[status] += 1
+        if keep:
+            req = rows_of.pop(rid)
+            req["status"] = status
+            _emit(req)
+
+    def _emit(req: dict[str, Any]) -> None:
+        if request_sink is not None:
+            request_sink(req)
+        if keep_requests:
+            kept.append(req)
 
     def draw_idle(until: float) -> None:
         nonlocal remaining, last_busy_end
@@ -182,17 +375,17 @@ def simulate(
             e = min(idle_power_w * (until - last_busy_end), max(remaining, 0.0))
             remaining -= e
             energy["idle"] += e
-            segments.append((last_busy_end, until, e))
+            windows.add_energy(last_busy_end, until, e)
         last_busy_end = max(last_busy_end, until)
 
     def start(t: float) -> None:
-        nonlocal busy, configured, remaining, switches
+        nonlocal busy, configured, remaining, switches, in_service, finish_at, finish_rid
+        nonlocal served_n, acc_sum_on_time, misses, over_cap
         while queue:
             rid = queue.popleft()
-            req = requests[rid]
             b = decide(t)
-            if drop_expired and b.deadline_s is not None and t - req["arrival_s"] > b.deadline_s:
-                req["status"] = "dropped_expired"
+            if drop_expired and b.deadline_s is not None and t - arr[rid] > b.deadline_s:
+                settle(rid, "dropped_expired")
                 continue
             p = ctrl.current
             sw_e, sw_l = ctrl.switch_cost(configured, p)
@@ -201,7 +394,7 @@ def simulate(
             e = p.energy_j * actual_latency_scale * actual_power_scale
             draw_idle(t)
             if e + sw_e > remaining:
-                req["status"] = "dropped_battery"
+                settle(rid, "dropped_battery")
                 continue
             if configured is not None and p != configured:
                 switches += 1
@@ -210,144 +403,146 @@ def simulate(
             energy["inference"] += e
             energy["switch"] += sw_e
             if sw_e or sw_l:
-                segments.append((t, t + sw_l, sw_e))
+                windows.add_energy(t, t + sw_l, sw_e)
             finish = t + sw_l + lat
-            segments.append((t + sw_l, finish, e))
+            windows.add_energy(t + sw_l, finish, e)
+            windows.add_served(t, p.accuracy)
             deadline = b.deadline_s
-            req.update(start_s=t, finish_s=finish, status="served", point=p.label,
-                       point_index=table.index(p), accuracy=p.accuracy, latency_s=lat,
-                       energy_j=e, switch_energy_j=sw_e, power_w=pw, cap_w=b.power_w,
-                       deadline_s=deadline, response_s=finish - req["arrival_s"],
-                       missed=int(deadline is not None
-                                  and finish - req["arrival_s"] > deadline * (1 + 1e-12)),
-                       over_cap=int(b.power_w is not None and pw > b.power_w * (1 + 1e-12)))
-            in_service.update(point=p, latency_s=lat, power_w=pw)
-            heapq.heappush(events, (finish, _DONE, rid))
+            response = finish - arr[rid]
+            missed = int(deadline is not None and response > deadline * (1 + 1e-12))
+            over = int(b.power_w is not None and pw > b.power_w * (1 + 1e-12))
+            pi = index_of[id(p)]
+            served_n += 1
+            served_per_point[pi] += 1
+            acc_served_pairwise.append(p.accuracy)
+            responses.append(response)
+            misses += missed
+            over_cap += over
+            usage[p.label] = usage.get(p.label, 0) + 1
+            if not missed:
+                acc_sum_on_time += p.accuracy
+                on_time_per_point[pi] += 1
+            if keep:
+                req = rows_of.pop(rid)
+                req.update(start_s=t, finish_s=finish, status="served", point=p.label,
+                           point_index=pi, accuracy=p.accuracy, latency_s=lat, energy_j=e,
+                           switch_energy_j=sw_e, power_w=pw, cap_w=b.power_w,
+                           deadline_s=deadline, response_s=response, missed=missed,
+                           over_cap=over)
+                _emit(req)
+            in_service = (p, lat, pw)
+            finish_at, finish_rid = finish, rid
             busy = True
             return
 
-    while events:
-        t, kind, i = heapq.heappop(events)
-        if kind == _TRACE:
-            row = i
+    i_row = i_arr = 0
+    while True:
+        t_row = row_times[i_row] if i_row < n_rows else math.inf
+        t_arr = arr[i_arr] if i_arr < n_arr else math.inf
+        # same order as a heap of (time, kind, index): completion < trace row < arrival
+        if finish_at <= t_row and finish_at <= t_arr:
+            if finish_at == math.inf:
+                break
+            t = finish_at
+            busy = False
+            finish_at = math.inf
+            last_busy_end = t
+            p, lat, pw = in_service
+            ctrl.observe(lat, pw, p)
             decide(t)
-        elif kind == _ARRIVAL:
-            requests[i] = {"request": i, "arrival_s": t, "start_s": "", "finish_s": "",
-                           "status": "", "point": "", "point_index": "", "accuracy": "",
-                           "latency_s": "", "energy_j": "", "switch_energy_j": "", "power_w": "",
-                           "cap_w": "", "deadline_s": "", "response_s": "", "missed": "",
-                           "over_cap": "", "queue_len": len(queue)}
+            start(t)
+        elif t_row <= t_arr:
+            t = t_row
+            row = i_row
+            i_row += 1
+            decide(t)
+        else:
+            t = t_arr
+            i = i_arr
+            i_arr += 1
+            if keep:
+                rows_of[i] = {"request": i, "arrival_s": t, "start_s": "", "finish_s": "",
+                              "status": "", "point": "", "point_index": "", "accuracy": "",
+                              "latency_s": "", "energy_j": "", "switch_energy_j": "",
+                              "power_w": "", "cap_w": "", "deadline_s": "", "response_s": "",
+                              "missed": "", "over_cap": "", "queue_len": len(queue)}
             decide(t)
             if queue_limit is not None and len(queue) >= queue_limit and busy:
-                requests[i]["status"] = "dropped_queue"
+                settle(i, "dropped_queue")
                 continue
             queue.append(i)
             if not busy:
                 start(t)
-        else:
-            busy = False
-            last_busy_end = t
-            ctrl.observe(in_service["latency_s"], in_service["power_w"], in_service["point"])
-            decide(t)
-            start(t)
     end = max(trace.end_s, last_busy_end)
     draw_idle(end)
 
-    reqs = [r for r in requests if r is not None]
-    windows = _windows(trace, segments, win, end)
-    summary = _summarise(reqs, windows, decisions, energy, switches, trace, battery, remaining,
-                         ctrl, name or ctrl.policy, win)
-    return SimResult(summary, reqs, windows, decisions)
-
-
-def _windows(trace: Trace, segments: list[tuple[float, float, float]], win: float,
-             end: float) -> list[dict[str, Any]]:
-    """Energy per window (segments spread uniformly over their span) and the mean trace cap."""
-    n = max(1, int(math.ceil((end - trace.start_s) / win - 1e-9)))
-    edges = trace.start_s + win * np.arange(n + 1)
-    e = np.zeros(n)
-    for a, b, en in segments:
-        if en <= 0:
-            continue
-        if b <= a:
-            k = min(int((a - trace.start_s) / win), n - 1)
-            e[k] += en
-            continue
-        lo = np.clip(edges[:-1], a, b)
-        hi = np.clip(edges[1:], a, b)
-        e += en * (hi - lo) / (b - a)
-    # time-averaged cap per window: integrate the zero-order-hold cap (last value held past end)
-    tt = np.concatenate([trace.time_s, [max(end, trace.end_s) + win]])
-    cc = np.append(trace.power_cap_w[:-1], trace.power_cap_w[-2])
-    cum = np.concatenate([[0.0], np.cumsum(cc * np.diff(tt))])
-    cap_int = np.interp(edges, tt, cum)
-    cap = np.diff(cap_int) / win
-    power = e / win
-    return [{"t_start_s": float(edges[k]), "t_end_s": float(edges[k + 1]),
-             "power_cap_w": float(cap[k]), "power_w": float(power[k]), "energy_j": float(e[k]),
-             "violation": int(power[k] > cap[k] * (1 + 1e-9) + 1e-15)} for k in range(n)]
-
-
-def _summarise(reqs, windows, decisions, energy, switches, trace, battery, remaining, ctrl,
-               name, win) -> dict[str, Any]:
-    served = [r for r in reqs if r["status"] == "served"]
-    drops = Counter(r["status"] for r in reqs if r["status"] != "served")
-    n = len(reqs)
-    on_time = [r for r in served if not r["missed"]]
+    if keep_requests:
+        kept.sort(key=lambda r: r["request"])
+    stats = windows.finish(trace, end)
+    power = stats.energy_j / win
+    viol = violations(power, stats.power_cap_w)
+    over_w = (power - stats.power_cap_w)[viol]
+    del power
+    resp = np.frombuffer(responses, dtype=np.float64) if served_n else np.zeros(0)
+    accs = np.frombuffer(acc_served_pairwise, dtype=np.float64)
+    n = n_arr
     total = sum(energy.values())
-    over = [w["power_w"] - w["power_cap_w"] for w in windows if w["violation"]]
-    resp = np.array([r["response_s"] for r in served]) if served else np.zeros(0)
-    return {
-        "name": name,
+    summary = {
+        "name": name or ctrl.policy,
         "policy": ctrl.policy,
         "table_points": len(ctrl.table),
         "trace": trace.name,
         "duration_s": trace.duration_s,
         "requests_arrived": n,
-        "requests_served": len(served),
+        "requests_served": served_n,
         "requests_dropped": sum(drops.values()),
         "dropped_by_reason": dict(drops),
-        "mean_accuracy_served": float(np.mean([r["accuracy"] for r in served])) if served else 0.0,
-        "effective_accuracy": sum(r["accuracy"] for r in on_time) / n if n else 0.0,
+        "mean_accuracy_served": float(np.mean(accs)) if served_n else 0.0,
+        "effective_accuracy": acc_sum_on_time / n if n else 0.0,
         "total_energy_j": total,
         "inference_energy_j": energy["inference"],
         "switch_energy_j": energy["switch"],
         "idle_energy_j": energy["idle"],
-        "energy_per_inference_j": total / len(served) if served else 0.0,
-        "deadline_misses": sum(r["missed"] for r in served),
-        "mean_response_s": float(resp.mean()) if served else 0.0,
-        "p95_response_s": float(np.percentile(resp, 95)) if served else 0.0,
+        "energy_per_inference_j": total / served_n if served_n else 0.0,
+        "deadline_misses": misses,
+        "mean_response_s": float(resp.mean()) if served_n else 0.0,
+        "p95_response_s": float(np.percentile(resp, 95)) if served_n else 0.0,
         "window_s": win,
-        "windows": len(windows),
-        "cap_violations": len(over),
-        "cap_violation_fraction": len(over) / len(windows) if windows else 0.0,
-        "max_cap_overshoot_w": max(over, default=0.0),
-        "inferences_over_cap": sum(r["over_cap"] for r in served),
-        "infeasible_decisions": sum(1 for d in decisions if not d["feasible"]),
+        "windows": len(viol),
+        "cap_violations": int(viol.sum()),
+        "cap_violation_fraction": float(viol.sum()) / len(viol) if len(viol) else 0.0,
+        "max_cap_overshoot_w": max(over_w.tolist(), default=0.0),
+        "inferences_over_cap": over_cap,
+        "infeasible_decisions": sum(1 for d in decisions if not d[7]),
         "switches": switches,
         "battery_capacity_j": battery,
         "battery_remaining_j": None if battery is None else max(remaining, 0.0),
-        "point_usage": dict(Counter(r["point"] for r in served)),
+        "point_usage": usage,
         "accuracy_split": ctrl.table.accuracy_split,
-        **_test_report(ctrl.table, served, on_time, n),
+        **_test_report(ctrl.table, served_per_point, on_time_per_point, n),
     }
+    return SimResult(summary, kept, stats, decisions)
 
 
-def _test_report(table: OperatingTable, served: list[dict[str, Any]],
-                 on_time: list[dict[str, Any]], n: int) -> dict[str, Any]:
+def _test_report(table: OperatingTable, served: list[int], on_time: list[int],
+                 n: int) -> dict[str, Any]:
     """The served points re-scored with their test accuracies (reporting only; the controller
-    chose on ``accuracy``): empty when the table carries no test accuracies. The effective test
-    accuracy can never exceed the best point's test accuracy (a mean of point accuracies;
-    capped at the largest one against rounding in the sum)."""
+    chose on ``accuracy``): empty when the table carries no test accuracies. ``served`` /
+    ``on_time``: requests per point (table order). The effective test accuracy can never
+    exceed the best point's test accuracy (a mean of point accuracies; capped at the largest
+    one against rounding in the sum)."""
     test = table.test_accuracies()
     if test is None:
         return {}
     best = max(test)
+    n_served = sum(served)
+
+    def total(counts: list[int]) -> float:  # exact sum of the multiset, like fsum of the rows
+        return math.fsum(chain.from_iterable(repeat(a, c) for a, c in zip(test, counts)))
+
     return {
-        "mean_accuracy_served_test": min(best, math.fsum(test[r["point_index"]] for r in served)
-                                         / len(served)) if served else 0.0,
-        "effective_accuracy_test": min(best, math.fsum(test[r["point_index"]] for r in on_time)
-                                       / n) if n else 0.0,
+        "mean_accuracy_served_test": min(best, total(served) / n_served) if n_served else 0.0,
+        "effective_accuracy_test": min(best, total(on_time) / n) if n else 0.0,
         "best_point_accuracy_test": best,
     }
 
