@@ -3,13 +3,28 @@
 Slots: one per stage for the residual-tied width (stem/stage outputs and every block output of
 the stage share it), and one per block for its inner width, so non-uniform configs can narrow
 every block independently.
+
+Two variants bring the search space closer to the authors' (DAC'20 / TNNLS'22 ResNet-20):
+
+* ``fine=True``: every slot steps by 1 channel and may shrink to 1 channel (``min_ratio``
+  default 1/64 of the width, at least 1) instead of 1/8-of-width steps down to 25 %; uniform
+  sampling then draws any channel count (US-Nets' continuum rounded to whole channels).
+* ``untied=True`` (implies ``fine``): the stem and every block get their *own* output slot; the
+  residual addition stays well defined because every block then has a 1x1 conv + BN projection
+  shortcut (ResNet option B). ResNet-20 gets 19 slots, one per 3x3 conv, as the authors count
+  them. *dynpim's choice*: the projections are extra layers (more weights and MACs) that the
+  authors' masked-channel code does not have.
+
+``resnet20_fine`` and ``resnet20_untied`` register these variants for ``dynpim train --model``.
 """
 
 from __future__ import annotations
 
+import math
+
 from torch import Tensor, nn
 
-from dynpim.nn import DynamicNet
+from dynpim.nn import DynamicNet, Slot
 
 from .common import Classifier, ConvBNAct, LayerFactory, SlotBook, check_common, scaled
 from .registry import register_model
@@ -20,13 +35,13 @@ class BasicBlock(nn.Module):
     changes)."""
 
     def __init__(self, f: LayerFactory, cin: int, mid: int, cout: int, stride: int, *,
-                 in_slot: str, mid_slot: str, out_slot: str) -> None:
+                 in_slot: str, mid_slot: str, out_slot: str, project: bool = False) -> None:
         super().__init__()
         self.conv1 = ConvBNAct(f, cin, mid, 3, stride=stride, in_slot=in_slot, out_slot=mid_slot)
         self.conv2 = f.conv(mid, cout, 3, in_slot=mid_slot, out_slot=out_slot)
         self.bn2 = f.bn(cout, out_slot)
         self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or cin != cout or in_slot != out_slot:
+        if project or stride != 1 or cin != cout or in_slot != out_slot:
             self.shortcut = nn.Sequential(
                 f.conv(cin, cout, 1, stride=stride, in_slot=in_slot, out_slot=out_slot),
                 f.bn(cout, out_slot),
@@ -37,13 +52,25 @@ class BasicBlock(nn.Module):
         return self.act(self.bn2(self.conv2(self.conv1(x))) + self.shortcut(x))
 
 
+class FineSlotBook(SlotBook):
+    """Slots that step by one channel, minimum ``ceil(min_ratio * width)`` (at least 1)."""
+
+    def add(self, name: str, channels: int) -> str:
+        low = min(channels, max(1, math.ceil(channels * self.min_ratio - 1e-9)))
+        self.slots.append(Slot(name, channels, low, 1))
+        return name
+
+
 def _resnet(stage_widths: list[int], blocks: list[int], *, imagenet_stem: bool, num_classes: int,
             in_channels: int, width_mult: float, image_size: int, min_ratio: float,
-            wbits: int, abits: int) -> DynamicNet:
+            wbits: int, abits: int, fine: bool = False, untied: bool = False) -> DynamicNet:
     check_common(num_classes, in_channels, image_size)
-    f, book = LayerFactory(wbits, abits), SlotBook(min_ratio)
+    fine = fine or untied
+    f = LayerFactory(wbits, abits)
+    book = FineSlotBook(min_ratio) if fine else SlotBook(min_ratio)
     widths = [scaled(w, width_mult) for w in stage_widths]
-    stage_slots = [book.add(f"stage{i + 1}", w) for i, w in enumerate(widths)]
+    stage_slots = [book.add("stem" if untied else f"stage{i + 1}", w)
+                   for i, w in enumerate(widths) if not untied or i == 0]
     layers: list[nn.Module] = []
     if imagenet_stem:
         layers += [ConvBNAct(f, in_channels, widths[0], 7, stride=2, in_slot=None,
@@ -56,9 +83,10 @@ def _resnet(stage_widths: list[int], blocks: list[int], *, imagenet_stem: bool, 
         for b in range(n):
             stride = 2 if s > 0 and b == 0 else 1
             mid_slot = book.add(f"stage{s + 1}.block{b + 1}", w)
+            out_slot = book.add(f"stage{s + 1}.block{b + 1}.out", w) if untied else stage_slots[s]
             layers.append(BasicBlock(f, cin, w, w, stride, in_slot=in_slot, mid_slot=mid_slot,
-                                     out_slot=stage_slots[s]))
-            cin, in_slot = w, stage_slots[s]
+                                     out_slot=out_slot, project=untied))
+            cin, in_slot = w, out_slot
     layers.append(Classifier(f, cin, num_classes, in_slot))
     return DynamicNet(nn.Sequential(*layers), book.slots,
                       input_size=(in_channels, image_size, image_size))
@@ -92,3 +120,25 @@ def resnet18(*, num_classes: int = 1000, in_channels: int = 3, width_mult: float
     return _resnet([64, 128, 256, 512], [2, 2, 2, 2], imagenet_stem=True,
                    num_classes=num_classes, in_channels=in_channels, width_mult=width_mult,
                    image_size=image_size, min_ratio=min_ratio, wbits=wbits, abits=abits)
+
+
+@register_model
+def resnet20_fine(*, num_classes: int = 10, in_channels: int = 3, width_mult: float = 1.0,
+                  image_size: int = 32, min_ratio: float = 1 / 64, wbits: int = 32,
+                  abits: int = 32) -> DynamicNet:
+    """ResNet-20 with step-1 slots down to 1 channel (the authors' ResNet-20 granularity); the
+    same weights as ``resnet20``, residual widths still tied per stage (12 slots)."""
+    return _resnet([16, 32, 64], [3, 3, 3], imagenet_stem=False, num_classes=num_classes,
+                   in_channels=in_channels, width_mult=width_mult, image_size=image_size,
+                   min_ratio=min_ratio, wbits=wbits, abits=abits, fine=True)
+
+
+@register_model
+def resnet20_untied(*, num_classes: int = 10, in_channels: int = 3, width_mult: float = 1.0,
+                    image_size: int = 32, min_ratio: float = 1 / 64, wbits: int = 32,
+                    abits: int = 32) -> DynamicNet:
+    """ResNet-20 with untied per-block output widths (a 1x1 projection shortcut on every block)
+    and step-1 slots down to 1 channel: 19 slots, one per 3x3 conv."""
+    return _resnet([16, 32, 64], [3, 3, 3], imagenet_stem=False, num_classes=num_classes,
+                   in_channels=in_channels, width_mult=width_mult, image_size=image_size,
+                   min_ratio=min_ratio, wbits=wbits, abits=abits, untied=True)
