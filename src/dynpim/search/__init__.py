@@ -2,12 +2,20 @@
 
 from .costs import COST_KEYS, macs_many, make_cost_fn
 from .evaluate import Evaluator, HoldoutEvaluator
-from .filtering import filter_configs, pareto_indices, spread_indices
-from .finetune import make_finetuner
+from .filtering import (
+    FILTERS,
+    filter_configs,
+    filter_trajectory,
+    local_filter,
+    pareto_indices,
+    spread_indices,
+)
+from .finetune import OPTIMIZERS, decay_split, make_finetuner
 from .progressive import (
     OBJECTIVES,
     SearchOptions,
     candidates,
+    check_granularity,
     choose,
     group_sizes,
     min_widths,
@@ -19,6 +27,8 @@ from .trajectory import read_trajectory
 
 __all__ = [
     "COST_KEYS",
+    "FILTERS",
+    "OPTIMIZERS",
     "OBJECTIVES",
     "RANKINGS",
     "Evaluator",
@@ -29,8 +39,12 @@ __all__ = [
     "apply_ranking",
     "build_operating_table",
     "candidates",
+    "check_granularity",
+    "decay_split",
     "choose",
     "filter_configs",
+    "filter_trajectory",
+    "local_filter",
     "group_sizes",
     "macs_many",
     "make_cost_fn",

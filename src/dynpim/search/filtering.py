@@ -1,5 +1,12 @@
-"""Sub-net filtering (TNNLS'22): keep the Pareto-optimal configs of a trajectory (accuracy up,
-cost down), then pick K of them spread evenly over the cost range."""
+"""Sub-net filtering of a search trajectory. Three rules (``FILTERS``):
+
+* ``local`` (the authors' released code): walking the trajectory from the largest config, a
+  sub-net is dropped only when the *next smaller* one is more accurate by less than ``gap``
+  (10 points); every other sub-net is kept, so the list may be long (hundreds for ResNet-20);
+* ``keep-all``: every distinct config of the trajectory;
+* ``pareto`` (dynpim's): the Pareto set over (accuracy up, cost down), then K configs spread
+  evenly over the cost range.
+"""
 
 from __future__ import annotations
 
@@ -68,3 +75,40 @@ def filter_configs(records: Sequence[Mapping[str, Any]], k: int = 8, *, cost: st
     front = [records[i] for i in idx]
     pick = spread_indices([float(r[cost]) for r in front], k, log=log)
     return [front[i] for i in pick]
+
+
+FILTERS = ("local", "keep-all", "pareto")
+
+
+def local_filter(records: Sequence[Mapping[str, Any]], gap: float = 0.10, *,
+                 accuracy: str = "accuracy") -> list[int]:
+    """Indices kept by the authors' rule, trajectory order (largest first): record ``i`` is
+    dropped when record ``i + 1`` (the next smaller) is more accurate by less than ``gap``
+    (``0 < acc[i+1] - acc[i] < gap``); the last (smallest) record is always kept."""
+    if gap < 0:
+        raise ValueError(f"filter gap must be >= 0, got {gap}")
+    keep = []
+    for i, r in enumerate(records):
+        if i + 1 < len(records):
+            d = float(records[i + 1][accuracy]) - float(r[accuracy])
+            if 0 < d < gap:
+                continue
+        keep.append(i)
+    return keep
+
+
+def filter_trajectory(records: Sequence[Mapping[str, Any]], rule: str = "pareto", *,
+                      k: int = 8, cost: str = "macs", gap: float = 0.10,
+                      keep_largest: bool = True) -> list[Mapping[str, Any]]:
+    """Apply a filter ``rule`` (see :data:`FILTERS`) to trajectory records (largest first);
+    returns the kept records cheapest first, one per distinct config."""
+    if rule not in FILTERS:
+        raise ValueError(f"filter must be one of {FILTERS}, got {rule!r}")
+    if rule == "pareto":
+        return filter_configs(records, k, cost=cost, keep_largest=keep_largest)
+    idx = range(len(records)) if rule == "keep-all" else local_filter(records, gap)
+    seen: dict[str, Mapping[str, Any]] = {}
+    for i in idx:
+        key = "-".join(str(w) for w in records[i]["config"]) if "config" in records[i] else str(i)
+        seen.setdefault(key, records[i])
+    return sorted(seen.values(), key=lambda r: (float(r[cost]), float(r.get("macs", 0))))

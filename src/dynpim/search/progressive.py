@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -46,6 +47,7 @@ class SearchOptions:
     finetune_threshold: float | None = None  # fine-tune when accuracy falls below (fraction)
     stop_accuracy: float | None = None      # stop once the committed accuracy is below this
     max_steps: int | None = None            # stop after this many removals (not in the header)
+    group_size: int | None = None           # channels per group, all slots (overrides divisor)
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -63,18 +65,56 @@ class SearchOptions:
                 raise ValueError(f"{name} is an accuracy fraction in [0, 1], got {v!r}")
         if self.max_steps is not None and self.max_steps < 0:
             raise ValueError(f"max_steps must be >= 0, got {self.max_steps!r}")
+        g = self.group_size
+        if g is not None and (isinstance(g, bool) or not isinstance(g, int) or g < 1):
+            raise ValueError(f"group_size must be an int >= 1, got {g!r}")
 
     def identity(self) -> dict[str, Any]:
-        """The options a resumed search must share with the original one."""
+        """The options a resumed search must share with the original one (options added later
+        appear only when set, so older trajectories still resume)."""
         d = asdict(self)
         d.pop("max_steps")
+        if d["group_size"] is None:
+            d.pop("group_size")
         return d
 
 
-def group_sizes(slots: tuple[Slot, ...], divisor: int) -> list[int]:
-    """Channels removed per step in each slot: ``max / divisor`` rounded down to the slot's step
-    (at least one step)."""
-    return [max(s.step, (s.max_channels // divisor) // s.step * s.step) for s in slots]
+def check_granularity(slots: tuple[Slot, ...], divisor: int, min_ratio: float | None,
+                      group_size: int | None = None) -> list[str]:
+    """Refuse a ``min_ratio`` below what some slot allows (``ValueError`` naming the slot) and
+    return one warning per slot whose group is larger than asked (``max / divisor`` or
+    ``group_size`` below the slot's step): nothing is clamped silently."""
+    if min_ratio is not None:
+        bad = [s for s in slots if math.ceil(min_ratio * s.max_channels - 1e-9) < s.min_channels]
+        if bad:
+            s = bad[0]
+            asked = math.ceil(min_ratio * s.max_channels - 1e-9)
+            raise ValueError(
+                f"min_ratio {min_ratio} asks slot {s.name!r} for {asked} channel(s) but its "
+                f"smallest valid width is {s.min_channels} "
+                f"({len(bad)} slot(s) affected); use a model with finer slots (e.g. "
+                f"resnet20_fine: 1-channel steps down to 1 channel) or min_ratio >= "
+                f"{max(b.min_channels / b.max_channels for b in bad):.3g}")
+    out = []
+    for s in slots:
+        want = group_size if group_size is not None else s.max_channels // divisor
+        if want < s.step:
+            what = f"group size {group_size}" if group_size is not None else \
+                f"group divisor {divisor} ({s.max_channels} // {divisor} = {want} channel(s))"
+            out.append(f"slot {s.name!r}: {what} is below the slot's step of {s.step} "
+                       f"channel(s); its groups are {s.step} channel(s)")
+        elif want % s.step:
+            out.append(f"slot {s.name!r}: a group of {want} channel(s) is not a multiple of the "
+                       f"slot's step {s.step}; its groups are {want // s.step * s.step}")
+    return out
+
+
+def group_sizes(slots: tuple[Slot, ...], divisor: int, group_size: int | None = None
+                ) -> list[int]:
+    """Channels removed per step in each slot: ``max / divisor`` (or ``group_size``) rounded
+    down to the slot's step (at least one step; :func:`check_granularity` reports rounding)."""
+    return [max(s.step, ((s.max_channels // divisor) if group_size is None else group_size)
+                // s.step * s.step) for s in slots]
 
 
 def min_widths(slots: tuple[Slot, ...], min_ratio: float | None) -> list[int]:
@@ -149,7 +189,12 @@ def progressive_search(
     """
     opts = options or SearchOptions()
     slots = model.slots
-    groups, mins = group_sizes(slots, opts.group_divisor), min_widths(slots, opts.min_ratio)
+    for w in check_granularity(slots, opts.group_divisor, opts.min_ratio, opts.group_size):
+        warnings.warn(w, stacklevel=2)
+        if log is not None:
+            log(f"warning: {w}")
+    groups = group_sizes(slots, opts.group_divisor, opts.group_size)
+    mins = min_widths(slots, opts.min_ratio)
     key = cost_key(opts.cost)
     header = {"model": model.name, "slots": [[s.name, s.max_channels, s.min_channels, s.step]
                                               for s in slots],

@@ -11,6 +11,7 @@ grows large tolerates noise, so it matters little and is removed first.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 
@@ -103,11 +104,15 @@ def train_with_noise(
     momentum: float = 0.9,
     weight_decay: float = 5e-4,
     alpha_lr: float | None = None,
+    cosine: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Tensor]:
-    """Fine-tune the max-width model with trainable noise and return the noise scores per slot.
+    """Train the max-width model with trainable noise and return the noise scores per slot.
 
     ``batches(epoch)`` yields training ``(x, y)`` batches. The model's weights are updated (a
-    short fine-tune), the parametrizations are removed afterwards, and the BN bank is cleared
+    short fine-tune of a trained model, or -- as the authors do -- the whole training of a
+    freshly initialised one, then with ``cosine``: the learning rate follows a per-epoch cosine
+    from ``lr`` to 0), the parametrizations are removed afterwards, and the BN bank is cleared
     because its statistics no longer match the weights. ``alpha_lr`` defaults to ``lr``.
     """
     if epochs < 1:
@@ -126,12 +131,24 @@ def train_with_noise(
             lr=lr, momentum=momentum)
         was_training = model.training
         model.train()
+        base = [g["lr"] for g in opt.param_groups]
         with model.subnet(model.max_config()):
             for epoch in range(epochs):
+                if cosine:
+                    f = 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+                    for g, b in zip(opt.param_groups, base):
+                        g["lr"] = b * f
+                n = correct = 0
                 for x, y in batches(epoch):
                     opt.zero_grad(set_to_none=True)
-                    F.cross_entropy(model(x), y).backward()
+                    out = model(x)
+                    F.cross_entropy(out, y).backward()
                     opt.step()
+                    n += len(y)
+                    correct += int((out.argmax(1) == y).sum())
+                if log is not None:
+                    log(f"noise training epoch {epoch + 1}/{epochs}: train top-1 "
+                        f"{100 * correct / max(n, 1):.2f} %")
         model.train(was_training)
         scores = inj.scores()
     finally:
