@@ -198,6 +198,20 @@ class DynamicNet(nn.Module):
             setattr(parent, child, new)
         return body.eval()
 
+    def bank_state_keys(self) -> set[str]:
+        """The ``state_dict`` keys that hold BN bank statistics (buffers of the bank)."""
+        out = set()
+        for n, m in self.dynamic_layers():
+            if isinstance(m, DynamicBatchNorm2d):
+                for key in m.bank:
+                    out.update(f"body.{n}.bank_{key}_{w}" for w in ("mean", "var"))
+        return out
+
+    def weights_state_dict(self) -> dict[str, Tensor]:
+        """``state_dict()`` without the BN bank: what does not change when BN is calibrated."""
+        bank = self.bank_state_keys()
+        return {k: v for k, v in self.state_dict().items() if k not in bank}
+
     def bn_bank_state(self) -> dict[str, Tensor]:
         """Flat dict ``{layer|config_key|mean/var: tensor}`` of every banked statistic."""
         out = {}

@@ -7,6 +7,9 @@ is one assignment, not a walk over layers.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, MutableMapping
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -154,6 +157,12 @@ class DynamicBatchNorm2d(_Dynamic):
     (``calibrate_bn``), batch statistics are accumulated into the bank entry of the active config
     (cumulative average over the calibration batches). Eval mode reads the bank entry of the
     active config and raises if that config was never calibrated: no silent fallback.
+
+    The bank is module state: each entry is a pair of buffers ``bank_<key>_mean`` /
+    ``bank_<key>_var``, so ``.to()``, ``.double()``, ``.half()``, ``copy.deepcopy`` and
+    ``state_dict()`` carry it. ``load_state_dict`` replaces the bank by the one in the state
+    dict when that holds any bank entry for this layer, and keeps it when it holds none (a
+    weights-only state dict, as in checkpoints' ``model.safetensors``).
     """
 
     def __init__(self, num_features: int, *, slot: str | None = None, eps: float = 1e-5) -> None:
@@ -162,9 +171,42 @@ class DynamicBatchNorm2d(_Dynamic):
         self.in_slot = self.out_slot = slot
         self.weight = nn.Parameter(torch.ones(num_features))
         self.bias = nn.Parameter(torch.zeros(num_features))
-        self.bank: dict[str, tuple[Tensor, Tensor]] = {}
         self._acc: list = []  # [sum_mean, sum_var, n] while calibrating
         self.sync = False  # batch statistics over all processes of the default group
+
+    @property
+    def bank(self) -> BNBank:
+        """The banked statistics, ``{config key: (mean, var)}`` (a live mapping view)."""
+        return BNBank(self)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs) -> None:
+        incoming: dict[str, dict[str, Tensor]] = {}
+        for k, v in state_dict.items():
+            if k.startswith(prefix):
+                match = _BANK_NAME.match(k[len(prefix):])
+                if match:
+                    incoming.setdefault(match.group(1), {})[match.group(2)] = v
+        hidden = {}
+        if incoming:  # replace the bank: buffers of the right shape, filled by the copy below
+            for key in list(self.bank):
+                if key not in incoming:
+                    del self.bank[key]
+            for key, d in incoming.items():
+                for which, v in d.items():
+                    name = _bank_buffer(key, which)
+                    if name not in self._buffers:
+                        self._buffers[name] = torch.empty(
+                            v.shape, dtype=self.weight.dtype, device=self.weight.device)
+        else:  # no bank in the state dict: keep ours, neither missing nor loaded
+            hidden = {n: t for n, t in self._buffers.items() if _BANK_NAME.match(n)}
+            for n in hidden:
+                del self._buffers[n]
+        try:
+            super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
+                                          missing_keys, unexpected_keys, error_msgs)
+        finally:
+            self._buffers.update(hidden)
 
     def forward(self, x: Tensor) -> Tensor:
         c = x.shape[1]
@@ -189,7 +231,8 @@ class DynamicBatchNorm2d(_Dynamic):
                 return _sync_batch_norm(x, w, b, self.eps)
             return F.batch_norm(x, None, None, w, b, True, 0.0, self.eps)
         try:
-            mean, var = self.bank[key]
+            mean = self._buffers[_bank_buffer(key, "mean")]
+            var = self._buffers[_bank_buffer(key, "var")]
         except KeyError:
             raise RuntimeError(
                 f"BN statistics for sub-net config [{key}] are not calibrated; call "
@@ -218,6 +261,66 @@ class DynamicBatchNorm2d(_Dynamic):
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, slot={self.in_slot}, banked_configs={len(self.bank)}"
+
+
+_BANK_NAME = re.compile(r"^bank_([0-9-]*)_(mean|var)$")
+
+
+def _bank_buffer(key: str, which: str) -> str:
+    return f"bank_{key}_{which}"
+
+
+class BNBank(MutableMapping):
+    """``{config key: (mean, var)}`` view of a :class:`DynamicBatchNorm2d`'s bank buffers.
+
+    Setting an entry registers (or replaces) the two buffers, moved to the layer's device and
+    floating dtype; reading returns the buffers themselves (no copies)."""
+
+    def __init__(self, bn: DynamicBatchNorm2d) -> None:
+        self._bn = bn
+
+    def _keys(self) -> list[str]:
+        out = []
+        for n in self._bn._buffers:
+            match = _BANK_NAME.match(n)
+            if match and match.group(2) == "mean":
+                out.append(match.group(1))
+        return out
+
+    def __getitem__(self, key: str) -> tuple[Tensor, Tensor]:
+        bufs = self._bn._buffers
+        try:
+            return bufs[_bank_buffer(key, "mean")], bufs[_bank_buffer(key, "var")]
+        except KeyError:
+            raise KeyError(key) from None
+
+    def __setitem__(self, key: str, value: tuple[Tensor, Tensor]) -> None:
+        if not re.fullmatch(r"[0-9-]*", key):
+            raise ValueError(f"BN bank key must be a config key like '16-32', got {key!r}")
+        mean, var = value
+        ref = self._bn.weight
+        for which, t in (("mean", mean), ("var", var)):
+            t = t.detach().to(device=ref.device, dtype=ref.dtype if t.is_floating_point()
+                              else t.dtype)
+            self._bn._buffers[_bank_buffer(key, which)] = t
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        del self._bn._buffers[_bank_buffer(key, "mean")]
+        del self._bn._buffers[_bank_buffer(key, "var")]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and _bank_buffer(key, "mean") in self._bn._buffers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    def __repr__(self) -> str:
+        return f"BNBank({self._keys()})"
 
 
 def _sync_batch_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:

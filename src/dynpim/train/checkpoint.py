@@ -115,7 +115,8 @@ def _sha256(path: str) -> str:
 
 
 def _cpu_weights(model: DynamicNet) -> dict[str, Tensor]:
-    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    """The weights (state dict without the BN bank, which has its own file)."""
+    return {k: v.detach().cpu().contiguous() for k, v in model.weights_state_dict().items()}
 
 
 def _cpu_bank(model: DynamicNet) -> dict[str, Tensor]:
@@ -443,7 +444,7 @@ def load_checkpoint(
         raise CheckpointError(f"checkpoint {path} was saved from a model with slots "
                               f"{meta['model']['slots']}, but this model has {slots}")
     weights = _load_tensors(path, "model.safetensors", meta)
-    own = model.state_dict()
+    own = model.weights_state_dict()
     missing, unexpected = sorted(set(own) - set(weights)), sorted(set(weights) - set(own))
     if missing or unexpected:
         raise CheckpointError(f"checkpoint {path} does not match the model: missing "

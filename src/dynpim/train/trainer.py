@@ -105,7 +105,8 @@ class Trainer:
         self.model = (model if model is not None else build_model(cfg, splits)).to(self.device)
         if cfg.init_from:  # QAT from a float checkpoint (quantizer ranges start from data)
             from dynpim.nn.quant import load_float_weights
-            load_float_weights(self.model, load_checkpoint(cfg.init_from).model.state_dict())
+            load_float_weights(self.model,
+                               load_checkpoint(cfg.init_from).model.weights_state_dict())
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
         if cfg.sync_bn and self.dist.enabled:
