@@ -347,37 +347,27 @@ class Controller:
                 other = max(self._overshoot(p, rest, 0.0).values(), default=0.0)
                 rows.append((p, self._cap_power(p, b.rate_hz), other, en, pw, -p.accuracy))
             by_power = sorted(range(len(rows)), key=lambda i: rows[i][1])
-            only_cap = all(r[2] == 0.0 for r in rows)
             if len(self._contexts) >= 256:
                 self._contexts.clear()
-            rows = self._contexts[key] = (rows, by_power, only_cap)
-        rows, by_power, only_cap = rows
+            rows = self._contexts[key] = (rows, by_power)
+        rows, by_power = rows
         lim = b.power_w
-        if only_cap and lim is not None and lim > 0 \
-                and (rows[by_power[0]][1] - lim) / lim > 1e-12:
-            # every point breaks the cap alone: the worst overshoot grows with the power, so
-            # the answer is among the lowest-power points with the same overshoot
-            w0 = (rows[by_power[0]][1] - lim) / lim
-            best_i, best_key = None, None
-            for i in by_power:
-                p, cap_pw, _, en, pw, neg_acc = rows[i]
-                if (cap_pw - lim) / lim != w0:
-                    break
-                k = (en, pw, neg_acc, i)
-                if best_key is None or k < best_key:
-                    best_i, best_key = i, k
-            return rows[best_i][0]
-        best, best_key = None, None
-        for p, cap_pw, other, en, pw, neg_acc in rows:
-            worst = other
+        # in order of rising power the cap's overshoot never falls: once it alone exceeds the
+        # best worst overshoot found, no later point can do better
+        best_i, best_key = -1, None
+        for i in by_power:
+            p, cap_pw, other, en, pw, neg_acc = rows[i]
+            cap_over = 0.0
             if lim is not None:
                 over = (cap_pw - lim) / lim if lim > 0 else (math.inf if cap_pw > 0 else 0.0)
-                if over > 1e-12 and over > worst:
-                    worst = over
-            k = (worst, en, pw, neg_acc)
+                if over > 1e-12:
+                    cap_over = over
+            if best_key is not None and cap_over > best_key[0]:
+                break
+            k = (max(other, cap_over), en, pw, neg_acc, i)
             if best_key is None or k < best_key:
-                best, best_key = p, k
-        return best
+                best_i, best_key = i, k
+        return rows[best_i][0]
 
     # -- decisions --------------------------------------------------------------------------
     def decide(self, budget: Budget | None = None, now_s: float | None = None, **kw) -> Decision:
