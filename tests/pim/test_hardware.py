@@ -60,63 +60,77 @@ def test_bad_values_name_the_field(overrides, match):
         hardware_from_dict(simple_dict(**overrides), "t")
 
 
-def test_wrong_unit_missing_and_unknown_fields():
+def _set(section, key, field, value):
+    def edit(d):
+        d[section][key][field] = value
+    return edit
+
+
+def _drop(section, key):
+    def edit(d):
+        del d[section][key]
+    return edit
+
+
+def _add(section, key, entry):
+    def edit(d):
+        d.setdefault(section, {})[key] = entry
+    return edit
+
+
+CELL = {"read_voltage": (0.1, "V"), "access_drop": (0.15, "V"), "resistance_on": (2, "kohm"),
+        "resistance_off": (5, "kohm"), "switching_current": (80, "uA")}
+
+
+def _cell(**changes):
+    def edit(d):
+        d["cell"] = {k: {"value": v, "unit": u, "source": "t"} for k, (v, u) in CELL.items()}
+        for key, value in changes.items():
+            if value is None:
+                del d["cell"][key]
+            else:
+                d["cell"][key].update(value)
+    return edit
+
+
+@pytest.mark.parametrize("edit,match", [
+    (_set("device", "sense_latency", "unit", "pJ"),
+     r"device.sense_latency: unit 'pJ' is not a time unit"),
+    (_set("architecture", "wire_energy", "unit", "pJ/bit"),
+     r"architecture.wire_energy: unit 'pJ/bit' is not"),
+    (_set("architecture", "wire_energy", "unit", "pJ/bit/s"), r"per-s not allowed"),
+    (_set("subarray", "column_gating", "unit", "1"), r"subarray.column_gating: must be"),
+    (_drop("subarray", "row_activation_energy"), r"subarray.row_activation_energy: missing"),
+    (_drop("subarray", "column_gating"), r"subarray.column_gating: missing"),
+    (_drop("subarray", "cols"), r"subarray.cols: missing"),
+    (_add("architecture", "bus_energy", {"value": 1, "unit": "pJ/bit", "source": "v1"}),
+     r"unknown parameter.*bus_energy"),
+    (_add("device", "typo", {"value": 1, "unit": "ns", "source": "x"}),
+     r"unknown parameter.*typo"),
+    (_set("device", "sense_energy", "source", ""), r"device.sense_energy: source"),
+    (_cell(), r"cell.read_voltage .* must exceed cell.access_drop"),
+    (_cell(read_voltage={"value": 0.2, "unit": "uA"}),
+     r"cell.read_voltage: unit 'uA' is not a voltage unit"),
+    (_cell(read_voltage={"value": 0.2}, switching_current=None),
+     r"cell.switching_current: missing"),
+    (_drop("architecture", "clock"), r"architecture.clock: missing"),
+])
+def test_wrong_unit_missing_and_unknown_fields(edit, match):
     d = simple_dict()
-    d["device"]["sense_latency"]["unit"] = "pJ"
-    with pytest.raises(ValueError, match=r"device.sense_latency: unit 'pJ' is not a time unit"):
+    edit(d)
+    with pytest.raises(ValueError, match=match):
         hardware_from_dict(d, "t")
-    d = simple_dict()
-    d["architecture"]["wire_energy"]["unit"] = "pJ/bit"
-    with pytest.raises(ValueError, match=r"architecture.wire_energy: unit 'pJ/bit' is not"):
-        hardware_from_dict(d, "t")
-    d = simple_dict()
-    d["architecture"]["wire_energy"]["unit"] = "pJ/bit/s"
-    with pytest.raises(ValueError, match=r"per-s not allowed"):
-        hardware_from_dict(d, "t")
-    d = simple_dict()
-    d["subarray"]["column_gating"]["unit"] = "1"
-    with pytest.raises(ValueError, match=r"subarray.column_gating: must be"):
-        hardware_from_dict(d, "t")
-    for key in ("row_activation_energy", "column_gating"):
-        d = simple_dict()
-        del d["subarray"][key]
-        with pytest.raises(ValueError, match=rf"subarray.{key}: missing"):
-            hardware_from_dict(d, "t")
-    d = simple_dict()
-    d["architecture"]["bus_energy"] = {"value": 1, "unit": "pJ/bit", "source": "v1 preset"}
-    with pytest.raises(ValueError, match=r"unknown parameter.*bus_energy"):
-        hardware_from_dict(d, "t")
-    d = simple_dict()
-    d["cell"] = {"read_voltage": {"value": 0.1, "unit": "V", "source": "t"},
-                 "access_drop": {"value": 0.15, "unit": "V", "source": "t"},
-                 "resistance_on": {"value": 2, "unit": "kohm", "source": "t"},
-                 "resistance_off": {"value": 5, "unit": "kohm", "source": "t"},
-                 "switching_current": {"value": 80, "unit": "uA", "source": "t"}}
-    with pytest.raises(ValueError, match=r"cell.read_voltage .* must exceed cell.access_drop"):
-        hardware_from_dict(d, "t")
-    d["cell"]["read_voltage"]["unit"] = "uA"
-    with pytest.raises(ValueError, match=r"cell.read_voltage: unit 'uA' is not a voltage unit"):
-        hardware_from_dict(d, "t")
-    del d["cell"]["switching_current"]
-    d["cell"]["read_voltage"]["unit"] = "V"
-    with pytest.raises(ValueError, match=r"cell.switching_current: missing"):
-        hardware_from_dict(d, "t")
-    d = simple_dict()
-    del d["subarray"]["cols"]
-    with pytest.raises(ValueError, match=r"subarray.cols: missing"):
-        hardware_from_dict(d, "t")
-    d = simple_dict()
-    d["device"]["sense_energy"]["source"] = ""
-    with pytest.raises(ValueError, match=r"device.sense_energy: source"):
-        hardware_from_dict(d, "t")
-    d = simple_dict()
-    d["device"]["typo"] = {"value": 1, "unit": "ns", "source": "x"}
-    with pytest.raises(ValueError, match=r"unknown parameter.*typo"):
-        hardware_from_dict(d, "t")
+
+
+def test_missing_section_and_valid_cell():
     d = simple_dict()
     del d["architecture"]
     with pytest.raises(ValueError, match=r"section 'architecture' missing"):
         hardware_from_dict(d, "t")
+    d = simple_dict()
+    _cell(read_voltage={"value": 0.2})(d)
+    hw = hardware_from_dict(d, "t")
+    assert hw.cell.read_current_a == pytest.approx(0.05 / 2000)
 
 
 def test_load_preset_errors(tmp_path):
