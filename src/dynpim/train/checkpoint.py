@@ -49,6 +49,8 @@ from torch import Tensor
 from dynpim.errors import CheckpointError, MissingFileError
 from dynpim.nn import DynamicNet, SubnetConfig
 
+from .provenance import git_commit, safetensors_metadata, versions
+
 FORMAT = "dynpim-checkpoint"
 VERSION = 1
 TENSOR_FILES = ("model.safetensors", "bn_bank.safetensors", "optim.safetensors")
@@ -182,13 +184,6 @@ def save_checkpoint(
         opt_tensors, opt_meta = _optim_split(optimizer)
         payload = {"model.safetensors": _cpu_weights(model),
                    "bn_bank.safetensors": _cpu_bank(model), "optim.safetensors": opt_tensors}
-        files = {}
-        for name, tensors in payload.items():
-            fp = os.path.join(tmp, name)
-            save_file(tensors, fp)
-            _fsync_file(fp)
-            files[name] = _sha256(fp)
-        _step("tensors_written")
         meta = {
             "format": FORMAT, "version": VERSION,
             "model": {"name": model.name, "args": model.args,
@@ -198,9 +193,18 @@ def save_checkpoint(
             "configs": [list(c.widths) for c in (configs or [])],
             "optimizer": opt_meta,
             "rng": rng_state(),
-            "files": files,
+            "provenance": {"versions": versions(), "commit": git_commit()},
             **(extra or {}),
         }
+        header = safetensors_metadata(meta)
+        files = {}
+        for name, tensors in payload.items():
+            fp = os.path.join(tmp, name)
+            save_file(tensors, fp, metadata=header)
+            _fsync_file(fp)
+            files[name] = _sha256(fp)
+        _step("tensors_written")
+        meta["files"] = files
     except Exception:  # an error (not a crash): nothing of this save is left behind
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -311,17 +315,20 @@ def store_bn_bank(path: str, model: DynamicNet) -> str:
     parent = os.path.dirname(dest)
     tmp = tempfile.mkdtemp(prefix=os.path.basename(dest) + ".tmp-", dir=parent)
     try:
-        save_file(_cpu_weights(model), os.path.join(tmp, "model.safetensors"))
-        if _sha256(os.path.join(tmp, "model.safetensors")) != meta["files"]["model.safetensors"]:
+        stored = _load_tensors(src, "model.safetensors", meta)
+        own = _cpu_weights(model)
+        if stored.keys() != own.keys() or not all(
+                stored[k].dtype == v.dtype and torch.equal(stored[k], v) for k, v in own.items()):
             raise ValueError(f"checkpoint {src}: the model's weights differ from the stored "
                              f"ones; save a new checkpoint instead of storing only its BN bank")
-        shutil.copyfile(os.path.join(src, "optim.safetensors"),
-                        os.path.join(tmp, "optim.safetensors"))
+        for name in ("model.safetensors", "optim.safetensors"):
+            shutil.copyfile(os.path.join(src, name), os.path.join(tmp, name))
         bank = os.path.join(tmp, "bn_bank.safetensors")
-        save_file(_cpu_bank(model), bank)
+        save_file(_cpu_bank(model), bank, metadata=safetensors_metadata(meta))
         files = dict(meta["files"], **{"bn_bank.safetensors": _sha256(bank)})
-        if _sha256(os.path.join(tmp, "optim.safetensors")) != files["optim.safetensors"]:
-            raise ValueError(f"checkpoint {src}: optim.safetensors is corrupt")
+        for name in ("model.safetensors", "optim.safetensors"):
+            if _sha256(os.path.join(tmp, name)) != files[name]:
+                raise ValueError(f"checkpoint {src}: {name} is corrupt")
     except Exception:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

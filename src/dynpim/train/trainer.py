@@ -33,6 +33,7 @@ from .evaluate import (
 )
 from .losses import hard_cross_entropy, soft_cross_entropy
 from .optim import build_optimizer, lr_at, set_lr
+from .provenance import environment, preprocessing
 from .samplers import FixedSampler, ListSampler, Sampler, UniformSampler, sandwich, step_generator
 
 Hook = Callable[["Trainer", dict[str, Any]], None]
@@ -168,6 +169,26 @@ class Trainer:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        write_metrics_csv(self.history, os.path.join(self.cfg.out, "metrics.csv"))
+
+    def tensorboard(self, rec: dict[str, Any]) -> None:
+        """Epoch scalars to ``<out>/tensorboard`` when the optional ``tensorboard`` package is
+        installed (``pip install dynpim[tensorboard]``); nothing otherwise."""
+        if not hasattr(self, "_tb"):
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # the extra is not installed: CSV and JSONL only
+                self._tb = None
+            else:
+                self._tb = SummaryWriter(os.path.join(self.cfg.out, "tensorboard"))
+        if self._tb is None:
+            return
+        step = rec["step"]
+        for k in ("lr", "train_loss", "train_acc", "time_s"):
+            self._tb.add_scalar(f"train/{k}", rec[k], step)
+        for cfg_key, v in (rec.get("val_top1") or {}).items():
+            self._tb.add_scalar(f"val_top1/{cfg_key}", v, step)
+        self._tb.flush()
 
     def save(self, extra: dict[str, Any] | None = None) -> str | None:
         if not self.dist.is_main:
@@ -176,6 +197,8 @@ class Trainer:
                                configs=self.eval_configs(), extra={
                                    "epoch": self.epoch, "step": self.step,
                                    "train_config": self.cfg.to_dict(),
+                                   "preprocessing": preprocessing(
+                                       self.splits.mean, self.splits.std, self.cfg.dataset),
                                    "history": self.history, **(extra or {})})
 
     # -- one step ---------------------------------------------------------------------------------
@@ -231,6 +254,9 @@ class Trainer:
         if main:
             os.makedirs(cfg.out, exist_ok=True)
             cfg.save(os.path.join(cfg.out, "config.yaml"))
+            with open(os.path.join(cfg.out, "env.json"), "w") as f:
+                json.dump({**environment(cfg.seed), "world_size": self.dist.world_size,
+                           "device": str(self.device)}, f, indent=1)
         check_every = 1 if self.device.type == "cpu" else 25
         stopped = False
         while self.step < self.total_steps and not stopped:
@@ -272,6 +298,7 @@ class Trainer:
             self.save()
             if main:
                 self.write_metrics()
+                self.tensorboard(rec)
                 if self.log:
                     self.log(epoch_line(rec, cfg.epochs))
         result = TrainResult(self.model, self.history, stopped_early=stopped,
@@ -297,6 +324,23 @@ class Trainer:
             elif self.cfg.progress:
                 print(format_table(rows))
         return final
+
+
+def write_metrics_csv(history: list[dict[str, Any]], path: str) -> None:
+    """One row per finished epoch: epoch, step, lr, loss, training accuracy (%), time and the
+    validation top-1 (%) of every eval config (one ``val_top1[<config>]`` column each)."""
+    import csv
+
+    base = ["epoch", "step", "lr", "train_loss", "train_acc", "time_s"]
+    val_cols = list(dict.fromkeys(k for rec in history for k in (rec.get("val_top1") or {})))
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(base + [f"val_top1[{k}]" for k in val_cols])
+        for rec in history:
+            val = rec.get("val_top1") or {}
+            w.writerow([rec.get(k, "") for k in base] + [val.get(k, "") for k in val_cols])
+    os.replace(tmp, path)
 
 
 def epoch_line(rec: dict[str, Any], epochs: int) -> str:
