@@ -95,7 +95,8 @@ def test_search_rejects_bad_input(trained, tmp_path, capsys):
 def test_search_with_noise_ranking(trained, tmp_path):
     _, ck = trained
     out = tmp_path / "n"
-    assert _search(ck, out, "--ranking", "noise", "--max-steps", "1", "--finetune-threshold",
+    assert _search(ck, out, "--ranking", "noise", "--allow-dynamic-ranking", "--max-steps", "1",
+                   "--finetune-threshold",
                    "0.99", "--finetune-steps", "2") == 0
     header, steps = read_trajectory(str(out / "trajectory.jsonl"))
     assert header["meta"]["ranking"] == "noise" and steps[1]["finetuned"]

@@ -245,18 +245,20 @@ def progressive_search(
         pick = choose(opts.objective, last["accuracy"], float(costs[key][0]), accs,
                       [float(v) for v in costs[key][1:]])
         slot_i, new = cands[pick]
-        acc, finetuned, before = accs[pick], False, None
+        acc, finetuned, before, ft_extra = accs[pick], False, None, {}
         step = done + 1
         if opts.finetune_threshold is not None and acc < opts.finetune_threshold:
             assert finetune is not None
             finetune(model, new, step)
             before, acc, finetuned = acc, evaluate(model, [new])[0], True
+            if getattr(finetune, "last_steps", None) is not None:
+                ft_extra = {"finetune_steps": int(finetune.last_steps)}  # type: ignore
             if trajectory_path is not None:
                 _save_snapshot(model, trajectory_path, step)
         records.append(_record(
             step, new, acc, _cost_row(costs, pick + 1), removed_slot=slots[slot_i].name,
             removed_channels=cfg.widths[slot_i] - new.widths[slot_i], finetuned=finetuned,
-            accuracy_before_finetune=before,
+            accuracy_before_finetune=before, **ft_extra,
             candidates=[[i, a] for (i, _), a in zip(cands, accs)],
             time_s=time.perf_counter() - t0))
         _emit(trajectory_path, records[-1], log)

@@ -1,0 +1,65 @@
+"""``dynpim search --recipe papers``: the authors' whole pipeline on digits, tiny settings."""
+
+import json
+
+import pytest
+
+from dynpim.cli import main
+from dynpim.nn import load_configs
+from dynpim.search import read_trajectory
+from dynpim.train import load_checkpoint
+
+TINY = ["--holdout", "100", "--calib-batches", "1", "--calib-batch-size", "64", "--quiet",
+        "--threads", "1"]
+
+
+def test_papers_recipe_runs_the_whole_pipeline(tmp_path):
+    out = tmp_path / "p"
+    assert main(["search", "--recipe", "papers", "--model", "lenet", "--width-mult", "0.5",
+                 "--dataset", "digits", "--pretrain-epochs", "1", "--retrain-epochs", "1",
+                 "--max-steps", "4", "--finetune-threshold", "0.99", "--finetune-steps", "4",
+                 "--finetune-check-every", "2", "--out", str(out), *TINY]) == 0
+    pre = load_checkpoint(str(out / "pretrained" / "checkpoint"))
+    assert pre.meta["train_config"]["mode"] == "individual"       # individually pre-trained
+    header, steps = read_trajectory(str(out / "trajectory.jsonl"))
+    assert header["meta"]["ranking"] == "l1" and header["meta"]["recipe"] == "papers"
+    assert header["meta"]["finetune_optimizer"] == "sgd"
+    assert header["meta"]["finetune_until"] == "recovered"
+    tuned = [s for s in steps if s["finetuned"]]
+    assert tuned and all(1 <= s["finetune_steps"] <= 4 for s in tuned)   # capped
+    chosen = json.loads((out / "chosen.json").read_text())
+    assert chosen["filter"] == "local" and chosen["rescore"] == "final"
+    # re-scored on the final weights: the search-time accuracy is kept beside it
+    assert all("accuracy_search" in c for c in chosen["configs"])
+    assert len(load_configs(str(out / "chosen.json"))) == len(chosen["configs"]) >= 1
+    re = load_checkpoint(str(out / "retrained" / "checkpoint"))
+    assert re.meta["train_config"]["sampling"] == "nonuniform"    # dynamic network retrained
+
+
+def test_ranking_a_dynamic_checkpoint_needs_a_flag(trained, tmp_path, capsys):
+    _, ck = trained
+    base = ["search", "--checkpoint", ck, "--out", str(tmp_path / "s"), "--ranking", "l1",
+            "--max-steps", "1", *TINY[:-2]]
+    base[base.index("100")] = "64"
+    assert main(base) == 2
+    assert "--allow-dynamic-ranking" in capsys.readouterr().err
+    assert main([*base, "--allow-dynamic-ranking"]) == 0
+    assert "warning" in capsys.readouterr().err
+
+
+def test_clamps_are_errors_or_warnings(trained, tmp_path, capsys):
+    _, ck = trained
+    base = ["search", "--checkpoint", ck, "--out", str(tmp_path / "s"), "--max-steps", "1",
+            "--holdout", "64", "--calib-batches", "1"]
+    assert main([*base, "--min-ratio", "0.01"]) == 2
+    assert "smallest valid width" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="group divisor 64"):
+        assert main([*base, "--group-divisor", "64"]) == 0
+    assert "warning: slot" in capsys.readouterr().err
+
+
+def test_papers_recipe_needs_a_model_or_checkpoint(tmp_path, capsys):
+    assert main(["search", "--recipe", "papers", "--out", str(tmp_path)]) == 2
+    assert main(["search", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--model and --dataset" in err and "--checkpoint is required" in err
