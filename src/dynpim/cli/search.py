@@ -216,7 +216,8 @@ def pretrain(args: argparse.Namespace, log: Any) -> str:
 
     from dynpim.data import augment_for, iterate_batches, load_dataset
     from dynpim.search import train_with_noise
-    from dynpim.train import build_model, save_checkpoint, seed_everything
+    from dynpim.train import build_model, save_checkpoint
+    from dynpim.train.trainer import seed_everything
 
     seed_everything(args.seed)
     splits = load_dataset(args.dataset, data_dir=args.data_dir, split_seed=cfg.split_seed,
