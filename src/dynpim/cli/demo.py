@@ -34,12 +34,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from dynpim.nn.quant import VALID_BITS
+    from dynpim.rundir import claim_run_dir
+
+    if args.bits not in VALID_BITS or args.bits == 32:
+        raise ValueError(f"--bits must be 1..8 (the accelerator computes on integers), got "
+                         f"{args.bits}")
+    if args.epochs is not None and args.epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
     opts = DemoOptions(out=args.out, dataset=args.dataset, data_dir=args.data_dir,
                        model=args.model, epochs=args.epochs, bits=args.bits, preset=args.preset,
                        seed=args.seed, quick=args.quick, device=args.device)
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
+    # a demo run resumes when started again (dynpim.demo refuses other options itself)
+    claim_run_dir(args.out, "demo", asdict(opts), resume=True)
     summary = run_demo(opts)
     print("\n== dynpim demo finished")
     for k, v in summary["headline"].items():

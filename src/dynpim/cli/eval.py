@@ -7,6 +7,7 @@ import argparse
 import os
 
 from dynpim.cli.train import set_threads, widths_list
+from dynpim.rundir import check_output_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
     if args.calib_batches < 1 or args.batch_size < 1:
         raise ValueError("--calib-batches and --batch-size must be >= 1")
     set_threads(args.threads)
+    from dynpim.train import resolve_checkpoint
+
+    stem = args.out or os.path.join(resolve_checkpoint(args.checkpoint), "eval")
+    for ext in (".json", ".csv"):  # before the evaluation, not after it
+        check_output_file(stem + ext)
     ck = load_checkpoint(args.checkpoint)
     model = ck.model.to(args.device)
     tc = ck.meta.get("train_config", {})
@@ -105,6 +111,6 @@ def run(args: argparse.Namespace) -> int:
               f"{args.flip_prob:g}; latency, energy and average power per image (batch 1)")
         print(format_pim_table(pim_rows))
         rows = [{**r, **p} for r, p in zip(rows, pim_rows)]
-    jp, cp = write_table(rows, args.out or os.path.join(ck.path, "eval"))
+    jp, cp = write_table(rows, stem)
     print(f"wrote {jp} and {cp}")
     return 0

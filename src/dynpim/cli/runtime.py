@@ -7,11 +7,14 @@ import csv
 import json
 import os
 
-from dynpim.runtime import OperatingTable, Trace, parse_spec
+from dynpim.rundir import check_output_file, check_run_dir, claim_run_dir
+from dynpim.runtime import Controller, OperatingTable, Trace, parse_spec
 from dynpim.runtime.controller import DEFAULT_MARGIN, DEFAULT_MIN_DWELL_S
 from dynpim.runtime.simulator import (
     REQUEST_COLUMNS,
+    arrival_times,
     best_static,
+    check_options,
     compare,
     comparison_markdown,
     simulate,
@@ -58,7 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="actual/modelled power ratio of the simulated hardware")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-plots", action="store_true")
-    s.add_argument("--out", required=True, help="output directory")
+    s.add_argument("--out", required=True, help="output directory (a new or empty one, or a "
+                   "simulate run with --overwrite)")
+    s.add_argument("--overwrite", action="store_true",
+                   help="replace the simulate run already in --out")
     s.set_defaults(func=run_simulate)
 
     sh = rs.add_parser("show", help="summarise an operating table")
@@ -69,7 +75,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = rs.add_parser("trace", help="write a generated trace to CSV")
     g.add_argument("spec", help="e.g. walk:duration_s=60,min_w=0.05,max_w=0.5,seed=1")
     g.add_argument("--out", required=True, help="CSV path")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     g.set_defaults(func=run_trace)
+
+
+CONTROLLER_OPTIONS = ("min_dwell_s", "margin", "cap_mode", "miss_target", "switch_energy_j",
+                      "switch_latency_s")
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -79,6 +90,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_trace(args: argparse.Namespace) -> int:
+    check_output_file(args.out, overwrite=args.overwrite)
     trace = parse_spec(args.spec)
     trace.save_csv(args.out)
     print(f"wrote {args.out}: {len(trace)} rows, {trace.duration_s:g} s")
@@ -86,6 +98,7 @@ def run_trace(args: argparse.Namespace) -> int:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
+    check_run_dir(args.out, "simulate", overwrite=args.overwrite, resume_option=None)
     table = OperatingTable.load(args.table)
     trace = Trace.load_csv(args.trace) if args.trace else parse_spec(args.generate)
     policies = ("budget", "feedback") if args.policy == "all" else (args.policy,)
@@ -97,7 +110,15 @@ def run_simulate(args: argparse.Namespace) -> int:
               min_dwell_s=args.min_dwell_s, margin=args.margin, cap_mode=args.cap_mode,
               miss_target=args.miss_target,
               switch_energy_j=args.switch_energy_j, switch_latency_s=args.switch_latency_s)
-    os.makedirs(args.out, exist_ok=True)
+    Controller(table, policies[0], **{k: kw[k] for k in CONTROLLER_OPTIONS})  # validates them
+    check_options(**{k: kw[k] for k in ("queue_limit", "idle_power_w", "actual_latency_scale",
+                                        "actual_power_scale", "deadline_s", "window_s",
+                                        "min_accuracy")})
+    arrival_times(trace, args.arrivals, args.seed)  # the trace's size is within bounds
+    claim_run_dir(args.out, "simulate", {"table": os.path.abspath(args.table),
+                                         "trace": args.trace or args.generate,
+                                         "policy": args.policy, **kw},
+                  overwrite=args.overwrite, resume_option=None)
     rows = []
     for pol in policies:
         d = args.out if len(policies) == 1 else os.path.join(args.out, pol)

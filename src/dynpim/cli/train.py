@@ -7,6 +7,7 @@ Options come from the defaults, then ``--config run.yaml``, then the command lin
 from __future__ import annotations
 
 import argparse
+import os
 
 from dynpim.train import TrainConfig
 
@@ -21,6 +22,11 @@ def widths_list(text: str) -> tuple[float, ...]:
     if not out or not all(0 < w <= 1 for w in out):
         raise argparse.ArgumentTypeError(f"widths must be numbers in (0, 1], got {text!r}")
     return out
+
+
+def names_list(text: str) -> tuple[str, ...]:
+    """``"lr,weight-decay"`` -> ``("lr", "weight_decay")`` (argparse type)."""
+    return tuple(v.strip().lstrip("-").replace("-", "_") for v in text.split(",") if v.strip())
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -73,7 +79,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--channels-last", action="store_const", const=True,
       help="NHWC memory format (1.4-1.7x faster 1-thread ResNet-20 steps on an x86 CPU)")
     a("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
-      help="continue from the run's checkpoint (or the given one)")
+      help="continue from the run's checkpoint (or the given one); options not given are "
+      "taken from the checkpoint, and changing a hyper-parameter needs --override")
+    a("--override", type=names_list, default=(), metavar="OPTION[,OPTION]",
+      help="with --resume: hyper-parameters allowed to differ from the checkpoint's (recorded "
+      "in the run's dynpim-run.json), e.g. --override lr,weight-decay")
+    a("--overwrite", action="store_true",
+      help="replace the train run already in --out (its checkpoint and metrics are deleted)")
     a("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice, "
       "usually one per core); 1 is often faster on a machine shared with other jobs")
     a("--no-progress", dest="progress", action="store_const", const=False,
@@ -94,24 +106,115 @@ def set_threads(threads: int | None) -> None:
 
 
 OPTION_KEYS = tuple(f for f in TrainConfig.__dataclass_fields__)
+# may differ on resume without --override: where and how the run runs, not what it learns
+RESUME_FREE = ("out", "data_dir", "device", "progress", "checkpoint_every", "max_steps")
+# can never change on resume (the checkpoint's tensors or step count depend on them)
+RESUME_FIXED = ("model", "width_mult", "wbits", "abits", "dataset", "holdout", "split_seed",
+                "mode", "sampling", "batch_size", "epochs", "seed")
+TRAIN_OUTPUTS = ("metrics.jsonl", "metrics.jsonl.tmp", "eval.json", "eval.csv", "config.yaml")
+
+
+def requested_options(args: argparse.Namespace) -> dict:
+    """The options the user gave: ``--config`` file entries, then command-line options."""
+    from dynpim.train.config import read_options
+
+    given = {k: getattr(args, k) for k in OPTION_KEYS
+             if getattr(args, k, None) is not None}
+    return {**(read_options(args.config) if args.config else {}), **given}
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    given = {k: getattr(args, k) for k in OPTION_KEYS
-             if getattr(args, k, None) is not None}
-    if args.config:
-        return TrainConfig.from_file(args.config, **given)
-    return TrainConfig.from_dict(given)
+    return TrainConfig.from_dict(requested_options(args))
+
+
+def resumed_config(args: argparse.Namespace, saved: dict) -> tuple[TrainConfig, dict]:
+    """The config of a resumed run: the checkpoint's ``saved`` options, with those the user
+    gave on top. Returns it and the changed hyper-parameters ``{key: (old, new)}``; refuses
+    (one line) a change that is neither free nor named in ``--override``."""
+    from dynpim.errors import DynpimError
+
+    requested = TrainConfig.from_dict(requested_options(args)).to_dict()
+    given = set(requested_options(args))
+    base = {k: v for k, v in saved.items() if k in OPTION_KEYS}
+    merged = {**base, **{k: requested[k] for k in given}}
+    for k in RESUME_FREE:  # where/how it runs: this command's (or the defaults)
+        merged[k] = requested[k]
+    cfg = TrainConfig.from_dict(merged)
+    new = cfg.to_dict()
+    changes = {k: (base[k], new[k]) for k in base
+               if k not in RESUME_FREE and base[k] != new[k]}
+    fixed = sorted(k for k in changes if k in RESUME_FIXED)
+    if fixed:
+        k = fixed[0]
+        raise DynpimError(f"cannot resume: the checkpoint has {k}={changes[k][0]!r}, this run "
+                          f"asks for {k}={changes[k][1]!r}, and {k} cannot change on resume "
+                          f"(start a new run in another --out)")
+    allowed = set(args.override)
+    refused = sorted(k for k in changes if k not in allowed)
+    if refused:
+        shown = ", ".join(f"{k} {changes[k][0]!r} -> {changes[k][1]!r}" for k in refused)
+        raise DynpimError(f"cannot resume with changed hyper-parameters ({shown}); name each "
+                          f"in --override (e.g. --override {','.join(refused)}) to accept it, "
+                          f"or drop it")
+    return cfg, changes
+
+
+def _remove_train_outputs(out: str) -> None:
+    """What a train run wrote into ``out`` (``--overwrite``): its checkpoint (and leftovers),
+    metrics, eval table and config; nothing else."""
+    import glob
+    import shutil
+
+    for d in [os.path.join(out, "checkpoint"), os.path.join(out, "checkpoint.old"),
+              *glob.glob(os.path.join(glob.escape(out), "checkpoint.tmp-*")),
+              *glob.glob(os.path.join(glob.escape(out), "checkpoint.trash-*"))]:
+        shutil.rmtree(d, ignore_errors=True)
+    for f in TRAIN_OUTPUTS:
+        if os.path.isfile(os.path.join(out, f)):
+            os.remove(os.path.join(out, f))
+
+
+def check_init_from(cfg: TrainConfig) -> None:
+    """``--init-from`` names a readable checkpoint of the same model (one-line errors)."""
+    from dynpim.errors import CheckpointError
+    from dynpim.train import read_meta
+
+    meta = read_meta(cfg.init_from)
+    name = meta["model"]["name"]
+    if name != cfg.model:
+        raise CheckpointError(f"--init-from {cfg.init_from}: holds a {name} model, this run "
+                              f"trains {cfg.model}")
 
 
 def run(args: argparse.Namespace) -> int:
     from dynpim.models import list_models
-    from dynpim.train import train
+    from dynpim.rundir import check_run_dir, claim_run_dir, record_override
+    from dynpim.train import read_meta, train
 
     cfg = config_from_args(args)
     if cfg.model not in list_models():
         raise ValueError(f"unknown model {cfg.model!r}; available: {', '.join(list_models())}")
+    if args.override and not args.resume:
+        raise ValueError("--override only applies with --resume")
+    if args.resume and args.overwrite:
+        raise ValueError("--resume and --overwrite exclude each other")
+    info = check_run_dir(cfg.out, "train", resume=bool(args.resume), overwrite=args.overwrite)
+    changes: dict = {}
+    if args.resume:
+        src = args.resume if isinstance(args.resume, str) else cfg.out
+        meta = read_meta(src)
+        cfg, changes = resumed_config(args, meta.get("train_config") or {})
+    if cfg.init_from:
+        check_init_from(cfg)
     set_threads(args.threads)
+    if info is not None and args.overwrite:
+        _remove_train_outputs(cfg.out)
+    claim_run_dir(cfg.out, "train", cfg.to_dict(), resume=bool(args.resume),
+                  overwrite=args.overwrite)
+    if changes:
+        record_override(cfg.out, changes, cfg.to_dict(), option="--override")
+        print("resuming with overrides: " + ", ".join(
+            f"{k} {o!r} -> {n!r}" for k, (o, n) in changes.items()))
     res = train(cfg, resume=args.resume, log=lambda line: print(line, flush=True))
     if res.checkpoint:
         print(f"checkpoint: {res.checkpoint}")

@@ -261,6 +261,11 @@ def load_float_weights(model: nn.Module, state: dict[str, Tensor]) -> list[str]:
     Every float tensor must match; only quantizer state (clips, input ranges) may be missing,
     and it is initialised from the first training batch. Returns the missing keys.
     """
+    own = model.state_dict()
+    for k, v in state.items():  # torch's own message spans several lines: one line here
+        if k in own and tuple(v.shape) != tuple(own[k].shape):
+            raise ValueError(f"float state does not fit this model: {k} has shape "
+                             f"{tuple(v.shape)}, the model expects {tuple(own[k].shape)}")
     res = model.load_state_dict(state, strict=False)
     quant_keys = ("alpha", "initialized", ".lo", ".hi")
     bad = [k for k in res.missing_keys if not k.endswith(quant_keys)]

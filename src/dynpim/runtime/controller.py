@@ -380,12 +380,15 @@ class Controller:
         self.budget = b
         cur = self.current
         best_plain = self._best(b, 0.0)
-        best_tight = self._best(b, self.margin) if self.margin > 0 else best_plain
+        # points fitting the tightened budget fit the plain one, so the tight best never ranks
+        # above the plain best: it is only computed where it can change the answer
         if best_plain is not None:
             if cur is None:
                 target, reason = best_plain, "initial choice"
+            elif cur is best_plain:
+                target, reason = cur, "current point still best within hysteresis"
             elif self._fits(cur, b, 0.0):
-                cand = best_tight
+                cand = self._best(b, self.margin) if self.margin > 0 else best_plain
                 dwell_ok = now - self.since_s >= self.min_dwell_s
                 pos = self._position
                 if cand is not None and cand != cur and pos[id(cand)] < pos[id(cur)]:
@@ -393,6 +396,7 @@ class Controller:
                 else:
                     target, reason = cur, "current point still best within hysteresis"
             else:
+                best_tight = self._best(b, self.margin) if self.margin > 0 else best_plain
                 target, reason = best_tight or best_plain, "current point breaks the budget"
         else:
             target = self._best(b, 0.0, accuracy=False)

@@ -43,6 +43,8 @@ from .controller import Budget, Controller
 from .table import OperatingPoint, OperatingTable
 from .traces import Trace
 
+MAX_ARRIVALS = 20_000_000
+
 
 def arrival_times(trace: Trace, mode: str = "poisson", seed: int = 0) -> np.ndarray:
     """Arrival times over the trace: cumulative rate crossing unit steps (deterministic, at
@@ -50,6 +52,10 @@ def arrival_times(trace: Trace, mode: str = "poisson", seed: int = 0) -> np.ndar
     t, r = trace.time_s, trace.arrival_rate_hz[:-1]
     cum = np.concatenate([[0.0], np.cumsum(r * np.diff(t))])
     total = float(cum[-1])
+    if total > MAX_ARRIVALS:
+        raise ValueError(f"trace {trace.name!r}: {total:.3g} expected requests (rate x time) "
+                         f"is more than {MAX_ARRIVALS:,} (8 bytes each to draw); lower the rate "
+                         f"or shorten the trace")
     if mode == "deterministic":
         targets = np.arange(0.5, total, 1.0)
     elif mode == "poisson":
@@ -239,6 +245,28 @@ class _Windows:
         return out
 
 
+def check_options(*, queue_limit: int | None = None, idle_power_w: float = 0.0,
+                  actual_latency_scale: float = 1.0, actual_power_scale: float = 1.0,
+                  deadline_s: float | None = None, window_s: float | None = None,
+                  min_accuracy: float | None = None) -> None:
+    """The checks :func:`simulate` makes of its options, for front-ends to run before work."""
+    if queue_limit is not None and (not is_integer(queue_limit) or queue_limit < 0):
+        raise ValueError(f"queue_limit must be an integer >= 0 or None, got {queue_limit!r}")
+    for k, v in (("idle_power_w", idle_power_w), ("actual_latency_scale", actual_latency_scale),
+                 ("actual_power_scale", actual_power_scale)):
+        if not is_real(v) or not math.isfinite(v) or v < 0 or (k != "idle_power_w" and v == 0):
+            raise ValueError(f"{k} must be finite and {'>= 0' if k == 'idle_power_w' else '> 0'}"
+                             f", got {v!r}")
+    if deadline_s is not None and (not is_real(deadline_s) or not deadline_s > 0
+                                   or not math.isfinite(deadline_s)):
+        raise ValueError(f"deadline_s must be > 0, got {deadline_s!r}")
+    if window_s is not None and (not is_real(window_s) or not window_s > 0
+                                 or not math.isfinite(window_s)):
+        raise ValueError(f"window_s must be > 0, got {window_s!r}")
+    if min_accuracy is not None and (not is_real(min_accuracy) or not 0 <= min_accuracy <= 1):
+        raise ValueError(f"min_accuracy is a fraction in [0, 1], got {min_accuracy!r}")
+
+
 def _floats(a: np.ndarray) -> array:
     """``a`` as an ``array('d')``: compact, and indexing it gives Python floats (fast)."""
     out = array("d")
@@ -279,16 +307,10 @@ def simulate(
     ``controller_kwargs`` (``min_dwell_s``, ``margin``, ``switch_energy_j``, ...) build the
     controller when ``controller`` is not given; a given controller is reset first.
     """
-    if queue_limit is not None and (not is_integer(queue_limit) or queue_limit < 0):
-        raise ValueError(f"queue_limit must be an integer >= 0 or None, got {queue_limit!r}")
-    for k, v in (("idle_power_w", idle_power_w), ("actual_latency_scale", actual_latency_scale),
-                 ("actual_power_scale", actual_power_scale)):
-        if not is_real(v) or not math.isfinite(v) or v < 0 or (k != "idle_power_w" and v == 0):
-            raise ValueError(f"{k} must be finite and {'>= 0' if k == 'idle_power_w' else '> 0'}"
-                             f", got {v!r}")
-    if deadline_s is not None and (not is_real(deadline_s) or not deadline_s > 0
-                                   or not math.isfinite(deadline_s)):
-        raise ValueError(f"deadline_s must be > 0, got {deadline_s!r}")
+    check_options(queue_limit=queue_limit, idle_power_w=idle_power_w,
+                  actual_latency_scale=actual_latency_scale,
+                  actual_power_scale=actual_power_scale, deadline_s=deadline_s,
+                  window_s=window_s, min_accuracy=min_accuracy)
     idle_power_w = float(idle_power_w)
     ctrl = controller or Controller(table, policy, **controller_kwargs)
     ctrl.reset()
@@ -338,16 +360,13 @@ def simulate(
     served_per_point = [0] * len(table)
     on_time_per_point = [0] * len(table)
 
-    def budget_at(t: float) -> Budget:
+    def decide(t: float) -> Budget:
         cap = caps[row]
         if battery is not None and t < t_end:
             cap = min(cap, max(remaining, 0.0) / (t_end - t))
-        dl = deadline_s if deadline_s is not None else (dls[row] if dls is not None else None)
-        rate = rates[row] if rate_aware and t < t_end else None
-        return Budget.trusted(cap, dl, None, min_accuracy, rate)
-
-    def decide(t: float) -> Budget:
-        b = budget_at(t)
+        b = Budget.trusted(cap, deadline_s if deadline_s is not None else (
+            dls[row] if dls is not None else None), None, min_accuracy,
+            rates[row] if rate_aware and t < t_end else None)
         prev = ctrl.last_decision
         d = ctrl.decide(b, t)
         if prev is None or d.point is not prev.point or d.violated != prev.violated:

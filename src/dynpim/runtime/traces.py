@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from dynpim.errors import is_real
+
 REQUIRED_COLUMNS = ("time_s", "power_cap_w", "arrival_rate_hz")
 OPTIONAL_COLUMNS = ("deadline_s",)
 
@@ -69,7 +71,7 @@ class Trace:
             raise ValueError(f"trace {self.name!r}: column 'deadline_s' must be > 0")
         if self.battery_capacity_j is not None:
             c = self.battery_capacity_j
-            if not isinstance(c, (int, float)) or not math.isfinite(c) or c <= 0:
+            if not is_real(c) or not math.isfinite(c) or c <= 0:
                 raise ValueError(f"trace {self.name!r}: battery_capacity_j must be > 0, got {c!r}")
 
     def __len__(self) -> int:
@@ -162,6 +164,7 @@ class Trace:
 
 
 # -- generators -----------------------------------------------------------------------------
+MAX_TRACE_ROWS = 10_000_000  # 4 float columns: ~320 MB; the simulator streams 10^6 in seconds
 _COMMON = {"duration_s": 10.0, "dt_s": 0.1, "rate_hz": 100.0, "deadline_s": None, "seed": 0}
 _KINDS: dict[str, dict[str, Any]] = {
     "step": {"start_w": 1.0, "end_w": 0.1, "at_s": None},
@@ -193,12 +196,17 @@ def generate(kind: str, **params: Any) -> Trace:
     for k, v in p.items():
         if v is None or k == "seed":
             continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        if not is_real(v) or not math.isfinite(v) or v < 0:
             raise ValueError(f"trace {kind}: {k} must be a finite number >= 0, got {v!r}")
     dur, dt = float(p["duration_s"]), float(p["dt_s"])
     if dur <= 0 or dt <= 0:
         raise ValueError(f"trace {kind}: duration_s and dt_s must be > 0")
-    n = max(1, int(math.ceil(dur / dt - 1e-9)))
+    rows = dur / dt
+    if rows > MAX_TRACE_ROWS:
+        raise ValueError(f"trace {kind}: duration_s / dt_s = {rows:.3g} rows is more than "
+                         f"{MAX_TRACE_ROWS:,} (about {MAX_TRACE_ROWS * 32 // 2**20:,} MiB); "
+                         f"use a larger dt_s or a shorter duration_s")
+    n = max(1, int(math.ceil(rows - 1e-9)))
     t = np.minimum(np.arange(n + 1) * dt, dur)
     t[-1] = dur
     frac = t / dur

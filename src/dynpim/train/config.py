@@ -153,16 +153,12 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path: str, **overrides: Any) -> TrainConfig:
         """Read YAML or JSON; ``overrides`` (e.g. from the command line) win."""
-        try:
-            with open(path) as f:
-                data = yaml.safe_load(f) or {}
-        except yaml.YAMLError as e:
-            raise ValueError(f"{path}: not valid YAML: {e}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of options, got {type(data).__name__}")
-        data = {k.replace("-", "_"): v for k, v in data.items()}
+        data = read_options(path)
         data.update(overrides)
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
 
     def save(self, path: str) -> None:
         with open(path, "w") as f:
@@ -173,3 +169,22 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
+
+
+def read_options(path: str) -> dict[str, Any]:
+    """The options in a YAML/JSON config file, keys with ``_``; one-line errors naming the
+    file, the line and the problem."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ValueError(f"{path}:{where}: not valid YAML ({e.problem or e.context})") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text (UTF-8) file") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of options, got {type(data).__name__}")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
