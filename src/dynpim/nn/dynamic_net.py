@@ -41,6 +41,8 @@ class DynamicNet(nn.Module):
         self.name = name
         self.args = dict(args or {})
         self.input_size = tuple(input_size)
+        # how raw images become input (mean/std per channel; set by training and checkpoints)
+        self.preprocessing: dict[str, Any] | None = None
         self._state = SubnetState()
         self._validated: set[str] = set()
         self._spec_cache: dict[tuple[int, ...], list[LayerSpec]] = {}
@@ -178,12 +180,20 @@ class DynamicNet(nn.Module):
         return n
 
     # -- export and BN bank ------------------------------------------------------------------
-    def export_subnet(self, cfg: SubnetConfig | Sequence[int] | None = None) -> nn.Module:
+    def export_subnet(self, cfg: SubnetConfig | Sequence[int] | None = None, *,
+                      onnx: str | None = None,
+                      metadata: dict[str, Any] | None = None) -> nn.Module:
         """A plain ``torch.nn`` copy of the sub-net (Conv2d/BatchNorm2d/Linear), in eval mode.
 
-        Needs the BN statistics of ``cfg`` to be calibrated (``calibrate_bn``).
+        Needs the BN statistics of ``cfg`` to be calibrated (``calibrate_bn``). With ``onnx``,
+        also writes the sub-net as ONNX there (:func:`dynpim.nn.onnx.export_onnx`: QDQ graph for
+        quantized models; ``preprocessing`` and ``metadata`` in its metadata).
         """
         cfg = self.validate(cfg) if cfg is not None else self.current_config
+        if onnx is not None:
+            from .onnx import export_onnx
+
+            export_onnx(self, onnx, cfg, metadata=metadata)
         replacements: dict[str, nn.Module] = {}
         for n, m in self.dynamic_layers():
             cin, cout = self._io_widths(m, cfg.widths)

@@ -18,6 +18,7 @@ from .evaluate import (
     write_table,
 )
 from .losses import soft_cross_entropy
+from .pretrained import from_pretrained, save_pretrained
 from .samplers import FixedSampler, ListSampler, UniformSampler, sandwich
 from .trainer import Trainer, TrainingDiverged, TrainResult, build_model, build_sampler, train
 
@@ -35,6 +36,7 @@ __all__ = [
     "calibration_batches",
     "evaluate",
     "evaluate_configs",
+    "from_pretrained",
     "format_table",
     "table_heading",
     "load_checkpoint",
@@ -42,6 +44,7 @@ __all__ = [
     "resolve_checkpoint",
     "sandwich",
     "save_checkpoint",
+    "save_pretrained",
     "store_bn_bank",
     "soft_cross_entropy",
     "train",

@@ -194,6 +194,7 @@ def save_checkpoint(
             "optimizer": opt_meta,
             "rng": rng_state(),
             "provenance": {"versions": versions(), "commit": git_commit()},
+            "preprocessing": getattr(model, "preprocessing", None),
             **(extra or {}),
         }
         header = safetensors_metadata(meta)
@@ -480,5 +481,7 @@ def load_checkpoint(
         except (ValueError, KeyError) as e:
             raise CheckpointError(f"checkpoint {path}: optimizer state does not match "
                                   f"({e})") from None
+    if isinstance(meta.get("preprocessing"), dict):
+        model.preprocessing = meta["preprocessing"]
     configs = [model.validate(c) for c in meta.get("configs", [])]
     return Checkpoint(path, model, meta, configs)

@@ -104,6 +104,7 @@ class Trainer:
                                   holdout=cfg.holdout)
         self.splits = splits.to(self.device)
         self.model = (model if model is not None else build_model(cfg, splits)).to(self.device)
+        self.model.preprocessing = preprocessing(splits.mean, splits.std, cfg.dataset)
         if cfg.init_from:  # QAT from a float checkpoint (quantizer ranges start from data)
             from dynpim.nn.quant import load_float_weights
             load_float_weights(self.model,
@@ -197,8 +198,7 @@ class Trainer:
                                configs=self.eval_configs(), extra={
                                    "epoch": self.epoch, "step": self.step,
                                    "train_config": self.cfg.to_dict(),
-                                   "preprocessing": preprocessing(
-                                       self.splits.mean, self.splits.std, self.cfg.dataset),
+                                   "preprocessing": self.model.preprocessing,
                                    "history": self.history, **(extra or {})})
 
     # -- one step ---------------------------------------------------------------------------------
