@@ -7,6 +7,11 @@ the BN statistics calibrated for every table config, which ``DynamicRuntime`` ne
 The table *selects* (Pareto filter, then the controller's choices), so its accuracy is on the
 validation split (carved from the training data, stored with the run); ``--split test`` is
 refused. Each point also carries its test accuracy for reporting (``--no-test-accuracy`` skips).
+
+``--hardware measured:cpu --latency FILE`` (from ``dynpim latency``) builds the table from
+measured latencies instead of the PIM model: one point per (config, CPU thread count), the
+thread count in the ``active_subarrays`` field, energy = ``--power-w`` x latency (0 unless a
+power is assumed; the table's ``power_model`` says so).
 """
 
 from __future__ import annotations
@@ -33,6 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, help="trained checkpoint folder or run dir")
     p.add_argument("--configs", help="JSON configs (e.g. chosen.json from dynpim search); "
                    "default: the configs stored in the checkpoint")
+    p.add_argument("--hardware", default="pim", help="pim (modelled, --preset; default) or "
+                   "measured:cpu / measured:cuda (from --latency, written by dynpim latency)")
+    p.add_argument("--latency", metavar="JSON", help="measured latencies (dynpim latency) "
+                   "for --hardware measured:*")
+    p.add_argument("--power-w", type=float, default=0.0,
+                   help="measured:* only: assumed average power while computing, W (energy = "
+                   "power x latency); default 0 = power not modelled")
     p.add_argument("--preset", default="sot-mram", help="PIM hardware preset or YAML path")
     p.add_argument("--active-levels", type=levels_list,
                    help="active computational sub-array counts, e.g. 8,32,128,512 (default: "
@@ -56,18 +68,27 @@ def run(args: argparse.Namespace) -> int:
     from dynpim import pim
     from dynpim.cli.search import load_inputs
     from dynpim.data import selection_split
-    from dynpim.nn import load_configs
+    from dynpim.nn import SubnetConfig, load_configs
     from dynpim.search import HoldoutEvaluator, active_levels, build_operating_table
     from dynpim.train import calibration_batches, save_checkpoint
 
     split = selection_split(args.split, option="--split")
     if args.calib_batches < 1 or args.calib_batch_size < 1:
         raise ValueError("--calib-batches and --calib-batch-size must be >= 1")
-    hw = pim.load_preset(args.preset)
-    levels = active_levels(hw, args.active_levels)
+    measured = _measured(args)
+    if measured is None:
+        hw = pim.load_preset(args.preset)
+        levels = active_levels(hw, args.active_levels)
     ck, splits = load_inputs(args.checkpoint, args.dataset, args.data_dir, args.device)
     model = ck.model
     cfgs = load_configs(args.configs) if args.configs else (ck.configs or model.banked_configs())
+    if measured is not None:  # the measured configs (--configs, if given, must list them all)
+        given = {c.key for c in cfgs}
+        cfgs = list(dict.fromkeys(SubnetConfig(p["widths"]) for p in measured["points"]))
+        missing = [c.key for c in cfgs if c.key not in given]
+        if args.configs and missing:
+            raise ValueError(f"{args.latency} measured configs not in {args.configs}: "
+                             f"{', '.join(missing[:3])}")
     if not cfgs:
         raise ValueError(f"checkpoint {ck.path} stores no configs; pass --configs")
     x, y = splits.split(split)
@@ -82,11 +103,15 @@ def run(args: argparse.Namespace) -> int:
         splits.test_x, splits.test_y, calib, batch_size=1000)
     stem = os.path.splitext(args.out)[0]
     model_dir = f"{stem}.model"
-    table = build_operating_table(
-        model, cfgs, hw, evaluator, levels=levels, pareto=not args.all_points, split=split,
-        report=report, meta={"model": {"name": model.name, "args": model.args},
-              "checkpoint": os.path.abspath(model_dir),
-              "source_checkpoint": os.path.abspath(ck.path)})
+    if measured is not None:
+        table = _measured_table(args, model, cfgs, measured, evaluator, report, split,
+                                os.path.abspath(model_dir), os.path.abspath(ck.path))
+    else:
+        table = build_operating_table(
+            model, cfgs, hw, evaluator, levels=levels, pareto=not args.all_points, split=split,
+            report=report, meta={"model": {"name": model.name, "args": model.args},
+                                 "checkpoint": os.path.abspath(model_dir),
+                                 "source_checkpoint": os.path.abspath(ck.path)})
     parent = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(parent, exist_ok=True)
     save_checkpoint(model_dir, model, configs=table.configs(),
@@ -95,3 +120,53 @@ def run(args: argparse.Namespace) -> int:
     print(table.describe())
     print(f"wrote {args.out} ({len(table)} points) and {model_dir}")
     return 0
+
+
+def _measured(args: argparse.Namespace) -> dict | None:
+    """The latency measurement for ``--hardware measured:*`` (None for ``pim``)."""
+    import json
+
+    hwname = args.hardware
+    if hwname == "pim":
+        if args.latency:
+            raise ValueError("--latency needs --hardware measured:cpu (or measured:cuda)")
+        return None
+    if hwname not in ("measured:cpu", "measured:cuda"):
+        raise ValueError(f"--hardware must be pim, measured:cpu or measured:cuda, got {hwname!r}")
+    if not args.latency:
+        raise ValueError(f"--hardware {hwname} needs --latency FILE (from dynpim latency)")
+    if args.active_levels:
+        raise ValueError("--active-levels is a PIM option; measured tables use the thread "
+                         "counts of the latency file")
+    with open(args.latency) as f:
+        data = json.load(f)
+    kind = hwname.split(":", 1)[1]
+    if not str(data.get("device", "")).startswith(kind):
+        raise ValueError(f"{args.latency} was measured on {data.get('device')!r}, not {kind}")
+    return data
+
+
+def _measured_table(args: argparse.Namespace, model, cfgs, measured: dict, evaluator, report,
+                    split: str, model_dir: str, source: str):
+    from dynpim.runtime import OperatingTable
+    from dynpim.search.latency import measured_table_points
+
+    accs = evaluator(model, cfgs)
+    tests = report(model, cfgs) if report is not None else None
+    acc = {c.key: a for c, a in zip(cfgs, accs)}
+    test = {c.key: a for c, a in zip(cfgs, tests)} if tests is not None else None
+    points = measured_table_points(measured, acc, test, power_w=args.power_w)
+    info = {"model": {"name": model.name, "args": model.args}, "hardware": args.hardware,
+            "preset": args.hardware, "input_size": list(model.input_size),
+            "active_levels": sorted({p.active_subarrays for p in points}),
+            "level_meaning": "CPU threads" if args.hardware == "measured:cpu" else "device",
+            "latency_file": os.path.abspath(args.latency),
+            "latency_device": measured.get("device_name"), "latency_batch_size":
+            measured.get("batch_size"), "latency_statistic": "median",
+            "power_model": f"assumed {args.power_w} W while computing" if args.power_w
+            else "not modelled (energy and power are 0)",
+            "checkpoint": model_dir, "source_checkpoint": source, "accuracy_split": split}
+    if report is not None:
+        info["test_accuracy_split"] = "test"
+    table = OperatingTable(points, info)
+    return table if args.all_points else table.pareto()
