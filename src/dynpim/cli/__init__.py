@@ -19,7 +19,8 @@ from dynpim.errors import DynpimError
 
 # Sub-command modules, in the order ``dynpim --help`` lists them.
 COMMANDS: tuple[str, ...] = (
-    "demo", "models", "train", "eval", "export", "search", "latency", "table", "pim", "runtime", "report",
+    "demo", "models", "train", "eval", "export", "search", "latency", "table", "pim", "runtime",
+    "report",
 )
 
 
