@@ -198,7 +198,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--override only applies with --resume")
     if args.resume and args.overwrite:
         raise ValueError("--resume and --overwrite exclude each other")
-    info = check_run_dir(cfg.out, "train", resume=bool(args.resume), overwrite=args.overwrite)
+    # with torchrun every process runs this command: only the first owns the run directory
+    main_process = os.environ.get("RANK", "0") == "0"
+    info = check_run_dir(cfg.out, "train", resume=bool(args.resume),
+                         overwrite=args.overwrite) if main_process else None
     changes: dict = {}
     if args.resume:
         src = args.resume if isinstance(args.resume, str) else cfg.out
@@ -209,9 +212,10 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     if info is not None and args.overwrite:
         _remove_train_outputs(cfg.out)
-    claim_run_dir(cfg.out, "train", cfg.to_dict(), resume=bool(args.resume),
-                  overwrite=args.overwrite)
-    if changes:
+    if main_process:
+        claim_run_dir(cfg.out, "train", cfg.to_dict(), resume=bool(args.resume),
+                      overwrite=args.overwrite)
+    if changes and main_process:
         record_override(cfg.out, changes, cfg.to_dict(), option="--override")
         print("resuming with overrides: " + ", ".join(
             f"{k} {o!r} -> {n!r}" for k, (o, n) in changes.items()))
