@@ -32,7 +32,7 @@ RECIPES: dict[str, dict[str, Any]] = {
                "retrain_epochs": 0},
     "papers": {"ranking": "l1", "finetune_threshold": 0.5, "finetune_optimizer": "sgd",
                "finetune_until": "recovered", "filter": "local", "rescore": "final",
-               "retrain_epochs": 10},
+               "retrain_epochs": None},
 }
 
 
@@ -54,10 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "individually at full width (e.g. resnet20, resnet20_fine, resnet20_untied)")
     p.add_argument("--width-mult", type=float, default=1.0,
                    help="papers recipe without --checkpoint: width multiplier of --model")
-    p.add_argument("--pretrain-epochs", type=int, default=10,
-                   help="papers recipe: epochs of the full-model pre-training (default 10)")
+    p.add_argument("--epochs", type=int, default=10, help="papers recipe: epochs of the "
+                   "pre-training and of the retraining (default 10)")
+    p.add_argument("--pretrain-epochs", type=int,
+                   help="papers recipe: epochs of the full-model pre-training (default --epochs)")
     p.add_argument("--retrain-epochs", type=int, help="epochs of the dynamic network retrained "
-                   "from scratch on the filtered configs (papers default 10, dynpim 0 = skip)")
+                   "from scratch on the filtered configs (papers default --epochs; dynpim "
+                   "default 0 = skip)")
     p.add_argument("--train-lr", type=float, default=0.1,
                    help="peak lr of pre-training and retraining (default 0.1)")
     p.add_argument("--batch-size", type=int, default=128,
@@ -163,11 +166,11 @@ def _check(args: argparse.Namespace) -> None:
     if args.holdout is not None and args.holdout < 1:
         raise ValueError(f"--holdout must be >= 1, got {args.holdout}")
     for name in ("calib_batches", "calib_batch_size", "eval_batch_size", "k", "noise_epochs",
-                 "finetune_check_every", "batch_size", "pretrain_epochs"):
+                 "finetune_check_every", "batch_size", "epochs"):
         v = getattr(args, name)
         if v < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
-    for name in ("finetune_steps", "group_size"):
+    for name in ("finetune_steps", "group_size", "pretrain_epochs"):
         v = getattr(args, name)
         if v is not None and v < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
@@ -182,6 +185,10 @@ def apply_recipe(args: argparse.Namespace) -> None:
     for k, v in RECIPES[args.recipe].items():
         if getattr(args, k, None) is None:
             setattr(args, k, v)
+    if args.retrain_epochs is None:
+        args.retrain_epochs = args.epochs
+    if args.pretrain_epochs is None:
+        args.pretrain_epochs = args.epochs
     if args.checkpoint is None and args.recipe != "papers":
         raise ValueError("--checkpoint is required (only --recipe papers pre-trains a model)")
     if args.checkpoint is None and not (args.model and args.dataset):
