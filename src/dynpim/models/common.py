@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from dynpim.errors import is_integer
 from dynpim.nn import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, Slot
 from dynpim.nn.quant import (
     ActQuant,
@@ -116,7 +117,7 @@ class Classifier(nn.Sequential):
 def check_common(num_classes: int, in_channels: int, image_size: int) -> None:
     for field, v in (("num_classes", num_classes), ("in_channels", in_channels),
                      ("image_size", image_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        if not is_integer(v) or v < 1:
             raise ValueError(f"{field} must be a positive int, got {v!r}")
 
 

@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dynpim.errors import is_integer
+
 from .layers import DynamicConv2d, DynamicLinear
 
 VALID_BITS = (*range(1, 9), 32)
@@ -37,7 +39,7 @@ _EPS = 1e-8
 
 def check_bits(field: str, value: object) -> int:
     """Return ``value`` if it is a valid bit-width (1..8, or 32 = float), else ``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value not in VALID_BITS:
+    if not is_integer(value) or value not in VALID_BITS:
         raise ValueError(f"{field} must be an int in 1..8 or 32 (float), got {value!r}")
     return int(value)  # type: ignore[arg-type]
 

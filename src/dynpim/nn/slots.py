@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from dynpim.errors import is_integer, is_real
+
 
 @dataclass(frozen=True)
 class Slot:
@@ -53,7 +55,7 @@ class Slot:
 
     def check(self, width: int) -> None:
         """Raise ``ValueError`` naming this slot when ``width`` is not a valid width."""
-        if isinstance(width, bool) or not isinstance(width, int):
+        if not is_integer(width):
             raise ValueError(f"slot {self.name!r}: width must be an int, got {width!r}")
         if not self.min_channels <= width <= self.max_channels or width % self.step:
             raise ValueError(
@@ -81,8 +83,9 @@ class SubnetConfig:
     def __init__(self, widths: Iterable[int]) -> None:
         widths = tuple(widths)
         for w in widths:
-            if isinstance(w, bool) or not isinstance(w, int):
+            if not is_integer(w):
                 raise ValueError(f"SubnetConfig widths must be ints, got {w!r}")
+        widths = tuple(int(w) for w in widths)  # numpy integers -> int
         object.__setattr__(self, "widths", widths)
         object.__setattr__(self, "key", "-".join(map(str, widths)))
 
@@ -110,9 +113,9 @@ class SubnetConfig:
     def uniform(cls, model: HasSlots | Sequence[Slot], ratio: float) -> SubnetConfig:
         """Same fraction ``ratio`` of every slot, rounded to each slot's step."""
         slots = model.slots if hasattr(model, "slots") else tuple(model)
-        if not isinstance(ratio, (int, float)) or not 0.0 < float(ratio) <= 1.0:
+        if not is_real(ratio) or not 0.0 < float(ratio) <= 1.0:
             raise ValueError(f"uniform width ratio must be in (0, 1], got {ratio!r}")
-        return cls(s.round(ratio * s.max_channels) for s in slots)
+        return cls(s.round(float(ratio) * s.max_channels) for s in slots)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | Sequence[int]) -> SubnetConfig:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dynpim.errors import is_integer, is_real
 from dynpim.nn import SubnetConfig
 
 SCHEMA = "dynpim.operating_table/1"
@@ -24,7 +25,7 @@ _REQUIRED = ("config", "active_subarrays", "accuracy", "latency_s", "energy_j", 
 
 def _number(where: str, name: str, value: Any, *, positive: bool = False) -> float:
     """``value`` as a finite float >= 0 (> 0 with ``positive``); ValueError names the field."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_real(value):
         raise ValueError(f"{where}: field {name!r} must be a number, got {value!r}")
     v = float(value)
     if not math.isfinite(v) or v < 0 or (positive and v == 0):
@@ -63,8 +64,9 @@ class OperatingPoint:
         if not self.config.widths:
             raise ValueError(f"{w}: field 'config' has no widths")
         a = self.active_subarrays
-        if isinstance(a, bool) or not isinstance(a, int) or a < 1:
+        if not is_integer(a) or a < 1:
             raise ValueError(f"{w}: field 'active_subarrays' must be an int >= 1, got {a!r}")
+        object.__setattr__(self, "active_subarrays", int(a))
         acc = _number(w, "accuracy", self.accuracy)
         if acc > 1.0:
             raise ValueError(f"{w}: field 'accuracy' is a fraction in [0, 1], got {acc!r}")
@@ -84,9 +86,10 @@ class OperatingPoint:
                 raise ValueError(f"{w}: field 'peak_power_w' ({peak}) is below avg_power_w "
                                  f"({self.avg_power_w})")
             object.__setattr__(self, "peak_power_w", peak)
-        if self.macs is not None and (isinstance(self.macs, bool) or not isinstance(self.macs, int)
-                                      or self.macs < 0):
+        if self.macs is not None and (not is_integer(self.macs) or self.macs < 0):
             raise ValueError(f"{w}: field 'macs' must be an int >= 0, got {self.macs!r}")
+        if self.macs is not None:
+            object.__setattr__(self, "macs", int(self.macs))
         if not self.label:
             object.__setattr__(self, "label", f"{self.config.key}@{self.active_subarrays}")
 
