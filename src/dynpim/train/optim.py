@@ -12,11 +12,14 @@ from .config import TrainConfig
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Decay only conv/linear weights (tensors with >= 2 dims); BN affine and biases get none."""
+    """Decay only conv/linear weights (tensors with >= 2 dims) except depthwise convs (as
+    US-Nets and the authors' code); BN affine and biases get none."""
+    depthwise = {id(m.weight) for m in model.modules() if getattr(m, "depthwise", False)
+                 and isinstance(getattr(m, "weight", None), nn.Parameter)}
     decay, no_decay = [], []
     for _, p in model.named_parameters():
         if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
+            (decay if p.ndim >= 2 and id(p) not in depthwise else no_decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay},
             {"params": no_decay, "weight_decay": 0.0}]
 
