@@ -104,8 +104,12 @@ def main() -> None:
           f"1 torch thread.\n\n"
           + md_table(["trace rows", "requests", "windows", "decisions kept", "time (s)",
                       "tracemalloc peak (MB)"], rows)
-          + f"\n\n10x the rows and requests cost {big['time_s'] / small['time_s']:.1f}x the "
-          f"time. Process peak resident set {rss_peak:.0f} MB, of which {rss_before:.0f} MB "
+          + f"\n\nTime is the best of {args.best_of} rounds; the large run's rounds took "
+          f"{', '.join(f'{t:.1f}' for t in big['time_rounds_s'])} s at a 1-minute load of "
+          f"{', '.join(f'{v:g}' for v in big['load_1min'] if v is not None)} on "
+          f"{os.cpu_count()} cores shared with other jobs. 10x the rows and requests cost "
+          f"{big['time_s'] / small['time_s']:.1f}x the time (best rounds). Process peak "
+          f"resident set {rss_peak:.0f} MB, of which {rss_before:.0f} MB "
           f"before the first simulation (Python, torch, the table). Targets: time <= "
           f"{TIME_LIMIT_S:g} s: **{'met' if ok_time else 'NOT met'}** ({big['time_s']:.1f} s); "
           f"memory <= {MEMORY_LIMIT_MB:g} MB (tracemalloc peak of trace + simulation): "
