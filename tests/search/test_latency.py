@@ -35,6 +35,11 @@ def test_measure_latency_records_threads_and_medians(model):
     assert all(p.energy_j == pytest.approx(2.0 * p.latency_s) for p in pts)
     with pytest.raises(ValueError, match="not evaluated"):
         measured_table_points(res, {})
+    widths = [s.max_channels for s in model.slots]
+    widths[0] = model.slots[0].min_channels
+    uncalibrated = SubnetConfig(widths)                       # BN statistics filled in
+    assert uncalibrated.key not in {c.key for c in model.banked_configs()}
+    assert measure_latency(model, [uncalibrated], warmup=0, repeats=1)["points"]
     with pytest.raises(ValueError, match="repeats"):
         measure_latency(model, cfgs, repeats=0)
 

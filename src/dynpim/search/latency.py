@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from dynpim.nn import DynamicNet, SubnetConfig
+from dynpim.nn import DynamicNet, SubnetConfig, calibrate_bn
 
 SCHEMA = "dynpim.latency/1"
 
@@ -37,10 +37,14 @@ def measure_latency(
     batch_size: int = 1,
     warmup: int = 10,
     repeats: int = 50,
+    calib: Sequence[torch.Tensor] | None = None,
 ) -> dict[str, Any]:
     """``{"schema", "device", "threads", "batch_size", "warmup", "repeats", "machine",
     "points": [{"widths", "key", "macs", "threads", "median_s", "p10_s", "p90_s", "min_s"}]}``
-    for every config (and every CPU thread count of ``threads``; default: torch's current)."""
+    for every config (and every CPU thread count of ``threads``; default: torch's current).
+
+    Exporting needs BN statistics: a config not yet banked is calibrated on ``calib`` (or, when
+    none is given, on one random batch -- latency does not depend on the statistics' values)."""
     if warmup < 0 or repeats < 1 or batch_size < 1:
         raise ValueError(f"latency needs warmup >= 0, repeats >= 1, batch_size >= 1; got "
                          f"{warmup}, {repeats}, {batch_size}")
@@ -56,7 +60,13 @@ def measure_latency(
     x = x.to(dev)
     points = []
     try:
+        banked = {c.key for c in model.banked_configs()}
         for cfg in configs:
+            if cfg.key not in banked:
+                batches = list(calib) if calib else [torch.randn(
+                    8, *model.input_size, generator=torch.Generator().manual_seed(1))]
+                home = next(model.parameters()).device
+                calibrate_bn(model, cfg, [b.to(home) for b in batches])
             static = model.export_subnet(cfg).to(dev).eval()
             macs = int(model.macs(cfg))
             for t in counts:
