@@ -2,6 +2,7 @@
 with WORLD_SIZE=1): trains a tiny dynamic net for a few steps, saves its weights. ``variant``:
 ``plain`` (no BN), ``bn_sync`` (BN with SyncBatchNorm), ``bn_local`` (BN, per-rank statistics)."""
 
+import json
 import sys
 
 import torch
@@ -10,7 +11,7 @@ from torch import nn
 
 from dynpim.data import load_dataset
 from dynpim.nn import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, DynamicNet, Slot
-from dynpim.train import TrainConfig, train
+from dynpim.train import TrainConfig, calibration_batches, evaluate_configs, train
 
 
 def tiny_model(bn: bool = False) -> DynamicNet:
@@ -21,11 +22,26 @@ def tiny_model(bn: bool = False) -> DynamicNet:
     return DynamicNet(body, [Slot("a", 8, 2, 2)], input_size=(3, 8, 8))
 
 
+def after_last_step(trainer, rec) -> None:
+    """At the last step, inside the process group: how the model is wrapped, and the test
+    accuracy evaluated on this rank's shard and gathered over the ranks."""
+    if rec["step"] != trainer.cfg.max_steps:
+        return
+    calib = calibration_batches(trainer.splits, batch_size=64, num_batches=2)
+    rows = evaluate_configs(trainer.model, trainer.eval_configs(), trainer.splits, calib,
+                            split="test", shard=trainer.shard)
+    x, _ = trainer.splits.split("test")
+    with open(trainer.cfg.out + ".probe.json", "w") as f:
+        json.dump({"wrapper": type(trainer.net).__name__, "rows": rows,
+                   "shard_size": len(x[trainer.shard[0]::trainer.shard[1]])}, f)
+
+
 def run(out_dir: str, weights_path: str, variant: str = "plain") -> None:
     cfg = TrainConfig(model="custom", dataset="synthetic", batch_size=64, epochs=2, lr=0.1,
                       max_steps=4, num_random=2, progress=False, out=out_dir,
                       sync_bn=variant == "bn_sync")
-    res = train(cfg, model=tiny_model(bn=variant != "plain"), splits=load_dataset("synthetic"))
+    res = train(cfg, model=tiny_model(bn=variant != "plain"), splits=load_dataset("synthetic"),
+                hooks=[after_last_step])
     save_file({k: v.contiguous() for k, v in res.model.state_dict().items()}, weights_path)
 
 

@@ -1,4 +1,5 @@
 import importlib.util
+import json
 import os
 import socket
 import subprocess
@@ -7,6 +8,8 @@ import sys
 import pytest
 import torch
 from safetensors.torch import load_file
+
+from dynpim.data import load_dataset
 
 HERE = os.path.dirname(__file__)
 
@@ -66,6 +69,15 @@ def test_sync_bn_matches_global_batch_and_local_bn_does_not(tmp_path):
     for k in ref:
         assert torch.equal(w0[k], w1[k]), k
         torch.testing.assert_close(w0[k], ref[k], rtol=1e-4, atol=1e-5)
+    # the trainer wraps the model in DistributedDataParallel (no_sync across the sandwich's
+    # sub-nets); each rank evaluates half of the test split and the gathered accuracy equals
+    # one process evaluating all of it
+    probe = json.load(open(tmp_path / "run_bn_sync.probe.json"))
+    one = json.load(open(tmp_path / "one_bn_sync.probe.json"))
+    assert probe["wrapper"] == "DistributedDataParallel" and one["wrapper"] == "DynamicNet"
+    n_test = len(load_dataset("synthetic").test_y)
+    assert probe["shard_size"] == (n_test + 1) // 2 and one["shard_size"] == n_test
+    assert [r["top1_test"] for r in probe["rows"]] == [r["top1_test"] for r in one["rows"]]
     local, _ = _two_ranks(tmp_path, "bn_local")
     conv = next(k for k in ref if ref[k].dim() == 4)
     assert (local[conv] - ref[conv]).abs().max() > 1e-4

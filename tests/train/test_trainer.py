@@ -30,8 +30,8 @@ def test_dynamic_training_learns_and_writes_run_dir(tiny_cfg, synth):
     cfg = tiny_cfg(epochs=3)
     res = train(cfg, splits=synth)
     out = cfg.out
-    assert sorted(os.listdir(out)) == ["checkpoint", "config.yaml", "eval.csv", "eval.json",
-                                       "metrics.jsonl"]
+    assert sorted(os.listdir(out)) == ["checkpoint", "config.yaml", "env.json", "eval.csv",
+                                       "eval.json", "metrics.csv", "metrics.jsonl"]
     lines = [json.loads(x) for x in open(os.path.join(out, "metrics.jsonl"))]
     assert [r["epoch"] for r in lines[:3]] == [1, 2, 3] and lines[-1]["final"]
     accs = {r["config"]: r["top1_test"] for r in res.final["test"]}

@@ -1,11 +1,13 @@
 """Data parallelism over ``torch.distributed`` (gloo on CPU, nccl on GPU), started by torchrun.
 
-Each process computes the sandwich-rule gradients on its share of the global batch; the summed
-gradients are averaged with one all-reduce before the optimizer step. (Wrapping the model in
-``DistributedDataParallel`` would need ``no_sync`` juggling for the several backward passes of a
-sandwich step; one explicit all-reduce per step is the same arithmetic.) BN uses per-process
-batch statistics, as DDP without SyncBatchNorm does, unless ``TrainConfig.sync_bn`` turns on
-:func:`dynpim.nn.set_sync_batchnorm` (global-batch statistics).
+The model is wrapped in :class:`torch.nn.parallel.DistributedDataParallel` (:meth:`DistContext.
+wrap`). A sandwich step runs several sub-nets on the same batch; all backward passes but the
+last run under ``ddp.no_sync()``, so the gradients of every sub-net accumulate locally and DDP
+all-reduces (averages) their sum once, in buckets overlapping the last backward pass. BN uses
+per-process batch statistics, as DDP without SyncBatchNorm does, unless ``TrainConfig.sync_bn``
+turns on :func:`dynpim.nn.set_sync_batchnorm` (global-batch statistics). Buffers (BN banks,
+quantizer ranges) are broadcast from rank 0 once, when wrapping; evaluation is sharded over
+the ranks and the counts gathered (``evaluate_configs(shard=...)``).
 """
 
 from __future__ import annotations
@@ -51,27 +53,17 @@ class DistContext:
             return torch.device("cuda", self.local_rank)
         return torch.device(requested)
 
-    def broadcast_model(self, model: nn.Module) -> None:
-        """Make every rank start from rank 0's weights."""
-        if self.enabled:
-            for t in model.state_dict().values():
-                dist.broadcast(t, src=0)
-
-    def average_gradients(self, model: nn.Module) -> None:
-        """All-reduce the gradients as one flat buffer and divide by the world size."""
+    def wrap(self, model: nn.Module, device: torch.device) -> nn.Module:
+        """``model`` in ``DistributedDataParallel`` (parameters and buffers broadcast from rank
+        0; buffers not re-broadcast every forward: banks and quantizer ranges change only in
+        calibration and the first batch, which every rank sees alike); ``model`` itself when
+        not distributed."""
         if not self.enabled:
-            return
-        grads = [p.grad for p in model.parameters() if p.grad is not None]
-        if not grads:
-            return
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat)
-        flat /= self.world_size
-        offset = 0
-        for g in grads:
-            n = g.numel()
-            g.copy_(flat[offset:offset + n].view_as(g))
-            offset += n
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [device.index] if device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
 
     def all_true(self, flag: bool) -> bool:
         """True on every rank only if ``flag`` is true on every rank."""

@@ -17,8 +17,12 @@ from dynpim.nn import DynamicNet, SubnetConfig, calibrate_bn
 
 @torch.no_grad()
 def evaluate(model: DynamicNet, cfg: SubnetConfig | Sequence[int],
-             batches: Iterable[tuple[Tensor, Tensor]]) -> float:
-    """Top-1 accuracy in percent of ``cfg`` in eval mode (its BN statistics must be banked)."""
+             batches: Iterable[tuple[Tensor, Tensor]], *, gather: bool = False) -> float:
+    """Top-1 accuracy in percent of ``cfg`` in eval mode (its BN statistics must be banked).
+
+    ``gather``: the batches are this process's shard of the split; the counts of every
+    process of the ``torch.distributed`` group are summed (every rank gets the same
+    accuracy)."""
     was_training = model.training
     model.eval()
     correct = total = 0
@@ -29,6 +33,12 @@ def evaluate(model: DynamicNet, cfg: SubnetConfig | Sequence[int],
                 total += len(y)
     finally:
         model.train(was_training)
+    if gather and torch.distributed.is_available() and torch.distributed.is_initialized():
+        counts = torch.tensor([correct, total], dtype=torch.int64)
+        if torch.distributed.get_backend() == "nccl":
+            counts = counts.cuda()
+        torch.distributed.all_reduce(counts)
+        correct, total = (int(v) for v in counts.cpu())
     if total == 0:
         raise ValueError("evaluate needs at least one sample")
     return 100.0 * correct / total
@@ -55,20 +65,28 @@ def evaluate_configs(
     *,
     split: str = "test",
     batch_size: int = 256,
+    shard: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
     """For each config: calibrate BN on ``calib`` (skip when ``None``: use the banked
     statistics), then top-1 on ``split`` ("test" or "validation"; "holdout" is its old name).
-    Each row holds ``top1_<split>`` and ``accuracy_split``. Rows sorted by MACs."""
+    Each row holds ``top1_<split>`` and ``accuracy_split``. Rows sorted by MACs.
+
+    ``shard=(rank, world_size)`` in a ``torch.distributed`` run: each rank evaluates every
+    ``world_size``-th sample from ``rank`` on and the counts are summed over the ranks (the
+    same accuracy as one process on the whole split, in 1/world_size of the time)."""
     split = canonical_split(split)
     if split == "train":
         raise ValueError("split must be 'validation' or 'test', got 'train'")
     x, y = splits.split(split)
+    gather = shard is not None and shard[1] > 1
+    if gather:
+        x, y = x[shard[0]::shard[1]], y[shard[0]::shard[1]]
     rows = []
     for cfg in configs:
         cfg = model.validate(cfg)
         if calib is not None:
             calibrate_bn(model, cfg, calib)
-        acc = evaluate(model, cfg, iterate_batches(x, y, batch_size))
+        acc = evaluate(model, cfg, iterate_batches(x, y, batch_size), gather=gather)
         rows.append({
             "config": cfg.key, "widths": list(cfg.widths),
             "ratio": round(cfg.ratio(model.slots), 4),

@@ -4,6 +4,7 @@ checkpoints, resume, data parallelism."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -126,12 +127,17 @@ class Trainer:
         self.step = 0
         self.history: list[dict[str, Any]] = []
         self.augment = augment_for(splits) if cfg.augment else None
-        self.dist.broadcast_model(self.model)
+        self.net = self.dist.wrap(self.model, self.device)  # DDP under torchrun
 
     # -- state ------------------------------------------------------------------------------------
     @property
     def epoch(self) -> int:
         return self.step // self.steps_per_epoch
+
+    @property
+    def shard(self) -> tuple[int, int]:
+        """This process's share of every evaluation: (rank, world size)."""
+        return self.dist.rank, self.dist.world_size
 
     @property
     def checkpoint_dir(self) -> str:
@@ -211,25 +217,32 @@ class Trainer:
             x = x.contiguous(memory_format=torch.channels_last)
         configs = [self.sampler.largest()] if self.single else sandwich(
             self.sampler, cfg.num_random, step_generator(cfg.seed, self.step))
-        with model.subnet(configs[0]):
-            logits = model(x)
-        loss = hard_cross_entropy(logits, y, cfg.label_smoothing)
-        loss.backward()
+        last = len(configs) - 1
+        with model.subnet(configs[0]), self._accumulate(last > 0):
+            logits = self.net(x)
+            loss = hard_cross_entropy(logits, y, cfg.label_smoothing)
+            loss.backward()
         teacher = F.softmax(logits.detach(), dim=1)
-        for c in configs[1:]:
-            with model.subnet(c):
-                out = model(x)
-            sub = 0.0
-            if cfg.subnet_loss in ("distill", "both"):
-                sub = sub + soft_cross_entropy(out, teacher)
-            if cfg.subnet_loss in ("labels", "both"):
-                sub = sub + hard_cross_entropy(out, y, cfg.label_smoothing)
-            sub.backward()
-        self.dist.average_gradients(model)
+        for i, c in enumerate(configs[1:], 1):
+            with model.subnet(c), self._accumulate(i < last):
+                out = self.net(x)
+                sub = 0.0
+                if cfg.subnet_loss in ("distill", "both"):
+                    sub = sub + soft_cross_entropy(out, teacher)
+                if cfg.subnet_loss in ("labels", "both"):
+                    sub = sub + hard_cross_entropy(out, y, cfg.label_smoothing)
+                sub.backward()
         self.optimizer.step()
         self.step += 1
         acc = (logits.detach().argmax(1) == y).float().mean()
         return {"loss": loss.detach(), "acc": acc}
+
+    def _accumulate(self, local: bool):
+        """``ddp.no_sync()`` for a backward pass whose gradients only accumulate (every
+        sub-net of a sandwich step but the last); a no-op otherwise."""
+        if local and self.net is not self.model:
+            return self.net.no_sync()
+        return contextlib.nullcontext()
 
     def _check_finite(self, loss: Tensor) -> None:
         if not self.dist.all_true(bool(torch.isfinite(loss))):
@@ -246,7 +259,7 @@ class Trainer:
         calib = calibration_batches(self.splits, batch_size=self.cfg.batch_size,
                                     num_batches=self.cfg.calib_batches)
         rows = evaluate_configs(self.model, self.eval_configs(), self.splits, calib,
-                                split="validation")
+                                split="validation", shard=self.shard)
         return {r["config"]: r["top1_validation"] for r in rows}
 
     def run(self) -> TrainResult:
@@ -312,7 +325,8 @@ class Trainer:
         calib = calibration_batches(self.splits, batch_size=self.cfg.batch_size,
                                     num_batches=self.cfg.calib_batches)
         self.model.clear_bn_bank()
-        rows = evaluate_configs(self.model, self.eval_configs(), self.splits, calib, split="test")
+        rows = evaluate_configs(self.model, self.eval_configs(), self.splits, calib, split="test",
+                                shard=self.shard)
         final = {"final": True, "epoch": self.epoch, "step": self.step, "test": rows}
         if self.dist.is_main:
             write_table(rows, os.path.join(self.cfg.out, "eval"))
