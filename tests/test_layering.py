@@ -1,0 +1,99 @@
+"""The package layering as a rule: every import arrow between dynpim's sub-packages must be in
+ALLOWED (the architecture, written once; README's Layout section describes it). A new arrow is
+a design decision: add it here on purpose, never to silence the test."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1] / "src" / "dynpim"
+
+# importer -> sub-packages / top-level modules it may import (itself always allowed)
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "nn": {"errors"},
+    "models": {"errors", "nn"},
+    "data": {"errors"},
+    "pim": {"errors", "nn"},
+    "runtime": {"errors", "nn"},
+    "rundir": {"errors"},
+    "train": {"errors", "nn", "models", "data", "rundir"},
+    # search/table.py builds runtime operating tables: to move out of search (issue 19)
+    "search": {"errors", "nn", "models", "data", "train", "pim", "runtime"},
+    "report": {"errors"},
+    "demo": {"errors", "nn", "models", "data", "train", "search", "pim", "runtime", "report",
+             "rundir"},
+    "cli": {"errors", "nn", "models", "data", "train", "search", "pim", "runtime", "report",
+            "rundir", "demo"},
+    "__main__": {"cli"},
+    "__init__": set(),  # the package itself (its version) may be imported by anyone
+}
+
+
+def _unit(path: Path) -> str:
+    """Sub-package (or top-level module) a source file belongs to."""
+    return path.relative_to(ROOT).with_suffix("").parts[0]
+
+
+def _targets(node: ast.AST, path: Path) -> list[str]:
+    """dynpim sub-packages named by an import statement (absolute or relative)."""
+    if isinstance(node, ast.Import):
+        names = [a.name for a in node.names]
+    elif isinstance(node, ast.ImportFrom):
+        if node.level:
+            pkg = ["dynpim", *path.relative_to(ROOT).parent.parts]
+            pkg = pkg[: len(pkg) - (node.level - 1)]
+            base = ".".join(pkg + ([node.module] if node.module else []))
+        else:
+            base = node.module or ""
+        names = [f"{base}.{a.name}" for a in node.names] if base == "dynpim" else [base]
+    else:
+        return []
+    units = {q.stem for q in ROOT.iterdir() if q.suffix == ".py" or (q / "__init__.py").exists()}
+    out = [n.split(".")[1] for n in names if n.startswith("dynpim.")]
+    return [u if u in units else "__init__" for u in out]  # e.g. dynpim.__version__
+
+
+def arrows() -> set[tuple[str, str, str]]:
+    out = set()
+    for path in ROOT.rglob("*.py"):
+        src = _unit(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            for tgt in _targets(node, path):
+                if tgt != src:
+                    out.add((src, tgt, str(path.relative_to(ROOT))))
+    return out
+
+
+def test_every_import_arrow_is_allowed():
+    found = arrows()
+    assert found, "no imports found: the parser is broken"
+    bad = sorted(f"{f}: {s} -> {t}" for s, t, f in found
+                 if t != "__init__" and t not in ALLOWED.get(s, set()))
+    assert not bad, "import arrows not in the architecture table:\n" + "\n".join(bad)
+
+
+def test_the_table_has_no_cycles_and_pim_runtime_never_import_train():
+    for low in ("pim", "runtime", "nn", "models"):
+        assert "train" not in ALLOWED[low]
+    seen: dict[str, int] = {}
+
+    def visit(node: str, stack: tuple[str, ...]) -> None:
+        assert node not in stack, f"cycle: {' -> '.join(stack + (node,))}"
+        if seen.get(node):
+            return
+        for nxt in ALLOWED.get(node, set()):
+            visit(nxt, stack + (node,))
+        seen[node] = 1
+
+    for unit in ALLOWED:
+        visit(unit, ())
+
+
+def test_the_parser_sees_relative_and_package_imports():
+    p = ROOT / "pim" / "cost.py"
+    code = ("from ..nn.specs import LayerSpec\nfrom dynpim import pim\nimport dynpim.train\n"
+            "from dynpim import __version__\n")
+    got = [t for node in ast.walk(ast.parse(code)) for t in _targets(node, p)]
+    assert got == ["nn", "pim", "train", "__init__"]
