@@ -142,6 +142,8 @@ def check_run_dir(path: str, kind: str, *, resume: bool = False, overwrite: bool
                           f"dynpim {kind} does not write into another run (choose another "
                           f"{option})")
     info = read_run(path) if os.path.isdir(path) else None
+    if info is not None and info.recorded and set(os.listdir(path)) <= {RUN_FILE}:
+        info = None  # claimed by a command that failed before writing anything: reusable
     if info is not None and info.kind != kind:
         raise RunDirError(f"{option} {path}: holds a {info.kind} run; dynpim {kind} does not "
                           f"write into it (choose another {option})")
@@ -150,7 +152,8 @@ def check_run_dir(path: str, kind: str, *, resume: bool = False, overwrite: bool
             if resume_option else "--overwrite to replace it"
         raise RunDirError(f"{option} {path}: holds a {kind} run already; pass {how}, or "
                           f"choose another {option}")
-    if info is None and os.path.isdir(path) and os.listdir(path) and not overwrite:
+    if info is None and os.path.isdir(path) and set(os.listdir(path)) - {RUN_FILE} \
+            and not overwrite:
         raise RunDirError(f"{option} {path}: is not empty and is no dynpim run; choose a new "
                           f"or empty directory, or pass --overwrite to write into it")
     return info

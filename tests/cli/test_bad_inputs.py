@@ -107,6 +107,8 @@ CASES = [  # (id, argv with {placeholders}, exit code, message on stderr)
     ("eval int64 weights", ["eval", "--checkpoint", "{int64}", "--all", "--out", "{root}/e2"], 2, "has dtype torch.int64, the model expects torch.float32"),
     ("eval NaN weights", ["eval", "--checkpoint", "{nan}", "--all", "--out", "{root}/e3"], 2, "holds NaN or infinite values"),
     ("eval a missing checkpoint", ["eval", "--checkpoint", "{root}/nope", "--all"], 2, "does not exist"),
+    ("search into a train run", ["search", "--checkpoint", "{run}", "--out", "{run}"], 2, "holds a train run; dynpim search does not write into it"),
+    ("search into a demo's folder", ["search", "--checkpoint", "{run}", "--out", "{demo}/search"], 2, "is inside the demo run"),
     ("demo --bits 0", ["demo", "--bits", "0", "--out", "{root}/d1"], 2, "--bits must be 1..8"),
     ("demo --bits 32", ["demo", "--bits", "32", "--out", "{root}/d2"], 2, "--bits must be 1..8"),
 ]

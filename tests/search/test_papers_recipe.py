@@ -50,7 +50,7 @@ def test_ranking_a_dynamic_checkpoint_needs_a_flag(trained, tmp_path, capsys):
 def test_clamps_are_errors_or_warnings(trained, tmp_path, capsys):
     _, ck = trained
     base = ["search", "--checkpoint", ck, "--out", str(tmp_path / "s"), "--max-steps", "1",
-            "--holdout", "64", "--calib-batches", "1"]
+            "--holdout", "64", "--calib-batches", "1", "--overwrite"]  # one --out, three runs
     assert main([*base, "--min-ratio", "0.01"]) == 2
     assert "smallest valid width" in capsys.readouterr().err
     with pytest.warns(UserWarning, match="group divisor 64"):

@@ -126,6 +126,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", help="default: the one the checkpoint was trained on")
     p.add_argument("--data-dir")
     p.add_argument("--resume", action="store_true", help="continue the search in --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the search run already in --out (its files are rewritten)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; "
@@ -250,6 +252,7 @@ def pretrain(args: argparse.Namespace, log: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     from dynpim import pim
     from dynpim.data import augment_for
+    from dynpim.rundir import check_run_dir, claim_run_dir
     from dynpim.search import (
         HoldoutEvaluator,
         SearchOptions,
@@ -264,6 +267,7 @@ def run(args: argparse.Namespace) -> int:
     from dynpim.train import calibration_batches, load_checkpoint, save_checkpoint
 
     _check(args)
+    check_run_dir(args.out, "search", resume=args.resume, overwrite=args.overwrite)
     apply_recipe(args)
     if args.threads is not None:
         import torch
@@ -277,7 +281,8 @@ def run(args: argparse.Namespace) -> int:
                          stop_accuracy=args.stop_accuracy, max_steps=args.max_steps,
                          group_size=args.group_size)
     hw = pim.load_preset(args.preset)
-    os.makedirs(args.out, exist_ok=True)
+    claim_run_dir(args.out, "search", {k: v for k, v in vars(args).items() if k != "func"},
+                  resume=args.resume, overwrite=args.overwrite)
     traj = os.path.join(args.out, "trajectory.jsonl")
     ranked = os.path.join(args.out, "ranked")
     log = None if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
