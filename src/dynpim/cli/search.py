@@ -209,7 +209,7 @@ def pretrain(args: argparse.Namespace, log: Any) -> str:
 
     out = os.path.join(args.out, "pretrained")
     cfg = TrainConfig(model=args.model, width_mult=args.width_mult, dataset=args.dataset,
-                      data_dir=args.data_dir,
+                      data_dir=args.data_dir, holdout=args.holdout,
                       mode="individual", width=1.0, epochs=args.pretrain_epochs,
                       lr=args.train_lr, batch_size=args.batch_size, seed=args.seed,
                       out=out, device=args.device, progress=False, eval_widths=(1.0,))
@@ -409,6 +409,11 @@ def retrain(args: argparse.Namespace, tc: dict, model: Any, chosen_path: str, lo
     filtered configs, into ``<out>/retrained``. Returns its checkpoint path."""
     from dynpim.train import TrainConfig, train
 
+    done = os.path.join(args.out, "retrained", "checkpoint")
+    if args.resume and os.path.isfile(os.path.join(done, "meta.json")):
+        if log:
+            log(f"using the retrained network in {done}")
+        return done
     margs = model.args
     cfg = TrainConfig(model=model.name, width_mult=margs.get("width_mult", 1.0),
                       wbits=margs.get("wbits", 32), abits=margs.get("abits", 32),
