@@ -61,6 +61,11 @@ def w(tmp_path_factory) -> dict[str, str]:
         d = root / f"ck_{name}"
         shutil.copytree(Path(run) / "checkpoint", d)
         _forge(d, change)
+    no_files = root / "ck_no_files"
+    shutil.copytree(Path(run) / "checkpoint", no_files)
+    meta = json.loads((no_files / "meta.json").read_text())
+    del meta["files"]
+    (no_files / "meta.json").write_text(json.dumps(meta))
     no_model = root / "ck_no_model"
     shutil.copytree(Path(run) / "checkpoint", no_model)
     meta = json.loads((no_model / "meta.json").read_text())
@@ -74,7 +79,7 @@ def w(tmp_path_factory) -> dict[str, str]:
     (root / "notes" / "mine.txt").write_text("my own files")
     return {"run": run, "sim": sim, "demo": str(demo), "table": str(table),
             "int64": str(root / "ck_int64"), "nan": str(root / "ck_nan"),
-            "no_model": str(no_model), "other": other, "file": str(root / "file"),
+            "no_model": str(no_model), "no_files": str(no_files), "other": other, "file": str(root / "file"),
             "yaml": str(root / "broken.yaml"), "notes": str(root / "notes"), "root": str(root)}
 
 
@@ -104,6 +109,7 @@ CASES = [  # (id, argv with {placeholders}, exit code, message on stderr)
     ("trace --out a directory", ["runtime", "trace", "ramp:duration_s=1", "--out", "{notes}"], 2, "is a directory; give a file path"),
     ("eval --out below a file", ["eval", "--checkpoint", "{run}", "--all", "--use-bank", "--out", "{file}/x"], 2, "is a file, not a directory"),
     ("eval meta.json without model", ["eval", "--checkpoint", "{no_model}", "--all", "--out", "{root}/e1"], 2, "meta.json lacks the required field 'model'"),
+    ("eval meta.json without files", ["eval", "--checkpoint", "{no_files}", "--all", "--out", "{root}/e4"], 2, "meta.json lacks the required field 'files'"),
     ("eval int64 weights", ["eval", "--checkpoint", "{int64}", "--all", "--out", "{root}/e2"], 2, "has dtype torch.int64, the model expects torch.float32"),
     ("eval NaN weights", ["eval", "--checkpoint", "{nan}", "--all", "--out", "{root}/e3"], 2, "holds NaN or infinite values"),
     ("eval a missing checkpoint", ["eval", "--checkpoint", "{root}/nope", "--all"], 2, "does not exist"),

@@ -45,3 +45,19 @@ def test_show_and_errors(tmp_path, table, capsys):
     assert main(["runtime", "simulate", "--table", str(tpath), "--generate", "zig:",
                  "--out", str(tmp_path / "x")]) == 2
     assert "kind" in capsys.readouterr().err
+
+
+def test_cli_reports_inferences_over_the_cap(tmp_path, table, capsys):
+    """Issue 20: with the cap below the cheapest point the table printed 0/N violation windows
+    (duty cycling keeps the window average low) and hid the inferences run over the cap."""
+    tpath = tmp_path / "t.json"
+    table.save(tpath)
+    cheapest = min(p.avg_power_w for p in table)
+    assert main(["runtime", "simulate", "--table", str(tpath), "--generate",
+                 f"step:duration_s=2,start_w={cheapest / 2},end_w={cheapest / 2},rate_hz=20",
+                 "--no-plots", "--out", str(tmp_path / "o")]) == 0
+    text = capsys.readouterr().out
+    assert "| inferences over cap |" in text
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["inferences_over_cap"] == s["requests_served"] > 0
+    assert f"| {s['inferences_over_cap']}/{s['requests_served']} |" in text
