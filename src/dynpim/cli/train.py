@@ -29,6 +29,50 @@ def names_list(text: str) -> tuple[str, ...]:
     return tuple(v.strip().lstrip("-").replace("-", "_") for v in text.split(",") if v.strip())
 
 
+def _choices() -> dict[str, tuple[str, ...]]:
+    from dynpim.train.config import AMP_DTYPES, MODES, SAMPLINGS, SUBNET_LOSSES
+
+    return {"mode": MODES, "sampling": SAMPLINGS, "subnet_loss": SUBNET_LOSSES,
+            "amp": AMP_DTYPES}
+
+
+def add_config_options(p: argparse.ArgumentParser) -> None:
+    """One option per ``TrainConfig`` field, generated from the dataclass (type, choices,
+    help from ``config.HELP`` and the field's default). Every option defaults to None, so the
+    options the user gave can be told from the defaults (``--config`` files sit between)."""
+    import dataclasses
+    import typing
+
+    from dynpim.train.config import HELP
+
+    hints = typing.get_type_hints(TrainConfig)
+    choices = _choices()
+    for f in dataclasses.fields(TrainConfig):
+        flag, typ, default = "--" + f.name.replace("_", "-"), hints[f.name], f.default
+        shown = (",".join(f"{w:g}" for w in default) if isinstance(default, tuple)
+                 else "none" if default is None else default)
+        help_ = HELP[f.name] if "(default:" in HELP[f.name] else \
+            f"{HELP[f.name]} (default: {shown})"
+        if typ is bool:
+            if default:
+                p.add_argument(f"--no-{f.name.replace('_', '-')}", dest=f.name,
+                               action="store_const", const=False,
+                               help=f"turn off: {HELP[f.name]} (default: on)")
+            else:
+                p.add_argument(flag, action="store_const", const=True,
+                               help=f"{HELP[f.name]} (default: off)")
+            continue
+        base = next((t for t in typing.get_args(typ) if t is not type(None)), typ)
+        kw: dict = {"help": help_}
+        if typing.get_origin(typ) is tuple or typing.get_origin(base) is tuple:
+            kw.update(type=widths_list, metavar="W1,W2,...")
+        elif f.name in choices:
+            kw["choices"] = choices[f.name]
+        elif base in (int, float):
+            kw["type"] = base
+        p.add_argument(flag, **kw)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a dynamic network or one sub-net",
                        description="Train with the sandwich rule and in-place distillation "
@@ -36,48 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "may also come from --config run.yaml; the command line wins.")
     a = p.add_argument
     a("--config", metavar="YAML", help="YAML/JSON file with any of these options")
-    a("--model", help="registered model (see `dynpim models`), default lenet")
-    a("--width-mult", type=float, help="scale every layer of the model at build time")
-    a("--wbits", type=int, help="weight bits 1..8 (quantization-aware training), 32 = float")
-    a("--abits", type=int, help="activation bits 1..8, 32 = float (default)")
-    a("--init-from", metavar="CHECKPOINT", help="start from a (float) checkpoint's weights")
-    a("--dataset", help="fashion-mnist | cifar10 | digits | synthetic | tensors (default digits)")
-    a("--data-dir", help="folder with the dataset files")
-    a("--holdout", type=int, help="training samples held out for search/calibration")
-    a("--mode", choices=("dynamic", "individual"))
-    a("--sampling", choices=("uniform", "discrete", "nonuniform", "fixed"),
-      help="uniform: ratio ~ U[min, max]; discrete: only --train-widths; nonuniform: --configs")
-    a("--configs", metavar="JSON", help="configs to sample (nonuniform) or the one to train")
-    a("--width", type=float, help="uniform width ratio of the fixed/individual sub-net")
-    a("--min-width", type=float, help="smallest uniform ratio (default 0.25)")
-    a("--max-width", type=float, help="largest uniform ratio (default 1.0)")
-    a("--train-widths", type=widths_list,
-      help="uniform ratios trained by --sampling discrete (default 0.25,0.5,0.75,1)")
-    a("--num-random", type=int, help="random sub-nets per batch (default 2)")
-    a("--subnet-loss", choices=("distill", "labels", "both"),
-      help="loss of the sub-nets other than the largest: in-place distillation from the "
-      "largest (default), hard labels, or both summed")
-    a("--epochs", type=int)
-    a("--batch-size", type=int, help="global batch size (all processes)")
-    a("--lr", type=float, help="peak learning rate (default 0.1)")
-    a("--momentum", type=float)
-    a("--no-nesterov", dest="nesterov", action="store_const", const=False)
-    a("--weight-decay", type=float, help="conv/linear weights only (default 5e-4)")
-    a("--warmup-epochs", type=float)
-    a("--label-smoothing", type=float)
-    a("--no-augment", dest="augment", action="store_const", const=False)
-    a("--seed", type=int)
-    a("--split-seed", type=int)
-    a("--eval-widths", type=widths_list, help="uniform ratios evaluated (default 0.25,...,1)")
-    a("--calib-batches", type=int, help="training batches per BN calibration (default 50)")
-    a("--checkpoint-every", type=int, help="also checkpoint every N steps")
-    a("--max-steps", type=int, help="stop after N optimizer steps (smoke tests)")
-    a("--out", help="run directory (default runs/run)")
-    a("--device", help="cpu | cuda | cuda:N")
-    a("--sync-bn", action="store_const", const=True,
-      help="with torchrun: BN statistics over the global batch (SyncBatchNorm)")
-    a("--channels-last", action="store_const", const=True,
-      help="NHWC memory format (1.4-1.7x faster 1-thread ResNet-20 steps on an x86 CPU)")
+    add_config_options(p)
     a("--resume", nargs="?", const=True, default=False, metavar="CHECKPOINT",
       help="continue from the run's checkpoint (or the given one); options not given are "
       "taken from the checkpoint, and changing a hyper-parameter needs --override")
@@ -88,9 +91,6 @@ def register(sub: argparse._SubParsersAction) -> None:
       help="replace the train run already in --out (its checkpoint and metrics are deleted)")
     a("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice, "
       "usually one per core); 1 is often faster on a machine shared with other jobs")
-    a("--no-progress", dest="progress", action="store_const", const=False,
-      help="no progress bars (bars are only drawn on a terminal anyway); the per-epoch lines "
-      "and the final accuracy table are still printed")
     p.set_defaults(func=run)
 
 
@@ -111,7 +111,8 @@ RESUME_FREE = ("out", "data_dir", "device", "progress", "checkpoint_every", "max
 # can never change on resume (the checkpoint's tensors or step count depend on them)
 RESUME_FIXED = ("model", "width_mult", "wbits", "abits", "dataset", "holdout", "split_seed",
                 "mode", "sampling", "batch_size", "epochs", "seed")
-TRAIN_OUTPUTS = ("metrics.jsonl", "metrics.jsonl.tmp", "eval.json", "eval.csv", "config.yaml")
+TRAIN_OUTPUTS = ("metrics.jsonl", "metrics.jsonl.tmp", "metrics.csv", "env.json", "eval.json",
+                 "eval.csv", "config.yaml")
 
 
 def requested_options(args: argparse.Namespace) -> dict:

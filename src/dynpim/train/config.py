@@ -17,6 +17,7 @@ _FLOATS = {"width_mult", "lr", "momentum", "weight_decay", "warmup_epochs", "lab
            "min_width", "max_width", "width"}
 SAMPLINGS = ("uniform", "discrete", "nonuniform", "fixed")
 SUBNET_LOSSES = ("distill", "labels", "both")
+AMP_DTYPES = ("bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class TrainConfig:
     device: str = "cpu"
     channels_last: bool = False         # NHWC activations/weights (faster convs on x86 CPUs)
     sync_bn: bool = False               # BN statistics over the global batch (torchrun runs)
+    amp: str | None = None              # mixed precision: bf16 | fp16 (None: float32)
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -80,6 +82,8 @@ class TrainConfig:
              f"got {self.subnet_loss!r}")
         need(self.sampling in SAMPLINGS, f"sampling must be one of {SAMPLINGS}, "
              f"got {self.sampling!r}")
+        need(self.amp is None or self.amp in AMP_DTYPES,
+             f"amp must be one of {AMP_DTYPES} or null, got {self.amp!r}")
         for name in ("width_mult", "lr", "momentum", "weight_decay", "warmup_epochs",
                      "label_smoothing", "min_width", "max_width"):
             v = getattr(self, name)
@@ -188,3 +192,52 @@ def read_options(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of options, got {type(data).__name__}")
     return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+# The help of every option, shown by ``dynpim train --help`` with the field's default (the
+# command line is generated from the fields: one declaration per option).
+HELP: dict[str, str] = {
+    "model": "registered model (see `dynpim models`)",
+    "width_mult": "scale every layer of the model at build time",
+    "wbits": "weight bits 1..8 (quantization-aware training), 32 = float",
+    "abits": "activation bits 1..8, 32 = float",
+    "init_from": "start from a (float) checkpoint's weights",
+    "dataset": "fashion-mnist | cifar10 | digits | synthetic | tensors",
+    "data_dir": "folder with the dataset files (default: the dataset's usual place)",
+    "holdout": "training samples held out for validation, search and calibration "
+               "(default: the dataset's)",
+    "split_seed": "seed of the held-out split",
+    "mode": "dynamic: sandwich rule; individual: one fixed sub-net (baseline)",
+    "sampling": "uniform: ratio ~ U[min, max]; discrete: only --train-widths; nonuniform: "
+                "--configs; fixed: one config",
+    "configs": "JSON list of configs to sample (nonuniform) or the one to train",
+    "width": "uniform width ratio of the fixed/individual sub-net",
+    "min_width": "smallest uniform ratio",
+    "max_width": "largest uniform ratio",
+    "train_widths": "uniform ratios trained by --sampling discrete",
+    "num_random": "random sub-nets per batch besides the largest and the smallest",
+    "subnet_loss": "loss of the sub-nets other than the largest: in-place distillation from "
+                   "the largest, hard labels, or both summed",
+    "epochs": "training epochs",
+    "batch_size": "global batch size (all processes together)",
+    "lr": "peak learning rate (cosine schedule per step)",
+    "momentum": "SGD momentum",
+    "nesterov": "Nesterov momentum",
+    "weight_decay": "on conv/linear weights only (never BN, biases or depthwise convs)",
+    "warmup_epochs": "linear warm-up of the learning rate, in epochs",
+    "label_smoothing": "label smoothing of every hard-label loss",
+    "augment": "random crop (and flip where it keeps the label) of training batches",
+    "seed": "seed of weights, sampling and augmentation",
+    "eval_widths": "uniform ratios evaluated (validation per epoch, test at the end)",
+    "calib_batches": "training batches per BN calibration",
+    "checkpoint_every": "also checkpoint every N steps (0: once per epoch)",
+    "max_steps": "stop after N optimizer steps (smoke tests)",
+    "out": "run directory",
+    "device": "cpu | cuda | cuda:N",
+    "channels_last": "NHWC memory format (1.4-1.7x faster 1-thread ResNet-20 steps on an x86 "
+                     "CPU)",
+    "sync_bn": "with torchrun: BN statistics over the global batch (SyncBatchNorm)",
+    "amp": "mixed precision (torch.autocast): bf16, or fp16 with loss scaling",
+    "progress": "progress bars (drawn only on a terminal); the per-epoch lines and the final "
+                "accuracy table are printed either way",
+}

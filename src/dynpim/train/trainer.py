@@ -128,6 +128,9 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.augment = augment_for(splits) if cfg.augment else None
         self.net = self.dist.wrap(self.model, self.device)  # DDP under torchrun
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp or "")
+        # fp16 needs loss scaling (its exponent range is small); bf16 does not
+        self.scaler = torch.amp.GradScaler(self.device.type) if cfg.amp == "fp16" else None
 
     # -- state ------------------------------------------------------------------------------------
     @property
@@ -219,23 +222,39 @@ class Trainer:
             self.sampler, cfg.num_random, step_generator(cfg.seed, self.step))
         last = len(configs) - 1
         with model.subnet(configs[0]), self._accumulate(last > 0):
-            logits = self.net(x)
+            with self._autocast():
+                logits = self.net(x).float()
             loss = hard_cross_entropy(logits, y, cfg.label_smoothing)
-            loss.backward()
+            self._backward(loss)
         teacher = F.softmax(logits.detach(), dim=1)
         for i, c in enumerate(configs[1:], 1):
             with model.subnet(c), self._accumulate(i < last):
-                out = self.net(x)
+                with self._autocast():
+                    out = self.net(x).float()
                 sub = 0.0
                 if cfg.subnet_loss in ("distill", "both"):
                     sub = sub + soft_cross_entropy(out, teacher)
                 if cfg.subnet_loss in ("labels", "both"):
                     sub = sub + hard_cross_entropy(out, y, cfg.label_smoothing)
-                sub.backward()
-        self.optimizer.step()
+                self._backward(sub)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         self.step += 1
         acc = (logits.detach().argmax(1) == y).float().mean()
         return {"loss": loss.detach(), "acc": acc}
+
+    def _autocast(self):
+        """``torch.autocast`` at ``--amp``'s dtype (convs and matmuls in half precision, losses
+        in float32); a no-op without ``--amp``."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _backward(self, loss: Tensor) -> None:
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
 
     def _accumulate(self, local: bool):
         """``ddp.no_sync()`` for a backward pass whose gradients only accumulate (every
