@@ -115,6 +115,7 @@ CASES = [  # (id, argv with {placeholders}, exit code, message on stderr)
     ("eval a missing checkpoint", ["eval", "--checkpoint", "{root}/nope", "--all"], 2, "does not exist"),
     ("search into a train run", ["search", "--checkpoint", "{run}", "--out", "{run}"], 2, "holds a train run; dynpim search does not write into it"),
     ("search into a demo's folder", ["search", "--checkpoint", "{run}", "--out", "{demo}/search"], 2, "is inside the demo run"),
+    ("pim --json below a file", ["pim", "--model", "lenet", "--json", "{file}/p.json"], 2, "is a file, not a directory"),
     ("demo --bits 0", ["demo", "--bits", "0", "--out", "{root}/d1"], 2, "--bits must be 1..8"),
     ("demo --bits 32", ["demo", "--bits", "32", "--out", "{root}/d2"], 2, "--bits must be 1..8"),
 ]

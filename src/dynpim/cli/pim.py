@@ -138,6 +138,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.model:
         raise ValueError("--model is required (e.g. --model resnet20), or use `dynpim pim presets`")
+    if args.json:
+        from dynpim.rundir import check_output_file
+
+        check_output_file(args.json, "--json")  # before the estimate, not after it
     size = _input_size(args)
     in_ch = args.in_channels or (size[0] if size else 3)
     if size and size[0] != in_ch:
