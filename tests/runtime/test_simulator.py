@@ -165,3 +165,13 @@ def test_test_accuracy_is_reported_not_selected(table):
     assert back.test_accuracies() == [p.test_accuracy for p in pts]
     with pytest.raises(ValueError, match="test_accuracy"):
         replace(pts[0], test_accuracy=1.5)
+
+
+def test_comparison_markdown_uses_engineering_units():
+    row = {"name": "dynamic:budget", "requests_served": 3, "requests_arrived": 4,
+           "mean_accuracy_served": 0.9, "effective_accuracy": 0.675, "total_energy_j": 1.2e-4,
+           "energy_per_inference_j": 4.0e-5, "deadline_misses": 0, "cap_violations": 0,
+           "windows": 10, "inferences_over_cap": 1, "switches": 2}
+    md = comparison_markdown([row])
+    assert "| energy (mJ) | energy/inference (µJ) |" in md
+    assert "| 90.00 | 67.50 | 0.120 | 40.000 |" in md and "e-0" not in md

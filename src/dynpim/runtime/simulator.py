@@ -603,7 +603,8 @@ def comparison_markdown(rows: list[dict[str, Any]]) -> str:
     test = bool(rows) and all("effective_accuracy_test" in r for r in rows)
     head = (f"| run | served/arrived | mean acc. served % ({split}) | effective acc. % ({split}) "
             + ("| effective acc. % (test) " if test else "")
-            + "| energy J | J/inf. | deadline misses | cap viol. windows | inferences over cap "
+            + "| energy (mJ) | energy/inference (µJ) | deadline misses | cap viol. windows "
+            "| inferences over cap "
             "| switches |")
     out = [head, "|" + "---|" * (11 if test else 10)]
     for r in rows:
@@ -611,7 +612,7 @@ def comparison_markdown(rows: list[dict[str, Any]]) -> str:
         out.append(f"| {r['name']} | {r['requests_served']}/{r['requests_arrived']} | "
                    f"{100 * r['mean_accuracy_served']:.2f} | "
                    f"{100 * r['effective_accuracy']:.2f} | {t}"
-                   f"{r['total_energy_j']:.4g} | {r['energy_per_inference_j']:.4g} | "
+                   f"{1e3 * r['total_energy_j']:.3f} | {1e6 * r['energy_per_inference_j']:.3f} | "
                    f"{r['deadline_misses']} | {r['cap_violations']}/{r['windows']} | "
                    f"{r['inferences_over_cap']}/{r['requests_served']} | {r['switches']} |")
     return "\n".join(out)
