@@ -412,6 +412,10 @@ class Controller:
             if cur is not None:
                 self.switches += 1
             self.current, self.since_s = target, now
+        last = self.last_decision
+        if last is not None and not changed and last.point is target and not last.switched \
+                and last.reason == reason and last.violated == violated:
+            return last  # the same (immutable) decision again: the steady state of a trace
         d = Decision(target, not violated, violated, switched, reason)
         self.last_decision = d
         return d
