@@ -17,10 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "test set) unless --use-bank is given, and stored in the checkpoint's BN "
                        "bank (unless --no-store).")
     p.add_argument("--checkpoint", required=True, help="checkpoint folder or run directory")
-    which = p.add_mutually_exclusive_group(required=True)
+    which = p.add_mutually_exclusive_group()
     which.add_argument("--widths", type=widths_list, help="uniform ratios, e.g. 0.25,0.5,1")
     which.add_argument("--configs", metavar="JSON", help="JSON list of configs")
-    which.add_argument("--all", action="store_true", help="the configs stored in the checkpoint")
+    which.add_argument("--all", action="store_true", help="the configs stored in the checkpoint "
+                       "(what it was trained and evaluated at; the default when neither "
+                       "--widths nor --configs is given)")
     p.add_argument("--dataset", help="default: the one the checkpoint was trained on")
     p.add_argument("--data-dir")
     p.add_argument("--split", choices=("test", "validation", "holdout"), default="test",
