@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-import torch
-
-from dynpim.demo import DemoOptions, run_demo
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -36,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    import torch
+
+    from dynpim.demo import DemoOptions, run_demo
     from dynpim.nn.quant import VALID_BITS
     from dynpim.rundir import claim_run_dir
 

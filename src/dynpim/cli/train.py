@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from dynpim.train import TrainConfig
+from dynpim.train.config import TrainConfig
 
 
 def widths_list(text: str) -> tuple[float, ...]:

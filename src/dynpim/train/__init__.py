@@ -1,52 +1,53 @@
-"""Dynamic training (sandwich rule + in-place distillation), evaluation, checkpoints, DDP."""
+"""Dynamic training (sandwich rule + in-place distillation), evaluation, checkpoints, DDP.
 
-from .checkpoint import (
-    Checkpoint,
-    load_checkpoint,
-    read_meta,
-    resolve_checkpoint,
-    save_checkpoint,
-    store_bn_bank,
-)
-from .config import TrainConfig
-from .evaluate import (
-    calibration_batches,
-    evaluate,
-    evaluate_configs,
-    format_table,
-    table_heading,
-    write_table,
-)
-from .losses import soft_cross_entropy
-from .pretrained import from_pretrained, save_pretrained
-from .samplers import FixedSampler, ListSampler, UniformSampler, sandwich
-from .trainer import Trainer, TrainingDiverged, TrainResult, build_model, build_sampler, train
+Names are imported lazily (PEP 562): ``from dynpim.train.config import TrainConfig`` does not
+import torch, so ``dynpim --help`` starts fast."""
 
-__all__ = [
-    "Checkpoint",
-    "FixedSampler",
-    "ListSampler",
-    "TrainConfig",
-    "TrainResult",
-    "Trainer",
-    "TrainingDiverged",
-    "UniformSampler",
-    "build_model",
-    "build_sampler",
-    "calibration_batches",
-    "evaluate",
-    "evaluate_configs",
-    "from_pretrained",
-    "format_table",
-    "table_heading",
-    "load_checkpoint",
-    "read_meta",
-    "resolve_checkpoint",
-    "sandwich",
-    "save_checkpoint",
-    "save_pretrained",
-    "store_bn_bank",
-    "soft_cross_entropy",
-    "train",
-    "write_table",
-]
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import Any
+
+_WHERE = {
+    "Checkpoint": "checkpoint", "load_checkpoint": "checkpoint", "read_meta": "checkpoint",
+    "resolve_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
+    "store_bn_bank": "checkpoint",
+    "TrainConfig": "config",
+    "calibration_batches": "evaluate", "evaluate": "evaluate", "evaluate_configs": "evaluate",
+    "format_table": "evaluate", "table_heading": "evaluate", "write_table": "evaluate",
+    "soft_cross_entropy": "losses",
+    "from_pretrained": "pretrained", "save_pretrained": "pretrained",
+    "FixedSampler": "samplers", "ListSampler": "samplers", "UniformSampler": "samplers",
+    "sandwich": "samplers",
+    "Trainer": "trainer", "TrainingDiverged": "trainer", "TrainResult": "trainer",
+    "build_model": "trainer", "build_sampler": "trainer", "train": "trainer",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
+
+
+class _Package(types.ModuleType):
+    """Keeps ``dynpim.train.evaluate`` the function: importing the submodule of the same name
+    would otherwise rebind the package attribute to the module."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and name in _WHERE:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
