@@ -27,14 +27,19 @@ def list_models() -> list[str]:
 
 def create_model(name: str, **kwargs: Any) -> DynamicNet:
     """Build a registered dynamic model at max width; ``model.name``/``model.args`` record the
-    call so checkpoints can rebuild it."""
+    call so checkpoints can rebuild it. ``precisions=[(wbits, abits), ...]`` (quantized models)
+    adds lower precisions to switch to at run time (``DynamicNet.add_precisions``)."""
     if name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(list_models())}")
     builder = _BUILDERS[name]
+    precisions = kwargs.pop("precisions", None)
     allowed = set(inspect.signature(builder).parameters)
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
-        raise ValueError(f"model {name!r} does not take {unknown}; it takes {sorted(allowed)}")
+        raise ValueError(f"model {name!r} does not take {unknown}; it takes "
+                         f"{sorted(allowed | {'precisions'})}")
     model = builder(**kwargs)
     model.name, model.args = name, dict(kwargs)
+    if precisions:
+        model.add_precisions(precisions)
     return model

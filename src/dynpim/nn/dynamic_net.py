@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from .layers import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, SubnetState, _Dynamic
+from .precision import Precision, bank_key, check_precision, split_bank_key
 from .slots import Slot, SubnetConfig
 from .specs import LayerSpec
 
@@ -52,6 +53,9 @@ class DynamicNet(nn.Module):
                 if s is not None and s not in index:
                     raise ValueError(f"layer {lname!r} names unknown slot {s!r}")
             m._bind(self._state, index)
+        for m in self.body.modules():
+            if hasattr(m, "bind_state"):  # activation quantizers follow the active precision
+                m.bind_state(self._state)
         self.set_subnet(self.max_config())
 
     # -- configs -----------------------------------------------------------------------------
@@ -86,17 +90,85 @@ class DynamicNet(nn.Module):
         """Activate ``cfg``: O(1), no weight copies, no statistics recomputed."""
         cfg = self.validate(cfg)
         self._state.widths = cfg.widths
-        self._state.key = cfg.key
+        self._state.key = bank_key(cfg.key, self._state.bits)
 
     @contextmanager
-    def subnet(self, cfg: SubnetConfig | Sequence[int]) -> Iterator[SubnetConfig]:
-        """Run a block at ``cfg`` and restore the previous config afterwards."""
-        prev = (self._state.widths, self._state.key)
+    def subnet(self, cfg: SubnetConfig | Sequence[int],
+               bits: Precision | None | str = "keep") -> Iterator[SubnetConfig]:
+        """Run a block at ``cfg`` (and at precision ``bits``, if given) and restore the
+        previous config and precision afterwards."""
+        prev = (self._state.widths, self._state.key, self._state.bits)
+        if bits != "keep":
+            self.set_precision(bits)  # type: ignore[arg-type]
         self.set_subnet(cfg)
         try:
             yield self.current_config
         finally:
-            self._state.widths, self._state.key = prev
+            self._state.widths, self._state.key, self._state.bits = prev
+
+    # -- precision -----------------------------------------------------------------------------
+    @property
+    def stored_precision(self) -> Precision | None:
+        """(wbits, abits) the weights are stored and trained at; ``None`` for a float model."""
+        w, a = int(self.args.get("wbits", 32)), int(self.args.get("abits", 32))
+        return None if 32 in (w, a) else (w, a)
+
+    @property
+    def precisions(self) -> tuple[Precision, ...]:
+        """Precisions this model can switch to: its stored one first, then the added ones."""
+        top = self.stored_precision
+        if top is None:
+            return ()
+        extra = [tuple(p) for p in self.args.get("precisions", ()) if tuple(p) != top]
+        return (top, *extra)  # type: ignore[return-value]
+
+    @property
+    def current_precision(self) -> Precision | None:
+        """The active (wbits, abits); the stored one unless :meth:`set_precision` changed it."""
+        return self._state.bits or self.stored_precision
+
+    def add_precisions(self, precisions: Sequence[Sequence[int]]) -> None:
+        """Allow switching to each ``(wbits, abits)`` of ``precisions`` (at most the stored bits):
+        every activation quantizer gets a clip of its own per lower activation precision.
+        Recorded in ``args['precisions']`` so checkpoints rebuild it."""
+        top = self.stored_precision
+        if top is None:
+            raise ValueError("precisions need a quantized model (create_model(..., wbits=, "
+                             "abits=))")
+        checked = [check_precision(p, top) for p in precisions]
+        for _, m in self.body.named_modules():
+            if hasattr(m, "add_bits"):
+                for _, a in checked:
+                    if a < m.bits:
+                        m.add_bits(a)
+        known = [tuple(p) for p in self.args.get("precisions", ())]
+        self.args["precisions"] = [list(p) for p in dict.fromkeys(known + checked)]
+
+    def set_precision(self, bits: Sequence[int] | None) -> None:
+        """Run at ``bits = (wbits, abits)`` (``None``: the stored precision). O(1): weights
+        are truncated and activations re-clipped at forward time; BN statistics are read from
+        the bank entry of (config, precision)."""
+        if bits is not None:
+            if self.stored_precision is None:
+                raise ValueError("set_precision needs a quantized model (create_model(..., "
+                                 "wbits=, abits=))")
+            b = check_precision(bits, self.stored_precision)
+            if b not in self.precisions:
+                raise ValueError(f"precision {b} was not added to this model (add_precisions); "
+                                 f"it has {list(self.precisions)}")
+            bits = None if b == self.stored_precision else b
+        self._state.bits = bits  # type: ignore[assignment]
+        self._state.key = bank_key(self.current_config.key, self._state.bits)
+
+    @contextmanager
+    def precision(self, bits: Sequence[int] | None) -> Iterator[Precision | None]:
+        """Run a block at precision ``bits`` and restore the previous one afterwards."""
+        prev = (self._state.bits, self._state.key)
+        self.set_precision(bits)
+        try:
+            yield self.current_precision
+        finally:
+            self._state.bits, self._state.key = prev
 
     def random_config(self, generator: torch.Generator | None = None) -> SubnetConfig:
         """A uniformly random valid width per slot (non-uniform)."""
@@ -245,19 +317,26 @@ class DynamicNet(nn.Module):
                 raise ValueError(f"BN bank entry {full!r} does not match this model")
             pending.setdefault((n, key), {})[which] = t
         for (n, key), d in pending.items():
-            cfg = self.validate([int(w) for w in key.split("-")])
+            cfg = self.validate(list(split_bank_key(key)[0]))
             c = self._io_widths(layers[n], cfg.widths)[1]
             if set(d) != {"mean", "var"} or d["mean"].shape != (c,) or d["var"].shape != (c,):
                 raise ValueError(f"BN bank entry for {n} at [{key}] has wrong shape")
             layers[n].bank[key] = (d["mean"].clone(), d["var"].clone())
 
-    def banked_configs(self) -> list[SubnetConfig]:
-        """Configs whose BN statistics are calibrated in every BN layer."""
+    def banked_configs(self, bits: Sequence[int] | None = None) -> list[SubnetConfig]:
+        """Configs whose BN statistics are calibrated in every BN layer, at precision ``bits``
+        (default: the stored precision)."""
         keys = None
         for _, m in self.dynamic_layers():
             if isinstance(m, DynamicBatchNorm2d):
                 keys = set(m.bank) if keys is None else keys & set(m.bank)
-        return [SubnetConfig(int(w) for w in k.split("-")) for k in sorted(keys or ())]
+        want = None if bits is None or tuple(bits) == self.stored_precision else tuple(bits)
+        out = []
+        for k in sorted(keys or ()):
+            widths, kbits = split_bank_key(k)
+            if kbits == want:
+                out.append(SubnetConfig(widths))
+        return out
 
     def clear_bn_bank(self) -> None:
         for _, m in self.dynamic_layers():

@@ -59,13 +59,14 @@ from .intops import (
     run_program,
 )
 from .layers import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear
+from .precision import bank_key
 from .quant import (
     FLOAT_BITS,
     ActQuant,
     InputQuant,
     QuantDynamicConv2d,
     QuantDynamicLinear,
-    weight_codes,
+    weight_codes_at,
 )
 from .slots import SubnetConfig
 
@@ -221,7 +222,7 @@ class _Compiler:
             out = self.reg()
             self.emit(QuantizeInput(out, scale.detach().cpu().clone(), zp, m.bits))
             return _Q(out, float(scale), zp, m.bits, v.shape)
-        return self.requant(v, float(m.scale()), m.bits)
+        return self.requant(v, float(m.scale()), m.active_bits)
 
     def in_quant(self, m, v):
         return v if m.in_quant is None else self.quantizer(m.in_quant, v)
@@ -231,7 +232,7 @@ class _Compiler:
             raise ValueError(f"layer {self.names.get(m)!r} has float weights: integer export "
                              "needs wbits in 1..8")
         with torch.no_grad():
-            codes, scale = weight_codes(m.weight.detach().cpu(), m.wbits)
+            codes, scale = weight_codes_at(m.weight.detach().cpu(), m.wbits, m.active_wbits)
         if isinstance(m, QuantDynamicConv2d) and m.depthwise:
             return codes[:cin].to(torch.int64), scale[:cin]
         return codes[:cout, :cin].to(torch.int64), scale[:cout]
@@ -251,7 +252,7 @@ class _Compiler:
         (kh, kw), (sh, sw), (ph, pw) = m.kernel_size, m.stride, m.padding
         out = self.reg()
         op = Conv(self.names[m], q.reg, out, wint, wscale.detach().clone(), q.scale, q.zp,
-                  (sh, sw), (ph, pw), cin if m.depthwise else 1, q.bits, m.wbits,
+                  (sh, sw), (ph, pw), cin if m.depthwise else 1, q.bits, m.active_wbits,
                   wint.flatten(1).sum(1))
         self.layers[op.name] = self.emit(op)
         shape = (cout, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
@@ -265,7 +266,7 @@ class _Compiler:
         wint, wscale = self.weights(m, cin, cout)
         out = self.reg()
         op = Linear(self.names[m], q.reg, out, wint, wscale.detach().clone(), q.scale, q.zp,
-                    q.bits, m.wbits, wint.sum(1))
+                    q.bits, m.active_wbits, wint.sum(1))
         self.layers[op.name] = self.emit(op)
         return self.acc_out(m, q, out, wscale, cout, (cout,))
 
@@ -276,10 +277,11 @@ class _Compiler:
     def bn(self, m: DynamicBatchNorm2d, v) -> _A:
         a = self.as_acc(v)
         c = a.shape[0]
-        if self.cfg.key not in m.bank:
-            raise RuntimeError(f"BN statistics for sub-net config [{self.cfg.key}] are not "
+        key = bank_key(self.cfg.key, self.model._state.bits)
+        if key not in m.bank:
+            raise RuntimeError(f"BN statistics for sub-net config [{key}] are not "
                                "calibrated; call dynpim.nn.calibrate_bn(model, cfg, batches)")
-        mean, var = (t.detach().cpu().double() for t in m.bank[self.cfg.key])
+        mean, var = (t.detach().cpu().double() for t in m.bank[key])
         k = m.weight.detach()[:c].cpu().double() / torch.sqrt(var + m.eps)
         beta = m.bias.detach()[:c].cpu().double()
         return _A([(r, t * k) for r, t in a.terms], a.bias * k + beta - mean * k, a.shape)

@@ -16,14 +16,16 @@ from torch import Tensor, nn
 
 
 class SubnetState:
-    """Per-model mutable cell holding the active widths and config key (never global)."""
+    """Per-model mutable cell holding the active widths, precision and BN bank key (never
+    global). ``bits`` is ``None`` at the model's own precision, else ``(wbits, abits)``."""
 
-    __slots__ = ("widths", "key", "calibrating")
+    __slots__ = ("widths", "key", "calibrating", "bits")
 
     def __init__(self, widths: tuple[int, ...] = (), key: str = "") -> None:
         self.widths = widths
         self.key = key
         self.calibrating = False
+        self.bits: tuple[int, int] | None = None
 
 
 class _Dynamic(nn.Module):
@@ -263,7 +265,7 @@ class DynamicBatchNorm2d(_Dynamic):
         return f"{self.num_features}, slot={self.in_slot}, banked_configs={len(self.bank)}"
 
 
-_BANK_NAME = re.compile(r"^bank_([0-9-]*)_(mean|var)$")
+_BANK_NAME = re.compile(r"^bank_([0-9]*(?:-[0-9]+)*(?:-w[0-9]+a[0-9]+)?)_(mean|var)$")
 
 
 def _bank_buffer(key: str, which: str) -> str:
@@ -295,8 +297,9 @@ class BNBank(MutableMapping):
             raise KeyError(key) from None
 
     def __setitem__(self, key: str, value: tuple[Tensor, Tensor]) -> None:
-        if not re.fullmatch(r"[0-9-]*", key):
-            raise ValueError(f"BN bank key must be a config key like '16-32', got {key!r}")
+        if not re.fullmatch(r"[0-9]*(?:-[0-9]+)*(?:-w[0-9]+a[0-9]+)?", key):
+            raise ValueError(f"BN bank key must be a config key like '16-32' (or '16-32-w4a4' "
+                             f"at a precision), got {key!r}")
         mean, var = value
         ref = self._bn.weight
         for which, t in (("mean", mean), ("var", var)):

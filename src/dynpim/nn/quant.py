@@ -30,7 +30,8 @@ from torch import Tensor, nn
 
 from dynpim.errors import is_integer
 
-from .layers import DynamicConv2d, DynamicLinear
+from .layers import DynamicConv2d, DynamicLinear, SubnetState
+from .precision import truncate_codes
 
 VALID_BITS = (*range(1, 9), 32)
 FLOAT_BITS = 32
@@ -76,11 +77,23 @@ def weight_codes(w: Tensor, bits: int) -> tuple[Tensor, Tensor]:
     return codes, scale
 
 
-def fake_quant_weight(w: Tensor, bits: int) -> Tensor:
-    """Quantize-dequantize ``w`` per output channel (identity for 32 bits)."""
+def weight_codes_at(w: Tensor, stored_bits: int, active_bits: int) -> tuple[Tensor, Tensor]:
+    """Codes and scales of ``w`` run at ``active_bits``: the top bit-planes of the
+    ``stored_bits`` codes (:func:`dynpim.nn.precision.truncate_codes`), scale times
+    ``2**(stored - active)``."""
+    codes, scale = weight_codes(w, stored_bits)
+    if active_bits == stored_bits:
+        return codes, scale
+    return truncate_codes(codes, stored_bits, active_bits), \
+        scale * float(1 << (stored_bits - active_bits))
+
+
+def fake_quant_weight(w: Tensor, bits: int, active_bits: int | None = None) -> Tensor:
+    """Quantize-dequantize ``w`` per output channel (identity for 32 bits), at ``active_bits``
+    (default ``bits``) truncated from the ``bits``-bit codes."""
     if bits == FLOAT_BITS:
         return w
-    codes, scale = weight_codes(w, bits)
+    codes, scale = weight_codes_at(w, bits, bits if active_bits is None else active_bits)
     return codes * scale.view(-1, *([1] * (w.dim() - 1)))
 
 
@@ -90,20 +103,60 @@ def affine_codes(x: Tensor, scale: Tensor, zero_point: int, qmax: int) -> Tensor
 
 
 class ActQuant(nn.Module):
-    """ReLU + unsigned ``bits``-bit quantization with a learned clip ``alpha`` (PACT/LSQ)."""
+    """ReLU + unsigned ``bits``-bit quantization with a learned clip ``alpha`` (PACT/LSQ).
+
+    Lower activation precisions (:meth:`add_bits`) each get a clip of their own in ``alphas``
+    (AdaBits' switchable clipping level); the one used follows the model's active precision
+    (``DynamicNet.set_precision``), ``bits`` when none is set.
+    """
 
     def __init__(self, bits: int, init_alpha: float = 6.0) -> None:
         super().__init__()
         self.bits = check_bits("abits", bits)
         if self.bits == FLOAT_BITS:
             raise ValueError("ActQuant needs abits in 1..8 (use nn.ReLU for float)")
-        self.qmax = (1 << self.bits) - 1
         self.alpha = nn.Parameter(torch.tensor(float(init_alpha)))
+        self.alphas = nn.ParameterDict()  # str(bits) -> clip at that lower precision
         self.register_buffer("initialized", torch.tensor(False))
+        self._state: SubnetState | None = None
+
+    def bind_state(self, state: SubnetState) -> None:
+        """Follow ``state.bits`` (the model's active precision)."""
+        self._state = state
+
+    def add_bits(self, bits: int) -> None:
+        """Give lower precision ``bits`` a clip of its own (initialised like ``alpha``)."""
+        b = check_bits("abits", bits)
+        if not 1 <= b < self.bits:
+            raise ValueError(f"an extra activation precision must be in 1..{self.bits - 1}, "
+                             f"got {bits}")
+        if str(b) not in self.alphas:
+            self.alphas[str(b)] = nn.Parameter(self.alpha.detach().clone())
+
+    @property
+    def active_bits(self) -> int:
+        state = self._state
+        return self.bits if state is None or state.bits is None else state.bits[1]
+
+    @property
+    def qmax(self) -> int:
+        return (1 << self.active_bits) - 1
+
+    def _alpha(self) -> Tensor:
+        b = self.active_bits
+        if b == self.bits:
+            return self.alpha
+        try:
+            return self.alphas[str(b)]
+        except KeyError:
+            raise ValueError(f"activation precision {b} was not added to this model "
+                             f"(add_precisions); it has {sorted(int(k) for k in self.alphas)}"
+                             ) from None
 
     def scale(self) -> Tensor:
-        """Quantization step ``alpha / (2**bits - 1)`` (float32 scalar, as used in forward)."""
-        return self.alpha.detach().abs().clamp_min(_EPS) / self.qmax
+        """Quantization step ``alpha / (2**bits - 1)`` at the active precision (float32
+        scalar, as used in forward)."""
+        return self._alpha().detach().abs().clamp_min(_EPS) / self.qmax
 
     def _init_from(self, x: Tensor) -> None:
         with torch.no_grad():
@@ -111,11 +164,13 @@ class ActQuant(nn.Module):
             if flat.numel() > 1 << 20:  # strided subsample keeps torch.quantile in range
                 flat = flat[:: flat.numel() // (1 << 20) + 1]
             a = torch.quantile(flat, 0.999).clamp_min(1e-3)
-            self.alpha.copy_(a)
+            for p in (self.alpha, *self.alphas.values()):
+                p.copy_(a)
             self.initialized.fill_(True)
 
     def codes(self, x: Tensor) -> Tensor:
-        """Integer codes in ``[0, 2**bits - 1]`` (float tensor, no gradient)."""
+        """Integer codes in ``[0, 2**bits - 1]`` at the active precision (float tensor, no
+        gradient)."""
         s = self.scale()
         return torch.clamp(torch.round(torch.clamp(x, min=0) / s), 0, self.qmax)
 
@@ -124,16 +179,18 @@ class ActQuant(nn.Module):
             self._init_from(x)  # first real training batch (not shape probes / BN calibration)
         if not torch.is_grad_enabled():
             return self.codes(x) * self.scale()
-        alpha = self.alpha.abs().clamp_min(_EPS)  # same value as scale() * qmax
+        qmax = self.qmax
+        alpha = self._alpha().abs().clamp_min(_EPS)  # same value as scale() * qmax
         if alpha.requires_grad:  # LSQ gradient scaling, forward value untouched
-            g = 1.0 / (max(1, x[0].numel()) * self.qmax) ** 0.5
+            g = 1.0 / (max(1, x[0].numel()) * qmax) ** 0.5
             alpha.register_hook(lambda t: t * g)
-        s = alpha / self.qmax
+        s = alpha / qmax
         y = torch.minimum(F.relu(x), alpha)
-        return torch.clamp(round_ste(y / s), 0, self.qmax) * s
+        return torch.clamp(round_ste(y / s), 0, qmax) * s
 
     def extra_repr(self) -> str:
-        return f"bits={self.bits}, alpha={float(self.alpha.detach()):.4g}"
+        extra = f", lower precisions {sorted(int(k) for k in self.alphas)}" if self.alphas else ""
+        return f"bits={self.bits}, alpha={float(self.alpha.detach()):.4g}{extra}"
 
 
 class InputQuant(nn.Module):
@@ -181,6 +238,11 @@ class InputQuant(nn.Module):
         return f"bits={self.bits}, range=[{float(self.lo):.4g}, {float(self.hi):.4g}]"
 
 
+def _active_wbits(m: nn.Module) -> int:
+    state = getattr(m, "_state", None)
+    return m.wbits if state is None or state.bits is None else min(m.wbits, state.bits[0])
+
+
 class QuantDynamicConv2d(DynamicConv2d):
     """:class:`DynamicConv2d` with fake-quantized weights (and an optional input quantizer)."""
 
@@ -190,9 +252,14 @@ class QuantDynamicConv2d(DynamicConv2d):
         self.wbits = check_bits("wbits", wbits)
         self.in_quant = in_quant
 
+    @property
+    def active_wbits(self) -> int:
+        """Weight bits in use: the model's active precision, else the stored ``wbits``."""
+        return _active_wbits(self)
+
     def quant_sliced(self, in_c: int, out_c: int) -> tuple[Tensor, Tensor | None, int]:
         """Fake-quant weight (scales from the full fan-in, sliced), bias and groups."""
-        wq = fake_quant_weight(self.weight, self.wbits)
+        wq = fake_quant_weight(self.weight, self.wbits, self.active_wbits)
         b = self.bias
         if self.depthwise:
             return wq[:in_c], None if b is None else b[:in_c], in_c
@@ -219,7 +286,7 @@ class QuantDynamicConv2d(DynamicConv2d):
         return nn.Sequential(copy.deepcopy(self.in_quant).eval(), m)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, wbits={self.wbits}"
+        return f"{super().extra_repr()}, wbits={self.wbits}, active {self.active_wbits}"
 
 
 class QuantDynamicLinear(DynamicLinear):
@@ -232,8 +299,13 @@ class QuantDynamicLinear(DynamicLinear):
         self.wbits = check_bits("wbits", wbits)
         self.in_quant = in_quant
 
+    @property
+    def active_wbits(self) -> int:
+        """Weight bits in use: the model's active precision, else the stored ``wbits``."""
+        return _active_wbits(self)
+
     def quant_sliced(self, in_f: int, out_f: int) -> tuple[Tensor, Tensor | None]:
-        wq = fake_quant_weight(self.weight, self.wbits)
+        wq = fake_quant_weight(self.weight, self.wbits, self.active_wbits)
         return wq[:out_f, :in_f], None if self.bias is None else self.bias[:out_f]
 
     def forward(self, x: Tensor) -> Tensor:
@@ -254,7 +326,7 @@ class QuantDynamicLinear(DynamicLinear):
         return nn.Sequential(copy.deepcopy(self.in_quant).eval(), m)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, wbits={self.wbits}"
+        return f"{super().extra_repr()}, wbits={self.wbits}, active {self.active_wbits}"
 
 
 def load_float_weights(model: nn.Module, state: dict[str, Tensor]) -> list[str]:
@@ -270,7 +342,7 @@ def load_float_weights(model: nn.Module, state: dict[str, Tensor]) -> list[str]:
                              f"{tuple(v.shape)}, the model expects {tuple(own[k].shape)}")
     res = model.load_state_dict(state, strict=False)
     quant_keys = ("alpha", "initialized", ".lo", ".hi")
-    bad = [k for k in res.missing_keys if not k.endswith(quant_keys)]
+    bad = [k for k in res.missing_keys if not (k.endswith(quant_keys) or ".alphas." in k)]
     if bad or res.unexpected_keys:
         raise ValueError(f"float state does not fit this model: missing {bad[:5]}, "
                          f"unexpected {list(res.unexpected_keys)[:5]}")

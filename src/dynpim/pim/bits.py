@@ -33,9 +33,15 @@ def check_bits(name: str, value: object) -> int:
 class LayerBits:
     """Per-layer bit widths, aligned with a model's ``layer_table``."""
 
-    wbits: np.ndarray  # (n_layers,) weight bits
+    wbits: np.ndarray  # (n_layers,) weight bits sensed (the active precision)
     abits: np.ndarray  # (n_layers,) bits of the activations the layer reads
     out_bits: np.ndarray  # (n_layers,) bits of the outputs it sends back to the buffer
+    stored_wbits: np.ndarray | None = None  # weight rows per channel in the arrays (>= wbits)
+
+    @property
+    def placed_wbits(self) -> np.ndarray:
+        """Weight bits the placement reserves rows for (stored, else sensed)."""
+        return self.wbits if self.stored_wbits is None else self.stored_wbits
 
     @property
     def uniform(self) -> tuple[int, int]:
@@ -69,22 +75,29 @@ def _reads_input(spec: LayerSpec) -> bool:
 
 def model_bits(model, table: Sequence[LayerSpec], hw: Hardware, wbits=None,
                abits=None) -> LayerBits:
-    """Bits of every layer of ``model`` (rows of ``table``): each quantized layer's own
-    ``wbits``; activations at the model's ``abits``, except layers reading the network input,
-    which read ``input_bits``-bit codes. ``wbits``/``abits`` override the model's values (and
-    give the widths of a float model); the input width is never overridden."""
+    """Bits of every layer of ``model`` (rows of ``table``): each quantized layer's weight bits
+    at the model's active precision (``DynamicNet.set_precision``; stored at its own
+    ``wbits``, which the placement reserves rows for); activations at the active ``abits``,
+    except layers reading the network input, which read ``input_bits``-bit codes.
+    ``wbits``/``abits`` override the model's values (and give the widths of a float model);
+    the input width is never overridden."""
     args = getattr(model, "args", {}) or {}
     m_w, m_a = int(args.get("wbits", _FLOAT)), int(args.get("abits", _FLOAT))
+    active = getattr(getattr(model, "_state", None), "bits", None)
+    if active is not None:
+        m_a = int(active[1])
     default_w = hw.quantization.wbits if m_w == _FLOAT else m_w
     default_a = hw.quantization.abits if m_a == _FLOAT else m_a
     act = check_bits("abits", default_a if abits is None else abits)
     modules = dict(model.dynamic_layers())
-    w, a = [], []
+    w, a, stored = [], [], []
     for spec in table:
         mod = modules.get(spec.name)
-        own = getattr(mod, "wbits", None)
+        own = getattr(mod, "active_wbits", getattr(mod, "wbits", None))
         wb = wbits if wbits is not None else (own if own is not None else default_w)
         w.append(check_bits("wbits", wb))
+        stored.append(max(w[-1], int(getattr(mod, "wbits", 0) or 0)) if wbits is None
+                      else w[-1])
         quant = getattr(mod, "in_quant", None)
         if isinstance(quant, InputQuant):
             a.append(check_bits("input_bits", quant.bits))
@@ -92,4 +105,4 @@ def model_bits(model, table: Sequence[LayerSpec], hw: Hardware, wbits=None,
             a.append(DEFAULT_INPUT_BITS if _reads_input(spec) else act)
     n = len(table)
     return LayerBits(np.array(w, dtype=np.int64), np.array(a, dtype=np.int64),
-                     np.full(n, act, dtype=np.int64))
+                     np.full(n, act, dtype=np.int64), np.array(stored, dtype=np.int64))

@@ -217,7 +217,7 @@ def estimate_layers(specs: Sequence[LayerSpec], hw: Hardware, *,
     a = resolve_active(hw, active_subarrays)
     if a.ndim:
         raise ValueError("estimate takes one active_subarrays value; use estimate_many for grids")
-    mp = map_model(table, hw, bits.wbits, mapping)
+    mp = map_model(table, hw, bits.placed_wbits, mapping)
     m, k, n, g = _arrays(specs)
     c = layer_costs(m, k, n, g, mp, hw, bits, a)
     t = totals(c)

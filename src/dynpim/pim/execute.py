@@ -102,7 +102,7 @@ def placements(model: DynamicNet, hw: Hardware, input_size: Sequence[int],
     output bits, as keyword arguments of :func:`dynpim.pim.engine.bitwise_conv2d`."""
     table = model.layer_table(input_size)
     bits = model_bits(model, table, hw)
-    mp = map_model(table, hw, bits.wbits, mapping)
+    mp = map_model(table, hw, bits.placed_wbits, mapping)
     return {s.name: {"hw": hw, "mapping": mapping,
                      "subarrays_per_tile": int(mp.subarrays_per_tile[j]),
                      "pixels_per_row": int(mp.pixels_per_row[j]),

@@ -52,7 +52,7 @@ def estimate_many(model, configs, hw: Hardware, input_size: Sequence[int] | None
         a = a[:, None]
     table = model.layer_table(input_size)
     bits = model_bits(model, table, hw, wbits, abits)
-    mp = map_model(table, hw, bits.wbits, mapping)
+    mp = map_model(table, hw, bits.placed_wbits, mapping)
     cin, cout = widths_matrix(table, arr)
     m, k, n, g = gemm_arrays(table, cin, cout)
     out = totals(layer_costs(m, k, n, g, mp, hw, bits, a))

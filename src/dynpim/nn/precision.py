@@ -1,0 +1,69 @@
+"""Run-time precision: a (weight bits, activation bits) setting switched like a width.
+
+A quantized model stores its weights once, at its own (highest) ``wbits``. Running at fewer
+weight bits senses only the top bit-planes of those stored codes, which is what a bit-wise PIM
+array does when it skips weight rows: the ``w``-bit codes are the stored codes shifted right by
+``wbits - w`` (floor, two's complement; Any-Precision DNNs' truncation, Yu et al., AAAI 2021),
+at a scale ``2**(wbits - w)`` times larger. Activations at fewer bits are re-quantized with a
+clipping level of their own per setting (AdaBits' switchable clipping level, Jin et al., CVPR
+2020). BN statistics are banked per (config, precision). The network input keeps its
+``input_bits``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+Precision = tuple[int, int]  # (weight bits, activation bits)
+_SUFFIX = "w{}a{}"
+
+
+def check_precision(bits: object, max_bits: Precision) -> Precision:
+    """``bits`` as a validated ``(wbits, abits)`` pair not above ``max_bits``."""
+    try:
+        w, a = (int(v) for v in bits)  # type: ignore[union-attr]
+        ok = all(not isinstance(v, bool) and int(v) == v for v in bits)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ValueError(f"precision must be a (wbits, abits) pair, got {bits!r}") from None
+    if not ok or not (1 <= w <= max_bits[0] and 1 <= a <= max_bits[1]):
+        raise ValueError(f"precision {bits!r} not allowed: wbits in 1..{max_bits[0]}, abits in "
+                         f"1..{max_bits[1]} (the model's stored bits)")
+    return w, a
+
+
+def bank_key(cfg_key: str, bits: Precision | None) -> str:
+    """BN bank key of a config at a precision (``None``: the model's own bits)."""
+    return cfg_key if bits is None else f"{cfg_key}-" + _SUFFIX.format(*bits)
+
+
+def split_bank_key(key: str) -> tuple[tuple[int, ...], Precision | None]:
+    """Inverse of :func:`bank_key`: (widths, precision or None)."""
+    parts = key.split("-")
+    bits = None
+    if parts and parts[-1].startswith("w"):
+        w, _, a = parts.pop()[1:].partition("a")
+        bits = (int(w), int(a))
+    return tuple(int(p) for p in parts), bits
+
+
+class _FloorSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:  # noqa: D102
+        return torch.floor(x)
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> Tensor:  # noqa: D102
+        return g
+
+
+def truncate_codes(codes: Tensor, stored_bits: int, active_bits: int) -> Tensor:
+    """The top ``active_bits`` bit-planes of two's-complement ``stored_bits`` codes, as codes:
+    ``floor(codes / 2**(stored - active))`` (straight-through gradient)."""
+    shift = stored_bits - active_bits
+    if shift < 0:
+        raise ValueError(f"cannot run {stored_bits}-bit weights at {active_bits} bits")
+    if shift == 0:
+        return codes
+    x = codes / float(1 << shift)
+    return _FloorSTE.apply(x) if x.requires_grad else torch.floor(x)

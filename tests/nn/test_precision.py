@@ -1,0 +1,141 @@
+"""Run-time precision: one stored network, switched to lower (wbits, abits) like a width."""
+
+import copy
+
+import pytest
+import torch
+
+from dynpim import pim
+from dynpim.models import create_model
+from dynpim.nn import SubnetConfig, calibrate_bn
+from dynpim.nn.integer import integer_forward, quantized_subnet
+from dynpim.nn.precision import bank_key, check_precision, split_bank_key, truncate_codes
+from dynpim.nn.quant import ActQuant, QuantDynamicConv2d, weight_codes, weight_codes_at
+from dynpim.pim.execute import execute
+
+PRECISIONS = [(8, 8), (6, 6), (4, 4), (3, 2), (2, 2)]
+
+
+def _model(name="resnet20", **kw):
+    torch.manual_seed(0)
+    model = create_model(name, wbits=8, abits=8, in_channels=1, image_size=12,
+                         precisions=PRECISIONS[1:], **kw)
+    x = torch.randn(6, 1, 12, 12)
+    model.train()
+    model(x)  # initialises every clip (all precisions) from one batch
+    return model, x
+
+
+def test_truncation_is_the_top_bit_planes():
+    codes = torch.arange(-128, 128, dtype=torch.float32)
+    four = truncate_codes(codes, 8, 4)
+    assert torch.equal(four, torch.floor(codes / 16))
+    assert four.min() == -8 and four.max() == 7  # a valid 4-bit two's-complement range
+    # the top 4 bit-planes of the 8-bit pattern are the 4-bit pattern
+    assert torch.equal((codes.long() & 0xFF) >> 4, four.long() & 0xF)
+    w = torch.randn(5, 3, 3, 3)
+    c8, s8 = weight_codes(w, 8)
+    c4, s4 = weight_codes_at(w, 8, 4)
+    assert torch.equal(c4, torch.floor(c8 / 16)) and torch.allclose(s4, s8 * 16)
+    with pytest.raises(ValueError, match="cannot run 4-bit weights at 8 bits"):
+        truncate_codes(c4, 4, 8)
+
+
+def test_keys_and_checks():
+    assert bank_key("4-8", None) == "4-8" and bank_key("4-8", (3, 2)) == "4-8-w3a2"
+    assert split_bank_key("4-8-w3a2") == ((4, 8), (3, 2)) and split_bank_key("16") == ((16,), None)
+    assert check_precision((4, 4), (8, 8)) == (4, 4)
+    for bad in ((9, 4), (0, 4), (4,), "44", (True, 4)):
+        with pytest.raises(ValueError, match="precision"):
+            check_precision(bad, (8, 8))
+
+
+def test_switching_precision_changes_layers_and_restores():
+    model, x = _model()
+    assert model.precisions == tuple(PRECISIONS)
+    assert model.current_precision == (8, 8)
+    conv = next(m for m in model.modules() if isinstance(m, QuantDynamicConv2d))
+    act = next(m for m in model.modules() if isinstance(m, ActQuant))
+    assert sorted(act.alphas) == ["2", "4", "6"]
+    cfg = SubnetConfig.uniform(model, 0.5)
+    with model.subnet(cfg, bits=(3, 2)):
+        assert (conv.active_wbits, act.active_bits, act.qmax) == (3, 2, 3)
+        assert model.current_precision == (3, 2)
+        assert model._state.key == cfg.key + "-w3a2"
+    assert (conv.active_wbits, act.active_bits) == (8, 8) and model._state.bits is None
+    with pytest.raises(ValueError, match="was not added"):
+        model.set_precision((5, 5))
+    with pytest.raises(ValueError, match="not allowed"):
+        model.set_precision((9, 8))
+    model.eval()
+    with torch.no_grad(), model.precision((4, 4)):
+        with pytest.raises(RuntimeError, match=r"-w4a4\] are not calibrated"):
+            model(x)
+
+
+def test_each_precision_has_its_own_bn_bank_and_clip_and_round_trips():
+    model, x = _model()
+    cfg = model.max_config()
+    for bits in PRECISIONS:
+        with model.precision(bits):
+            calibrate_bn(model, cfg, [x])
+    assert {tuple(c.widths) for c in model.banked_configs((2, 2))} == {cfg.widths}
+    assert model.banked_configs() == [cfg]
+    model.eval()
+    with torch.no_grad():
+        outs = {}
+        for bits in PRECISIONS:
+            with model.precision(bits):
+                outs[bits] = model(x)
+    assert not torch.equal(outs[(8, 8)], outs[(2, 2)])
+    clone = create_model("resnet20", **{k: v for k, v in model.args.items()})
+    clone.load_state_dict(model.state_dict())
+    clone.eval()
+    with torch.no_grad(), clone.precision((3, 2)):
+        assert torch.equal(clone(x), outs[(3, 2)])
+    deep = copy.deepcopy(model)
+    with torch.no_grad(), deep.precision((4, 4)):
+        assert torch.equal(deep(x), outs[(4, 4)])
+
+
+@pytest.mark.parametrize("name,kw", [("resnet20", {}), ("lenet", {}),
+                                     ("mobilenet_v1", {"width_mult": 0.125})])
+def test_integer_path_and_pim_execute_are_bit_exact_at_every_precision(name, kw):
+    model, x = _model(name, **kw)
+    cfgs = [model.min_config(), model.max_config()]
+    hw = pim.load_preset("sot-mram")
+    for bits in PRECISIONS:
+        with model.precision(bits):
+            for cfg in cfgs:
+                calibrate_bn(model, cfg, [x])
+    model.eval()
+    for bits in PRECISIONS:
+        with model.precision(bits):
+            for cfg in cfgs:
+                qs = quantized_subnet(model, cfg)
+                convs = [op for op in qs.ops if type(op).__name__ == "Conv"]
+                assert {op.wbits for op in convs} == {bits[0]}
+                ref = integer_forward(model, cfg, x, qs=qs)
+                with torch.no_grad(), model.subnet(cfg):
+                    fake = model(x)
+                assert (fake.argmax(1) == ref.argmax(1)).float().mean() >= 0.8
+                assert torch.equal(execute(model, cfg, x, qs=qs), ref)
+            if name == "resnet20":
+                qs = quantized_subnet(model, cfgs[0])
+                assert torch.equal(execute(model, cfgs[0], x[:2], hw, backend="numpy", qs=qs),
+                                   integer_forward(model, cfgs[0], x[:2], qs=qs))
+
+
+def test_cost_model_follows_the_active_precision():
+    model, _ = _model()
+    hw = pim.load_preset("sot-mram")
+    cfg = model.max_config()
+    top = pim.estimate(model, cfg, hw, input_size=(1, 12, 12))
+    with model.precision((4, 4)):
+        low = pim.estimate(model, cfg, hw, input_size=(1, 12, 12))
+        many = pim.estimate_many(model, [cfg], hw, input_size=(1, 12, 12))
+    assert (low.layers[0].wbits, low.layers[0].abits) == (4, 8)  # the input stays 8-bit
+    assert all((lc.wbits, lc.abits) == (4, 4) for lc in low.layers[1:])
+    assert low.mapped_subarrays == top.mapped_subarrays  # weights stay where they are
+    assert low.latency_s < 0.5 * top.latency_s and low.energy_j < 0.5 * top.energy_j
+    assert many["latency_s"][0] == low.latency_s
