@@ -28,38 +28,60 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "pim", help="PIM cost of a sub-net (latency, energy, power, area) or list presets",
         description="Estimate one inference of a sub-net on a bit-wise PIM accelerator "
-        "(default: SOT-MRAM), or `dynpim pim presets` to list hardware presets with sources.")
-    p.add_argument("action", nargs="?", choices=("estimate", "presets"), default="estimate")
-    p.add_argument("--model", help="registered model name, e.g. resnet20")
+        "(default: SOT-MRAM): `dynpim pim [estimate] --model NAME ...`; or list the hardware "
+        "presets with their sources: `dynpim pim presets`.")
+    _estimate_options(p, suppress=False)
+    actions = p.add_subparsers(dest="action", metavar="{estimate,presets}")
+    est = actions.add_parser("estimate", help="cost of sub-nets of a model (the default)",
+                             description="Estimate one inference of a sub-net on a bit-wise "
+                             "PIM accelerator.")
+    _estimate_options(est, suppress=True)
+    actions.add_parser("presets", help="list the hardware presets with their sources",
+                       description="List the hardware presets, their parameters and sources.")
+    p.set_defaults(func=run, action="estimate")
+
+
+def _estimate_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The options of an estimate, on ``dynpim pim`` and on ``dynpim pim estimate`` (there
+    with suppressed defaults, so options given before the sub-command are kept)."""
+    from dynpim.pim.dataflow import DEFAULT_MAPPING, MAPPINGS
+    from dynpim.pim.presets import DEFAULT_PRESET
+
+    def a(*flags: str, group=None, **kw) -> None:
+        if suppress:
+            kw["default"] = argparse.SUPPRESS
+        (group or p).add_argument(*flags, **kw)
+
+    a("--model", help="registered model name, e.g. resnet20")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--config", help="JSON file: one config {\"widths\": [...]} or a list")
-    how.add_argument("--width", type=float, help="uniform width ratio in (0, 1] (default 1)")
-    p.add_argument("--preset", default=pim.DEFAULT_PRESET,
-                   help="hardware preset name or YAML path (default: %(default)s)")
-    p.add_argument("--wbits", type=int, help="weight bits (default: the preset's)")
-    p.add_argument("--abits", type=int, help="activation bits (default: the preset's)")
-    p.add_argument("--active-subarrays", type=int,
-                   help="power cap: at most this many computational sub-arrays powered at once; "
-                   "the rest are gated and the work is time-shared (default: all)")
-    p.add_argument("--mapping", choices=pim.MAPPINGS, default=pim.DEFAULT_MAPPING,
-                   help="what one sensed row holds: several output pixels' segments (pixel) or "
-                   "one (channel) (default: %(default)s)")
-    p.add_argument("--fit", action="store_true",
-                   help="size the chip to the model: the fewest banks that hold its max-width "
-                   "weights (x --fit-headroom), instead of the preset's bank count")
-    p.add_argument("--fit-headroom", type=float, default=1.0,
-                   help="with --fit: sub-arrays as a multiple of the densest packing, >= 1 "
-                   "(more room to spread channels: faster, larger) (default: %(default)s)")
-    p.add_argument("--rate", type=float,
-                   help="also report the average power at this many inferences per second "
-                   "(idle time between inferences included)")
-    p.add_argument("--per-layer", action="store_true", help="print the per-layer table")
-    p.add_argument("--json", help="also write the full result(s) to this JSON file")
-    p.add_argument("--input-size", help="C,H,W of one input (default: the model's)")
-    p.add_argument("--in-channels", type=int, help="model input channels (default: from "
-                   "--input-size, else 3)")
-    p.add_argument("--num-classes", type=int, default=10)
-    p.set_defaults(func=run)
+    a("--configs", "--config", dest="config", group=how, metavar="JSON",
+      help="JSON file: one config {\"widths\": [...]} or a list (--config: the old name)")
+    a("--width", type=float, group=how, help="uniform width ratio in (0, 1] (default 1)")
+    a("--preset", default=DEFAULT_PRESET,
+      help="hardware preset name or YAML path (default: %(default)s)")
+    a("--wbits", type=int, help="weight bits (default: the preset's)")
+    a("--abits", type=int, help="activation bits (default: the preset's)")
+    a("--active-subarrays", type=int,
+      help="power cap: at most this many computational sub-arrays powered at once; the rest "
+      "are gated and the work is time-shared (default: all)")
+    a("--mapping", choices=MAPPINGS, default=DEFAULT_MAPPING,
+      help="what one sensed row holds: several output pixels' segments (pixel) or one "
+      "(channel) (default: %(default)s)")
+    a("--fit", action="store_true",
+      help="size the chip to the model: the fewest banks that hold its max-width weights "
+      "(x --fit-headroom), instead of the preset's bank count")
+    a("--fit-headroom", type=float, default=1.0,
+      help="with --fit: sub-arrays as a multiple of the densest packing, >= 1 (more room to "
+      "spread channels: faster, larger) (default: %(default)s)")
+    a("--rate", type=float,
+      help="also report the average power at this many inferences per second (idle time "
+      "between inferences included)")
+    a("--per-layer", action="store_true", help="print the per-layer table")
+    a("--json", help="also write the full result(s) to this JSON file")
+    a("--input-size", help="C,H,W of one input (default: the model's)")
+    a("--in-channels", type=int, help="model input channels (default: from --input-size, "
+      "else the model's own)")
+    a("--num-classes", type=int, help="model output classes (default: the model's own)")
 
 
 def _input_size(args) -> tuple[int, int, int] | None:
@@ -143,10 +165,11 @@ def run(args: argparse.Namespace) -> int:
 
         check_output_file(args.json, "--json")  # before the estimate, not after it
     size = _input_size(args)
-    in_ch = args.in_channels or (size[0] if size else 3)
+    in_ch = args.in_channels or (size[0] if size else None)
     if size and size[0] != in_ch:
         raise ValueError(f"--input-size has {size[0]} channels but --in-channels is {in_ch}")
-    model = create_model(args.model, num_classes=args.num_classes, in_channels=in_ch)
+    given = {"in_channels": in_ch, "num_classes": args.num_classes}
+    model = create_model(args.model, **{k: v for k, v in given.items() if v is not None})
     hw = pim.load_preset(args.preset)
     if args.fit:
         table = model.layer_table(size)
