@@ -19,8 +19,8 @@ repository root: ``src`` and ``benchmarks`` are symlinked into it):
   the number of skipped blocks is asserted equal to the number of markers (a block that needs
   only CUDA runs, and is counted as such, on a machine that has it).
 
-Explicit substitutions, so that the whole runner stays within about a minute and a half on two
-cores (``SUBSTITUTIONS``; applied to ``dynpim`` command lines only, the doc text is unchanged):
+Explicit substitutions, so that the whole runner stays within about a minute and a half of CPU on
+two cores (``SUBSTITUTIONS``; applied to ``dynpim`` command lines only, the doc text is unchanged):
 
 * ``--dataset fashion-mnist`` -> ``--dataset digits`` and ``--data-dir ...`` dropped
   (Fashion-MNIST trainings take hours on two CPU cores);
