@@ -139,3 +139,27 @@ def test_cost_model_follows_the_active_precision():
     assert low.mapped_subarrays == top.mapped_subarrays  # weights stay where they are
     assert low.latency_s < 0.5 * top.latency_s and low.energy_j < 0.5 * top.energy_j
     assert many["latency_s"][0] == low.latency_s
+
+
+def test_precision_plan_and_joint_training_runs(tmp_path):
+    from dynpim.nn.precision import parse_precisions
+    from dynpim.train import TrainConfig, train
+    from dynpim.train.samplers import precision_plan
+
+    assert parse_precisions("4/4, 2/2") == [(4, 4), (2, 2)]
+    with pytest.raises(ValueError, match="not wbits/abits"):
+        parse_precisions("4-4")
+    g = torch.Generator().manual_seed(0)
+    plan = precision_plan(4, [(4, 4), (2, 2)], g)
+    assert plan[:2] == [None, (2, 2)] and all(p in (None, (4, 4), (2, 2)) for p in plan)
+    assert precision_plan(3, [], g) == [None, None, None]
+    with pytest.raises(ValueError, match="precisions need a quantized model"):
+        TrainConfig(precisions="4/4")
+    with pytest.raises(ValueError, match="not allowed"):
+        TrainConfig(wbits=4, abits=4, precisions="8/8")
+    cfg = TrainConfig(model="lenet", wbits=4, abits=4, precisions="2/2,3/2", epochs=1,
+                      max_steps=3, batch_size=32, progress=False, calib_batches=1,
+                      out=str(tmp_path / "run"))
+    model = train(cfg).model
+    assert model.precisions == ((4, 4), (2, 2), (3, 2))
+    assert model.args["precisions"] == [[2, 2], [3, 2]]

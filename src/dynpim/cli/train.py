@@ -109,8 +109,8 @@ OPTION_KEYS = tuple(f for f in TrainConfig.__dataclass_fields__)
 # may differ on resume without --override: where and how the run runs, not what it learns
 RESUME_FREE = ("out", "data_dir", "device", "progress", "checkpoint_every", "max_steps")
 # can never change on resume (the checkpoint's tensors or step count depend on them)
-RESUME_FIXED = ("model", "width_mult", "wbits", "abits", "dataset", "holdout", "split_seed",
-                "mode", "sampling", "batch_size", "epochs", "seed")
+RESUME_FIXED = ("model", "width_mult", "wbits", "abits", "precisions", "dataset", "holdout",
+                "split_seed", "mode", "sampling", "batch_size", "epochs", "seed")
 TRAIN_OUTPUTS = ("metrics.jsonl", "metrics.jsonl.tmp", "metrics.csv", "env.json", "eval.json",
                  "eval.csv", "config.yaml")
 

@@ -32,6 +32,21 @@ def check_precision(bits: object, max_bits: Precision) -> Precision:
     return w, a
 
 
+def parse_precisions(text: str) -> list[Precision]:
+    """``"4/4,2/2"`` -> ``[(4, 4), (2, 2)]`` (weight bits / activation bits per setting)."""
+    out = []
+    for item in (t.strip() for t in str(text).split(",")):
+        if not item:
+            continue
+        w, sep, a = item.partition("/")
+        if not sep or not w.strip().isdigit() or not a.strip().isdigit():
+            raise ValueError(f"precisions: {item!r} is not wbits/abits (e.g. '4/4,2/2')")
+        out.append((int(w), int(a)))
+    if not out:
+        raise ValueError(f"precisions: no wbits/abits pair in {text!r}")
+    return out
+
+
 def bank_key(cfg_key: str, bits: Precision | None) -> str:
     """BN bank key of a config at a precision (``None``: the model's own bits)."""
     return cfg_key if bits is None else f"{cfg_key}-" + _SUFFIX.format(*bits)

@@ -29,6 +29,7 @@ class TrainConfig:
     wbits: int = 32                     # weight bits 1..8 (quantization-aware), 32 = float
     abits: int = 32                     # activation bits 1..8, 32 = float
     init_from: str | None = None        # start from this (float) checkpoint's weights
+    precisions: str | None = None       # lower "wbits/abits" settings trained jointly: "4/4,2/2"
     dataset: str = "digits"
     data_dir: str | None = None
     holdout: int | None = None          # held-out training samples (None: dataset default)
@@ -109,6 +110,13 @@ class TrainConfig:
             v = getattr(self, name)
             need(isinstance(v, int) and not isinstance(v, bool) and (1 <= v <= 8 or v == 32),
                  f"{name} must be an int in 1..8 or 32 (float), got {v!r}")
+        if self.precisions is not None:
+            from dynpim.nn.precision import check_precision, parse_precisions
+
+            need(32 not in (self.wbits, self.abits),
+                 "precisions need a quantized model: set wbits and abits (1..8)")
+            for p in parse_precisions(self.precisions):
+                check_precision(p, (self.wbits, self.abits))
         for name, lo in (("epochs", 1), ("batch_size", 1), ("num_random", 0),
                          ("calib_batches", 1), ("checkpoint_every", 0), ("split_seed", 0),
                          ("seed", 0)):
@@ -202,6 +210,8 @@ HELP: dict[str, str] = {
     "wbits": "weight bits 1..8 (quantization-aware training), 32 = float",
     "abits": "activation bits 1..8, 32 = float",
     "init_from": "start from a (float) checkpoint's weights",
+    "precisions": "lower precisions trained jointly with --wbits/--abits, as wbits/abits pairs "
+                  "(e.g. 4/4,2/2): one network switchable at run time (any-precision)",
     "dataset": "fashion-mnist | cifar10 | digits | synthetic | tensors",
     "data_dir": "folder with the dataset files (default: the dataset's usual place)",
     "holdout": "training samples held out for validation, search and calibration "

@@ -112,3 +112,20 @@ Sampler = UniformSampler | ListSampler | FixedSampler
 def sandwich(sampler: Sampler, num_random: int, g: torch.Generator) -> list[SubnetConfig]:
     """Configs of one sandwich step: largest first, then smallest, then ``num_random`` draws."""
     return [sampler.largest(), sampler.smallest()] + sampler.draw(g, num_random)
+
+
+def precision_plan(n_configs: int, precisions: Sequence[tuple[int, int]],
+                   g: torch.Generator) -> list[tuple[int, int] | None]:
+    """Precision of each config of a sandwich step (largest, smallest, random ones): the
+    largest at the stored precision (``None``, the teacher), the smallest at the lowest of
+    ``precisions``, the random ones at a random setting (stored one included)."""
+    if not precisions or n_configs == 0:
+        return [None] * n_configs
+    lowest = min(precisions, key=lambda p: (p[0] * p[1], p))
+    options: list[tuple[int, int] | None] = [None, *precisions]
+    plan: list[tuple[int, int] | None] = [None]
+    if n_configs > 1:
+        plan.append(lowest)
+    for _ in range(n_configs - 2):
+        plan.append(options[int(torch.randint(len(options), (1,), generator=g))])
+    return plan

@@ -35,7 +35,15 @@ from .evaluate import (
 from .losses import hard_cross_entropy, soft_cross_entropy
 from .optim import build_optimizer, lr_at, set_lr
 from .provenance import environment, preprocessing
-from .samplers import FixedSampler, ListSampler, Sampler, UniformSampler, sandwich, step_generator
+from .samplers import (
+    FixedSampler,
+    ListSampler,
+    Sampler,
+    UniformSampler,
+    precision_plan,
+    sandwich,
+    step_generator,
+)
 
 Hook = Callable[["Trainer", dict[str, Any]], None]
 Log = Callable[[str], None]
@@ -55,8 +63,14 @@ def build_model(cfg: TrainConfig, splits: DatasetSplits) -> DynamicNet:
     from dynpim.models import create_model
 
     c, h, _ = splits.input_size
+    extra = {}
+    if cfg.precisions:
+        from dynpim.nn.precision import parse_precisions
+
+        extra["precisions"] = parse_precisions(cfg.precisions)
     return create_model(cfg.model, num_classes=splits.num_classes, in_channels=c,
-                        image_size=h, width_mult=cfg.width_mult, wbits=cfg.wbits, abits=cfg.abits)
+                        image_size=h, width_mult=cfg.width_mult, wbits=cfg.wbits, abits=cfg.abits,
+                        **extra)
 
 
 def build_sampler(cfg: TrainConfig, model: DynamicNet) -> Sampler:
@@ -218,17 +232,19 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        g = step_generator(cfg.seed, self.step)
         configs = [self.sampler.largest()] if self.single else sandwich(
-            self.sampler, cfg.num_random, step_generator(cfg.seed, self.step))
+            self.sampler, cfg.num_random, g)
+        bits = precision_plan(len(configs), model.precisions[1:], g)
         last = len(configs) - 1
-        with model.subnet(configs[0]), self._accumulate(last > 0):
+        with model.subnet(configs[0], bits=None), self._accumulate(last > 0):
             with self._autocast():
                 logits = self.net(x).float()
             loss = hard_cross_entropy(logits, y, cfg.label_smoothing)
             self._backward(loss)
         teacher = F.softmax(logits.detach(), dim=1)
         for i, c in enumerate(configs[1:], 1):
-            with model.subnet(c), self._accumulate(i < last):
+            with model.subnet(c, bits=bits[i]), self._accumulate(i < last):
                 with self._autocast():
                     out = self.net(x).float()
                 sub = 0.0
