@@ -1,4 +1,4 @@
-"""Figures of the report (matplotlib, Agg backend chosen inside each call, never at import)."""
+"""Figures of the report (matplotlib Figure objects: no pyplot, no backend chosen or changed)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,23 @@ FAMILY_STYLE = {"uniform": ("tab:blue", "o"), "nonuniform": ("tab:orange", "s")}
 
 
 def _pyplot():
-    import matplotlib
+    """Stand-in for ``pyplot``'s ``subplots``/``close`` that makes ``matplotlib.figure.Figure``
+    objects directly: no backend is chosen or changed (notebooks keep their inline figures),
+    and ``fig.savefig`` renders with Agg by itself."""
+    return _Figures
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
 
-    return plt
+class _Figures:
+    @staticmethod
+    def subplots(*args, figsize=None, **kwargs):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(*args, **kwargs)
+
+    @staticmethod
+    def close(fig) -> None:
+        """Nothing to do: these figures are not registered with pyplot."""
 
 
 def plain_text(text: object) -> str:

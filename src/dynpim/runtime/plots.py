@@ -13,12 +13,23 @@ from .simulator import SimResult
 
 
 def _pyplot():
-    import matplotlib
+    """Stand-in for ``pyplot``'s ``subplots``/``close`` that makes ``matplotlib.figure.Figure``
+    objects directly: no backend is chosen or changed (notebooks keep their inline figures),
+    and ``fig.savefig`` renders with Agg by itself."""
+    return _Figures
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    return plt
+class _Figures:
+    @staticmethod
+    def subplots(*args, figsize=None, **kwargs):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(*args, **kwargs)
+
+    @staticmethod
+    def close(fig) -> None:
+        """Nothing to do: these figures are not registered with pyplot."""
 
 
 def plot_simulation(result: SimResult, path: str | os.PathLike[str], title: str = "") -> str:
