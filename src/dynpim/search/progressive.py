@@ -254,7 +254,7 @@ def progressive_search(
             if getattr(finetune, "last_steps", None) is not None:
                 ft_extra = {"finetune_steps": int(finetune.last_steps)}  # type: ignore
             if trajectory_path is not None:
-                _save_snapshot(model, trajectory_path, step)
+                _save_snapshot(model, trajectory_path, step, new)
         records.append(_record(
             step, new, acc, _cost_row(costs, pick + 1), removed_slot=slots[slot_i].name,
             removed_channels=cfg.widths[slot_i] - new.widths[slot_i], finetuned=finetuned,
@@ -280,10 +280,28 @@ def _snapshot_path(trajectory_path: str, step: int) -> str:
     return f"{trajectory_path}.finetune-{step:04d}.safetensors"
 
 
-def _save_snapshot(model: DynamicNet, trajectory_path: str, step: int) -> None:
+def _save_snapshot(model: DynamicNet, trajectory_path: str, step: int,
+                   config: SubnetConfig | None = None) -> None:
+    """The fine-tuned weights (BN bank excluded, as before it became module state) with
+    header metadata and a ``<snapshot>.json`` sidecar: model, step, config, preprocessing,
+    versions and commit."""
+    import json
+
+    from dynpim.train.provenance import git_commit, safetensors_metadata, versions
+
     path = _snapshot_path(trajectory_path, step)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, f"{path}.tmp")
+    meta = {"format": "dynpim-search-snapshot", "step": step,
+            "model": {"name": model.name, "args": model.args,
+                      "input_size": list(model.input_size)},
+            "configs": [list(config.widths)] if config is not None else [],
+            "trajectory": os.path.basename(trajectory_path),
+            "preprocessing": model.preprocessing,
+            "provenance": {"versions": versions(), "commit": git_commit()}}
+    with open(f"{path}.json.tmp", "w") as f:
+        json.dump(meta, f, indent=1)
+    os.replace(f"{path}.json.tmp", f"{path}.json")
+    state = {k: v.detach().cpu().contiguous() for k, v in model.weights_state_dict().items()}
+    save_file(state, f"{path}.tmp", metadata=safetensors_metadata(meta))
     os.replace(f"{path}.tmp", path)
 
 
