@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from dynpim.nn import DynamicNet
+from dynpim.nn.precision import bank_key
 
 from .controller import Budget, Controller, Decision
 from .table import OperatingPoint, OperatingTable
@@ -36,8 +37,12 @@ class DynamicRuntime:
             except ValueError as e:
                 raise ValueError(f"operating table point {i} ({p.label}) does not fit model "
                                  f"{model.name!r}: {e}") from None
-        banked = {c.key for c in model.banked_configs()}
-        missing = [c.key for c in table.configs() if c.key not in banked]
+        missing = []
+        for bits in dict.fromkeys(p.bits for p in table):
+            banked = {c.key for c in model.banked_configs(bits)}
+            missing += [bank_key(p.config.key, bits) for p in table
+                        if p.bits == bits and p.config.key not in banked]
+        missing = list(dict.fromkeys(missing))
         if missing:
             raise ValueError(
                 f"model {model.name!r} has no BN statistics banked for {len(missing)} table "
@@ -52,7 +57,7 @@ class DynamicRuntime:
         self.budget = Budget()
         self.switches = 0
         self.current: OperatingPoint = self.controller.decide(self.budget).point
-        model.set_subnet(self.current.config)
+        self._apply(self.current)
 
     def set_budget(self, power_w: float | None = None, deadline_s: float | None = None,
                    energy_j: float | None = None, min_accuracy: float | None = None,
@@ -73,9 +78,14 @@ class DynamicRuntime:
             raise ValueError(f"point {point.label} is not in the operating table")
         self._use(point)
 
+    def _apply(self, point: OperatingPoint) -> None:
+        """Width and precision of ``point`` (both O(1))."""
+        self.model.set_precision(point.bits)
+        self.model.set_subnet(point.config)
+
     def _use(self, point: OperatingPoint) -> None:
         if point is not self.current and point != self.current:
-            self.model.set_subnet(point.config)
+            self._apply(point)
             self.current = point
             self.switches += 1
 
@@ -84,7 +94,7 @@ class DynamicRuntime:
         self.controller.observe(latency_s, power_w, self.current, self.budget)
 
     def __call__(self, x: Tensor) -> Tensor:
-        self.model.set_subnet(self.current.config)  # O(1); guards against outside changes
+        self._apply(self.current)  # O(1); guards against outside changes
         if self.no_grad:
             with torch.no_grad():
                 return self.model(x)
@@ -92,6 +102,7 @@ class DynamicRuntime:
 
     def info(self) -> dict[str, Any]:
         p = self.current
-        return {"point": p.label, "config": p.config.key, "active_subarrays": p.active_subarrays,
+        return {"point": p.label, "config": p.config.key, "bits": p.bits,
+                "active_subarrays": p.active_subarrays,
                 "accuracy": p.accuracy, "latency_s": p.latency_s, "energy_j": p.energy_j,
                 "avg_power_w": p.avg_power_w, "switches": self.switches}

@@ -17,6 +17,7 @@ from typing import Any
 
 from dynpim.errors import is_integer, is_real
 from dynpim.nn import SubnetConfig
+from dynpim.nn.precision import bank_key
 
 SCHEMA = "dynpim.operating_table/1"
 
@@ -55,6 +56,7 @@ class OperatingPoint:
     macs: int | None = None
     label: str = ""
     test_accuracy: float | None = None
+    bits: tuple[int, int] | None = None  # (wbits, abits) run-time precision; None: stored
     where: str = field(default="operating point", compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -90,13 +92,19 @@ class OperatingPoint:
             raise ValueError(f"{w}: field 'macs' must be an int >= 0, got {self.macs!r}")
         if self.macs is not None:
             object.__setattr__(self, "macs", int(self.macs))
+        if self.bits is not None:
+            b = tuple(self.bits)
+            if len(b) != 2 or not all(is_integer(v) and 1 <= v <= 16 for v in b):
+                raise ValueError(f"{w}: field 'bits' must be [wbits, abits] in 1..16, got "
+                                 f"{self.bits!r}")
+            object.__setattr__(self, "bits", (int(b[0]), int(b[1])))
         if not self.label:
-            object.__setattr__(self, "label", f"{self.config.key}@{self.active_subarrays}")
+            object.__setattr__(self, "label", self.key)
 
     @property
     def key(self) -> str:
-        """Unique identity in a table: ``"<config key>@<active sub-arrays>"``."""
-        return f"{self.config.key}@{self.active_subarrays}"
+        """Unique identity in a table: ``"<config key>[-w<W>a<A>]@<active sub-arrays>"``."""
+        return f"{bank_key(self.config.key, self.bits)}@{self.active_subarrays}"
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -115,6 +123,8 @@ class OperatingPoint:
             d["label"] = self.label
         if self.test_accuracy is not None:
             d["test_accuracy"] = self.test_accuracy
+        if self.bits is not None:
+            d["bits"] = list(self.bits)
         return d
 
     @classmethod
@@ -130,7 +140,8 @@ class OperatingPoint:
             raise ValueError(f"{where}: field 'config': {e}") from None
         return cls(cfg, d["active_subarrays"], d["accuracy"], d["latency_s"], d["energy_j"],
                    d["avg_power_w"], d.get("peak_power_w"), d.get("macs"),
-                   str(d.get("label", "")), d.get("test_accuracy"), where=where)
+                   str(d.get("label", "")), d.get("test_accuracy"),
+                   None if d.get("bits") is None else tuple(d["bits"]), where=where)
 
 
 def _dominates(a: OperatingPoint, b: OperatingPoint) -> bool:

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from dynpim.data import iterate_batches
 from dynpim.nn import DynamicBatchNorm2d, DynamicNet, SubnetConfig, calibrate_bn
+from dynpim.nn.precision import bank_key
 from dynpim.train import evaluate
 
 
@@ -33,11 +34,17 @@ class Evaluator(Protocol):
                  parent: SubnetConfig | None = None) -> list[float]: ...
 
 
+def _key(model: DynamicNet, cfg: SubnetConfig) -> str:
+    """BN bank key of ``cfg`` at the model's active precision."""
+    return bank_key(cfg.key, model._state.bits)
+
+
 def drop_bn_stats(model: DynamicNet, cfg: SubnetConfig) -> None:
-    """Forget the banked BN statistics of ``cfg`` (candidates are not kept)."""
+    """Forget the banked BN statistics of ``cfg`` at the active precision (candidates are not
+    kept)."""
     for _, m in model.dynamic_layers():
         if isinstance(m, DynamicBatchNorm2d):
-            m.bank.pop(cfg.key, None)
+            m.bank.pop(_key(model, cfg), None)
 
 
 class _Replay(nn.Module):
@@ -103,7 +110,7 @@ class HoldoutEvaluator:
                  parent: SubnetConfig | None = None) -> list[float]:
         configs = [model.validate(c) for c in configs]
         body = model.body
-        banked = {c.key for c in model.banked_configs()}
+        banked = {c.key for c in model.banked_configs(model._state.bits)}
         saved = {c.key: _bank_entries(model, c) for c in [*configs, *([parent] if parent else [])]
                  if c.key in banked}
         try:
@@ -163,5 +170,6 @@ class HoldoutEvaluator:
 
 
 def _bank_entries(model: DynamicNet, cfg: SubnetConfig) -> list:
-    return [(m, cfg.key, m.bank[cfg.key]) for _, m in model.dynamic_layers()
-            if isinstance(m, DynamicBatchNorm2d) and cfg.key in m.bank]
+    key = _key(model, cfg)
+    return [(m, key, m.bank[key]) for _, m in model.dynamic_layers()
+            if isinstance(m, DynamicBatchNorm2d) and key in m.bank]

@@ -50,6 +50,7 @@ def build_operating_table(
     meta: dict[str, Any] | None = None,
     split: str = "validation",
     report: Evaluator | None = None,
+    precisions: Sequence[tuple[int, int] | None] = (None,),
 ) -> OperatingTable:
     """Evaluate ``configs`` once with ``evaluate`` (which must read the ``split`` named here;
     only "validation" is accepted, since the table selects; it leaves the BN statistics banked
@@ -59,7 +60,11 @@ def build_operating_table(
     config adds nothing and is dropped (fewer powered sub-arrays, same figures).
 
     ``report``: an evaluator on the test split; its accuracies are attached to the points as
-    ``test_accuracy`` (reporting only; they play no part in the Pareto filter)."""
+    ``test_accuracy`` (reporting only; they play no part in the Pareto filter).
+
+    ``precisions``: run-time precisions ``(wbits, abits)`` of the model to include (``None``:
+    the stored one); every (config, precision, level) is evaluated and costed, and the Pareto
+    filter works over the joint space."""
     from dynpim import pim
 
     split = selection_split(split, option="split")
@@ -67,17 +72,24 @@ def build_operating_table(
         raise ValueError("operating table needs at least one config")
     configs = list(dict.fromkeys(model.validate(c) for c in configs))
     size = tuple(input_size or model.input_size)
-    accs = evaluate(model, configs)
-    tests: list[float | None] = list(report(model, configs)) if report else [None] * len(configs)
     points = []
-    for level in levels:
-        r = pim.estimate_many(model, configs, hw, input_size=size, active_subarrays=int(level))
-        for i, cfg in enumerate(configs):
-            avg, peak = float(r["avg_power_w"][i]), float(r["peak_power_w"][i])
-            points.append(OperatingPoint(
-                cfg, int(level), float(accs[i]), float(r["latency_s"][i]),
-                float(r["energy_j"][i]), avg, max(avg, peak), int(np.asarray(r["macs"])[i]),
-                test_accuracy=None if tests[i] is None else float(tests[i])))
+    for bits in precisions:
+        with model.precision(bits):
+            accs = evaluate(model, configs)
+            tests: list[float | None] = list(report(model, configs)) if report else \
+                [None] * len(configs)
+            stored = bits is None or tuple(bits) == model.stored_precision
+            for level in levels:
+                r = pim.estimate_many(model, configs, hw, input_size=size,
+                                      active_subarrays=int(level))
+                for i, cfg in enumerate(configs):
+                    avg, peak = float(r["avg_power_w"][i]), float(r["peak_power_w"][i])
+                    points.append(OperatingPoint(
+                        cfg, int(level), float(accs[i]), float(r["latency_s"][i]),
+                        float(r["energy_j"][i]), avg, max(avg, peak),
+                        int(np.asarray(r["macs"])[i]),
+                        test_accuracy=None if tests[i] is None else float(tests[i]),
+                        bits=None if stored else tuple(bits)))  # type: ignore[arg-type]
     info = {"model": model.name, "preset": getattr(hw, "name", str(hw)), "input_size": list(size),
             "active_levels": [int(v) for v in levels], **(meta or {}), "accuracy_split": split}
     if report is not None:
@@ -89,8 +101,8 @@ def build_operating_table(
 def _drop_redundant_levels(points: list[OperatingPoint]) -> list[OperatingPoint]:
     seen: set[tuple] = set()
     out = []
-    for p in sorted(points, key=lambda p: (p.config.key, p.active_subarrays)):
-        sig = (p.config.key, p.latency_s, p.energy_j, p.avg_power_w, p.peak_power_w)
+    for p in sorted(points, key=lambda p: (p.config.key, p.bits or (99, 99), p.active_subarrays)):
+        sig = (p.config.key, p.bits, p.latency_s, p.energy_j, p.avg_power_w, p.peak_power_w)
         if sig not in seen:
             seen.add(sig)
             out.append(p)

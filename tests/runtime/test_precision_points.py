@@ -1,0 +1,39 @@
+"""Operating points over (config, precision, active sub-arrays): table, JSON, runtime."""
+
+import torch
+
+from dynpim import pim
+from dynpim.models import create_model
+from dynpim.runtime import DynamicRuntime, OperatingTable
+from dynpim.search import HoldoutEvaluator, build_operating_table
+
+
+def test_table_over_precisions_and_runtime_switches_both_knobs(tmp_path):
+    torch.manual_seed(0)
+    model = create_model("lenet", in_channels=1, image_size=12, wbits=8, abits=8,
+                         precisions=[(4, 4), (2, 2)])
+    x, y = torch.randn(40, 1, 12, 12), torch.randint(0, 10, (40,))
+    model.train()
+    model(x)
+    ev = HoldoutEvaluator(x, y, [x[:20]], keep_stats=True)
+    cfgs = [model.min_config(), model.max_config()]
+    hw = pim.load_preset("sot-mram")
+    table = build_operating_table(model, cfgs, hw, ev, levels=[hw.architecture.subarrays],
+                                  input_size=(1, 12, 12), pareto=False,
+                                  precisions=[None, (4, 4), (2, 2)])
+    assert len(table) == 6 and {p.bits for p in table} == {None, (4, 4), (2, 2)}
+    low = next(p for p in table if p.bits == (2, 2) and p.config == cfgs[1])
+    top = next(p for p in table if p.bits is None and p.config == cfgs[1])
+    assert low.energy_j < top.energy_j and low.latency_s < top.latency_s
+    assert low.key.startswith(cfgs[1].key + "-w2a2@")
+    path = tmp_path / "t.json"
+    table.save(str(path))
+    again = OperatingTable.load(str(path))
+    assert [p.bits for p in again] == [p.bits for p in table]
+    rt = DynamicRuntime(model, again)
+    rt.switch_to(next(p for p in again if p.key == low.key))
+    assert model.current_precision == (2, 2) and model.current_config == cfgs[1]
+    out = rt(x[:3])
+    with torch.no_grad(), model.subnet(cfgs[1], bits=(2, 2)):
+        assert torch.equal(out, model.eval()(x[:3]))
+    assert rt.info()["bits"] == (2, 2)
