@@ -37,3 +37,20 @@ def test_table_over_precisions_and_runtime_switches_both_knobs(tmp_path):
     with torch.no_grad(), model.subnet(cfgs[1], bits=(2, 2)):
         assert torch.equal(out, model.eval()(x[:3]))
     assert rt.info()["bits"] == (2, 2)
+
+
+def test_cli_trains_and_tables_precisions(tmp_path, capsys):
+    from dynpim.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--model", "lenet", "--wbits", "4", "--abits", "4", "--precisions",
+                 "2/2", "--epochs", "1", "--max-steps", "2", "--batch-size", "32",
+                 "--calib-batches", "1", "--no-progress", "--out", str(run)]) == 0
+    out = tmp_path / "t.json"
+    assert main(["table", "--checkpoint", str(run), "--out", str(out), "--all-points",
+                 "--calib-batches", "1", "--active-levels", "512"]) == 0
+    table = OperatingTable.load(str(out))
+    assert {p.bits for p in table} == {None, (2, 2)}
+    assert main(["table", "--checkpoint", str(run), "--out", str(tmp_path / "u.json"),
+                 "--precisions", "3/3"]) == 2
+    assert "not one of the model's 4/4, 2/2" in capsys.readouterr().err

@@ -57,6 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calib-batches", type=int, default=50)
     p.add_argument("--calib-batch-size", type=int, default=128)
     p.add_argument("--all-points", action="store_true", help="keep dominated points too")
+    p.add_argument("--precisions", default="all",
+                   help="run-time precisions to include: all (every one the model was trained "
+                   "with, see dynpim train --precisions), stored, or wbits/abits pairs like "
+                   "8/8,4/4 (default: %(default)s)")
     p.add_argument("--dataset")
     p.add_argument("--data-dir")
     p.add_argument("--out", required=True, help="table JSON path")
@@ -109,9 +113,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         table = build_operating_table(
             model, cfgs, hw, evaluator, levels=levels, pareto=not args.all_points, split=split,
-            report=report, meta={"model": {"name": model.name, "args": model.args},
-                                 "checkpoint": os.path.abspath(model_dir),
-                                 "source_checkpoint": os.path.abspath(ck.path)})
+            report=report, precisions=_precisions(args.precisions, model),
+            meta={"model": {"name": model.name, "args": model.args},
+                  "checkpoint": os.path.abspath(model_dir),
+                  "source_checkpoint": os.path.abspath(ck.path)})
     parent = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(parent, exist_ok=True)
     save_checkpoint(model_dir, model, configs=table.configs(),
@@ -120,6 +125,25 @@ def run(args: argparse.Namespace) -> int:
     print(table.describe())
     print(f"wrote {args.out} ({len(table)} points) and {model_dir}")
     return 0
+
+
+def _precisions(text: str, model) -> list:
+    """``--precisions`` as a list for build_operating_table (``None``: the stored one)."""
+    from dynpim.nn.precision import parse_precisions
+
+    if text == "stored" or not model.precisions:
+        if text not in ("stored", "all"):
+            raise ValueError(f"--precisions {text!r}: the model has no run-time precisions "
+                             f"(train with dynpim train --precisions)")
+        return [None]
+    if text == "all":
+        return [None, *model.precisions[1:]]
+    wanted = parse_precisions(text)
+    for p in wanted:
+        if p not in model.precisions:
+            raise ValueError(f"--precisions: {p[0]}/{p[1]} is not one of the model's "
+                             f"{', '.join(f'{w}/{a}' for w, a in model.precisions)}")
+    return [None if p == model.stored_precision else p for p in wanted]
 
 
 def _measured(args: argparse.Namespace) -> dict | None:
