@@ -73,13 +73,16 @@ def w(tmp_path_factory) -> dict[str, str]:
     (no_model / "meta.json").write_text(json.dumps(meta))
     other = save_checkpoint(str(root / "resnet_ck"), create_model(
         "resnet20", num_classes=10, in_channels=1, image_size=8))
+    meta = json.loads((Path(run) / "checkpoint" / "meta.json").read_text())
+    narrow = save_checkpoint(str(root / "narrow_ck"), create_model(
+        "lenet", **{**meta["model"]["args"], "width_mult": 0.5}))
     (root / "file").write_text("not a directory")
     (root / "broken.yaml").write_text("epochs: [1, 2\nlr: 0.1\n")
     (root / "notes").mkdir()
     (root / "notes" / "mine.txt").write_text("my own files")
     return {"run": run, "sim": sim, "demo": str(demo), "table": str(table),
             "int64": str(root / "ck_int64"), "nan": str(root / "ck_nan"),
-            "no_model": str(no_model), "no_files": str(no_files), "other": other, "file": str(root / "file"),
+            "no_model": str(no_model), "no_files": str(no_files), "narrow": narrow, "other": other, "file": str(root / "file"),
             "yaml": str(root / "broken.yaml"), "notes": str(root / "notes"), "root": str(root)}
 
 
@@ -96,6 +99,7 @@ CASES = [  # (id, argv with {placeholders}, exit code, message on stderr)
     ("override without resume", ["train", "--override", "lr", "--out", "{root}/new1", *FAST], 2, "--override only applies with --resume"),
     ("train --out below a file", ["train", "--out", "{file}/x", *FAST], 2, "is a file, not a directory"),
     ("train --init-from another model", ["train", "--init-from", "{other}", "--out", "{root}/new2", *FAST], 2, "holds a resnet20 model, this run trains lenet"),
+    ("train --init-from a narrower lenet", ["train", "--init-from", "{narrow}", "--out", "{root}/new4", *FAST], 2, "narrow_ck: float state does not fit this model: body.0.0.weight has shape (16, 3, 5, 5), the model expects (32, 3, 5, 5)"),
     ("train --config broken YAML", ["train", "--config", "{yaml}", "--out", "{root}/new3"], 2, "broken.yaml: line 2, column 3: not valid YAML (expected ',' or ']', but got ':')"),
     ("simulate into a demo run", [*SIM, *GEN, "--out", "{demo}"], 2, "holds a demo run; dynpim simulate does not write into it"),
     ("simulate over a simulate run", [*SIM, *GEN, "--out", "{sim}"], 2, "holds a simulate run already; pass --overwrite to replace it"),

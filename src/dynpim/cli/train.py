@@ -220,7 +220,14 @@ def run(args: argparse.Namespace) -> int:
         record_override(cfg.out, changes, cfg.to_dict(), option="--override")
         print("resuming with overrides: " + ", ".join(
             f"{k} {o!r} -> {n!r}" for k, (o, n) in changes.items()))
-    res = train(cfg, resume=args.resume, log=lambda line: print(line, flush=True))
+    try:
+        res = train(cfg, resume=args.resume, log=lambda line: print(line, flush=True))
+    except ValueError as e:  # the weights of --init-from do not fit: name the file
+        if cfg.init_from and str(e).startswith("float state does not fit"):
+            from dynpim.errors import CheckpointError
+
+            raise CheckpointError(f"--init-from {cfg.init_from}: {e}") from None
+        raise
     if res.checkpoint:
         print(f"checkpoint: {res.checkpoint}")
     return 0
