@@ -61,3 +61,18 @@ def test_cli_reports_inferences_over_the_cap(tmp_path, table, capsys):
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["inferences_over_cap"] == s["requests_served"] > 0
     assert f"| {s['inferences_over_cap']}/{s['requests_served']} |" in text
+
+
+def test_simulate_overwrite_replaces_only_its_own_files(tmp_path, table):
+    tpath, out = tmp_path / "t.json", tmp_path / "o"
+    table.save(tpath)
+    base = ["runtime", "simulate", "--table", str(tpath), "--generate",
+            "ramp:duration_s=1,rate_hz=20", "--no-plots", "--out", str(out)]
+    assert main([*base, "--policy", "all"]) == 0
+    (out / "notes.txt").write_text("mine")
+    assert main(base) == 2  # an existing simulate run needs --overwrite
+    assert main([*base, "--overwrite"]) == 0
+    assert not (out / "budget").exists() and (out / "summary.json").is_file()
+    assert (out / "notes.txt").read_text() == "mine"
+    rec = json.loads((out / "dynpim-run.json").read_text())
+    assert rec["kind"] == "simulate" and rec["config"]["policy"] == "budget"

@@ -79,6 +79,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.set_defaults(func=run_trace)
 
 
+SIMULATE_OUTPUTS = ("timeline.csv", "windows.csv", "decisions.csv", "summary.json",
+                    "timeline.png", "comparison.json", "comparison.png")
+
+
+def _remove_simulate_outputs(out: str) -> None:
+    """The files a simulate run wrote into ``out`` (and its per-policy folders)."""
+    for d in (out, *(os.path.join(out, pol) for pol in ("budget", "feedback"))):
+        for name in SIMULATE_OUTPUTS:
+            if os.path.isfile(os.path.join(d, name)):
+                os.remove(os.path.join(d, name))
+        if d != out and os.path.isdir(d) and not os.listdir(d):
+            os.rmdir(d)
+
+
 CONTROLLER_OPTIONS = ("min_dwell_s", "margin", "cap_mode", "miss_target", "switch_energy_j",
                       "switch_latency_s")
 
@@ -98,7 +112,8 @@ def run_trace(args: argparse.Namespace) -> int:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    check_run_dir(args.out, "simulate", overwrite=args.overwrite, resume_option=None)
+    previous = check_run_dir(args.out, "simulate", overwrite=args.overwrite,
+                             resume_option=None)
     table = OperatingTable.load(args.table)
     trace = Trace.load_csv(args.trace) if args.trace else parse_spec(args.generate)
     policies = ("budget", "feedback") if args.policy == "all" else (args.policy,)
@@ -115,6 +130,8 @@ def run_simulate(args: argparse.Namespace) -> int:
                                         "actual_power_scale", "deadline_s", "window_s",
                                         "min_accuracy")})
     arrival_times(trace, args.arrivals, args.seed)  # the trace's size is within bounds
+    if previous is not None:  # --overwrite: what a simulate run wrote, nothing else
+        _remove_simulate_outputs(args.out)
     claim_run_dir(args.out, "simulate", {"table": os.path.abspath(args.table),
                                          "trace": args.trace or args.generate,
                                          "policy": args.policy, **kw},
