@@ -63,7 +63,18 @@ class DistContext:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [device.index] if device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
+        # run-time precisions: each precision has its own activation clips, so the last pass
+        # of a step may leave some parameters unused; DDP then reduces their accumulated
+        # gradients as they are
+        unused = len(getattr(model, "precisions", ()) or ()) > 1
+        import inspect
+
+        # buffers synced once at init, not before every forward (newer torch renamed it)
+        sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in
+                inspect.signature(DistributedDataParallel.__init__).parameters
+                else {"broadcast_buffers": False})
+        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=unused,
+                                       **sync)
 
     def all_true(self, flag: bool) -> bool:
         """True on every rank only if ``flag`` is true on every rank."""
