@@ -162,10 +162,13 @@ def main() -> None:
             runs[f"dedicated_w{w}a{ab}"] = train_one(a, cfg, splits, seed, f"dedicated_w{w}a{ab}")
         per_seed[seed] = runs
     result = summarise(per_seed)
+    out = a.out
+    if a.quick and out is None:  # never where the real result goes, committed or not
+        out = os.path.join(HERE, "..", "runs", "benchmarks", "precision_fmnist_quick.json")
     write_result("precision_fmnist", {**result, "seeds": seeds, "settings": base.to_dict(),
                                       "accuracy_split": {"selection (fronts)": "validation",
                                                          "reported": "test"}},
-                 markdown=markdown(result), path=a.out, quick=a.quick)
+                 markdown=markdown(result), path=out, quick=a.quick)
     print(markdown(result))
 
 
