@@ -168,3 +168,31 @@ def test_training_survives_two_crashes_at_every_step(reference, synth, tmp_path,
     assert [r.get("epoch") for r in lines[:-1]] == [1, 2] and lines[-1]["final"] is True
     assert [r["step"] for r in lines[:-1]] == [r["step"] for r in ref_history] == [7, 14]
     assert sorted(n for n in os.listdir(cfg.out) if n.startswith("checkpoint")) == ["checkpoint"]
+
+
+def test_crash_while_validating_an_epoch_keeps_its_line(reference, synth, tmp_path,
+                                                        monkeypatch) -> None:
+    """A kill -9 run (90 kills, checkpoint every step) lost epoch 1's metrics line: a step
+    checkpoint at the end of the epoch lacked the epoch's record, and a crash during the
+    validation that follows left only that checkpoint."""
+    from dynpim.train import Trainer
+
+    cfg_of, ref_weights, _ = reference
+    cfg = cfg_of(str(tmp_path / "run")).replace(checkpoint_every=1)
+    real = Trainer.validate
+    calls = []
+
+    def crash_once(self):
+        calls.append(self.step)
+        if len(calls) == 1:
+            raise Crash("validate")
+        return real(self)
+
+    monkeypatch.setattr(Trainer, "validate", crash_once)
+    with pytest.raises(Crash):
+        train(cfg, splits=synth)
+    assert load_checkpoint(cfg.out).step == 6  # the last step checkpoint before the epoch end
+    res = train(cfg, splits=synth, resume=True)
+    assert all(torch.equal(ref_weights[k], v) for k, v in _weights(res.model).items())
+    lines = [json.loads(x) for x in open(os.path.join(cfg.out, "metrics.jsonl"))]
+    assert [r.get("epoch") for r in lines[:-1]] == [1, 2] and lines[-1]["final"] is True

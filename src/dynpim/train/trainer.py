@@ -331,7 +331,11 @@ class Trainer:
                 if cfg.max_steps is not None and self.step >= cfg.max_steps:
                     stopped = True
                     break
-                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                # at the end of an epoch the save after its record (below) is the checkpoint:
+                # one saved here would lack that record, and a crash during validation would
+                # then lose the epoch's line from metrics.jsonl for good
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 \
+                        and self.step % self.steps_per_epoch:
                     self.save()
             if hasattr(bar, "close"):
                 bar.close()
