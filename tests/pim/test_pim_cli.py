@@ -62,3 +62,12 @@ def test_eng_prefixes():
     assert eng(2.5e-6, "s") == "2.50 µs"
     assert eng(785.25e-6, "J") == "785 µJ"
     assert eng(0.0123, "W") == "12.3 mW"
+
+
+def test_cli_choices_match_the_model():
+    from dynpim import pim
+    from dynpim.cli import pim as cli_pim
+
+    assert cli_pim.MAPPINGS == pim.MAPPINGS
+    assert cli_pim.DEFAULT_MAPPING == pim.DEFAULT_MAPPING
+    assert cli_pim.DEFAULT_PRESET == pim.DEFAULT_PRESET

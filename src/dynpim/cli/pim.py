@@ -5,10 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from typing import TYPE_CHECKING
 
-from dynpim import pim
-from dynpim.models import create_model
-from dynpim.nn import SubnetConfig, load_configs
+if TYPE_CHECKING:
+    from dynpim.pim import PimResult
+
+# Option choices, spelled here so that `dynpim --help` does not import torch (the registration
+# of every sub-command runs on each start); tests/pim/test_pim_cli.py checks them against
+# dynpim.pim's constants.
+MAPPINGS = ("pixel", "channel")
+DEFAULT_MAPPING = "pixel"
+DEFAULT_PRESET = "sot-mram"
 
 _PREFIXES = [(1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"),
              (1e-9, "n"), (1e-12, "p"), (1e-15, "f")]
@@ -44,9 +51,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _estimate_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     """The options of an estimate, on ``dynpim pim`` and on ``dynpim pim estimate`` (there
     with suppressed defaults, so options given before the sub-command are kept)."""
-    from dynpim.pim.dataflow import DEFAULT_MAPPING, MAPPINGS
-    from dynpim.pim.presets import DEFAULT_PRESET
-
     def a(*flags: str, group=None, **kw) -> None:
         if suppress:
             kw["default"] = argparse.SUPPRESS
@@ -96,7 +100,9 @@ def _input_size(args) -> tuple[int, int, int] | None:
     return size
 
 
-def _configs(args, model) -> list[SubnetConfig]:
+def _configs(args, model) -> list:
+    from dynpim.nn import SubnetConfig, load_configs
+
     if args.config:
         with open(args.config) as f:
             try:
@@ -110,6 +116,8 @@ def _configs(args, model) -> list[SubnetConfig]:
 
 
 def _print_presets() -> None:
+    from dynpim import pim
+
     for row in pim.list_presets():
         print(f"{row['name']}: {row['technology']}")
         print(f"  {row['description']}")
@@ -119,7 +127,7 @@ def _print_presets() -> None:
             print(f"    - {s}")
 
 
-def _print_result(r: pim.PimResult, per_layer: bool, size, rate: float | None) -> None:
+def _print_result(r: PimResult, per_layer: bool, size, rate: float | None) -> None:
     first = r.layers[0]
     print(f"config {'-'.join(map(str, r.config))}  input {'x'.join(map(str, size))}  on "
           f"{r.preset}  W{r.wbits}/A{r.abits} (first layer reads {first.abits}-bit input), "
@@ -160,6 +168,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.model:
         raise ValueError("--model is required (e.g. --model resnet20), or use `dynpim pim presets`")
+    from dynpim import pim
+    from dynpim.models import create_model
+
     if args.json:
         from dynpim.rundir import check_output_file
 
