@@ -62,16 +62,6 @@ def split_bank_key(key: str) -> tuple[tuple[int, ...], Precision | None]:
     return tuple(int(p) for p in parts), bits
 
 
-class _FloorSTE(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:  # noqa: D102
-        return torch.floor(x)
-
-    @staticmethod
-    def backward(ctx, g: Tensor) -> Tensor:  # noqa: D102
-        return g
-
-
 def truncate_codes(codes: Tensor, stored_bits: int, active_bits: int) -> Tensor:
     """The top ``active_bits`` bit-planes of two's-complement ``stored_bits`` codes, as codes:
     ``floor(codes / 2**(stored - active))`` (straight-through gradient)."""
@@ -81,4 +71,4 @@ def truncate_codes(codes: Tensor, stored_bits: int, active_bits: int) -> Tensor:
     if shift == 0:
         return codes
     x = codes / float(1 << shift)
-    return _FloorSTE.apply(x) if x.requires_grad else torch.floor(x)
+    return x - (x - torch.floor(x)).detach()  # floor forward, identity gradient
