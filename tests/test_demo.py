@@ -27,6 +27,13 @@ def test_demo_writes_every_stage(run):
         assert (out / "report" / f"{png}.png").stat().st_size > 10_000
     html = (out / "report" / "index.html").read_text()
     assert html.count("data:image/png;base64,") == 4 and "Operating table" in html
+    assert html.count("<figcaption>") == 4  # a caption under every figure
+    # the best static point's row and the columns that chose it are highlighted
+    best = json.loads((out / "runtime.json").read_text())["best_static"]["name"]
+    assert html.count('<tr class="mark-row">') == 1
+    row = html.split('<tr class="mark-row">')[1].split("</tr>")[0]
+    assert best in row and row.count('class="mark-col"') == 2
+    assert html.index("<ul><li>") < html.index("<h2>")  # the headline list comes first
     ev = json.loads((out / "evaluation.json").read_text())
     fams = {p["family"] for p in ev["points"]}
     assert fams == {"uniform", "nonuniform"}

@@ -28,15 +28,24 @@ def _load(run_dir: Path, name: str) -> Any:
     return json.loads(path.read_text())
 
 
-def _img(path: Path, alt: str) -> str:
+def _img(path: Path, alt: str, caption: str = "") -> str:
+    """The PNG inlined, with its caption under it."""
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    img = f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    return f"<figure>{img}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
-                   for r in rows)
+def _table(header: list[str], rows: list[list[Any]], *, mark_rows: set[int] = frozenset(),
+           mark_cols: set[int] = frozenset()) -> str:
+    """An HTML table; rows in ``mark_rows`` and columns in ``mark_cols`` are highlighted."""
+    def cls(row: bool, col: bool) -> str:
+        names = [n for n, on in (("mark-row", row), ("mark-col", col)) if on]
+        return f' class="{" ".join(names)}"' if names else ""
+    head = "".join(f"<th{cls(False, j in mark_cols)}>{html.escape(h)}</th>"
+                   for j, h in enumerate(header))
+    body = "".join(f"<tr{cls(i in mark_rows, False)}>" + "".join(
+        f"<td{cls(False, j in mark_cols)}>{html.escape(str(c))}</td>" for j, c in enumerate(r))
+        + "</tr>" for i, r in enumerate(rows))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -48,7 +57,9 @@ CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;
 img{max-width:100%;border:1px solid #ddd;margin:.5em 0;}
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0;}
 td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right;}
-th{background:#f3f3f3;} code{background:#f6f6f6;padding:0 .2em;}"""
+th{background:#f3f3f3;} code{background:#f6f6f6;padding:0 .2em;}
+figure{margin:1em 0;} figcaption{color:#444;font-size:.9em;max-width:60em;}
+tr.mark-row td{background:#fff6cc;font-weight:600;} th.mark-col{background:#ffe58a;}"""
 
 
 def render_report(run_dir: str | Path) -> Path:
@@ -83,10 +94,15 @@ def render_report(run_dir: str | Path) -> Path:
                 _fmt(p["accuracy"], 100, 4), _fmt(p["latency_s"], 1e6), _fmt(p["energy_j"], 1e6),
                 _fmt(p["avg_power_w"], 1e3), _fmt(p.get("peak_power_w"), 1e3)]
                for i, p in enumerate(table["points"])]
-    cmp_rows = [[r["name"], _fmt(r.get("mean_accuracy_served"), 100, 4),
-                 r.get("served", "—"), r.get("deadline_misses", "—"),
-                 r.get("cap_violation_windows", "—"), _fmt(r.get("energy_j"), 1e3),
-                 r.get("switches", "—")] for r in rt.get("comparison", [])]
+    comparison = rt.get("comparison", [])
+    cmp_rows = [[r["name"], r.get("inferences_over_cap", "—"),
+                 _fmt(r.get("effective_accuracy"), 100, 4),
+                 _fmt(r.get("effective_accuracy_test"), 100, 4),
+                 _fmt(r.get("mean_accuracy_served"), 100, 4), r.get("served", "—"),
+                 r.get("deadline_misses", "—"), r.get("cap_violation_windows", "—"),
+                 _fmt(r.get("energy_j"), 1e3), r.get("switches", "—")] for r in comparison]
+    best_name = (rt.get("best_static") or {}).get("name")
+    best_rows = {i for i, r in enumerate(comparison) if r["name"] == best_name}
     headline = "".join(f"<li>{html.escape(k)}: {html.escape(str(v))}</li>"
                        for k, v in summary.get("headline", {}).items())
     page = f"""<!doctype html><html><head><meta charset="utf-8">
@@ -96,17 +112,34 @@ def render_report(run_dir: str | Path) -> Path:
 {html.escape(summary.get('what', ''))}</p>
 <ul>{headline}</ul>
 <h2>Accuracy vs cost: uniform vs non-uniform sub-nets</h2>
-{_img(figs['accuracy_vs_cost.png'], 'accuracy vs cost')}
+{_img(figs['accuracy_vs_cost.png'], 'accuracy vs cost',
+      'Test top-1 of every evaluated sub-net against its modelled PIM latency and energy per '
+      'image: uniform widths and the searched non-uniform configs. Up and to the left is '
+      'better.')}
 {_table(['family', 'label', 'widths per slot', 'top-1 float (%)', 'top-1 quantized (%)',
          'MACs (M)', 'PIM latency (µs)', 'PIM energy (µJ)'], ev_rows)}
 <h2>Where the energy and time go (SOT-MRAM PIM, per layer)</h2>
-{_img(figs['layer_breakdown.png'], 'per-layer breakdown')}
+{_img(figs['layer_breakdown.png'], 'per-layer breakdown',
+      'Energy of each conv/linear layer by component (sense: every column of each sensed row; '
+      'row: decoder and word line per row activation; write, compute, buffer, bus, leakage, '
+      'static, wake-up) and its latency, for the largest and the smallest sub-net.')}
 <h2>Power vs latency: the active-sub-array knob</h2>
-{_img(figs['power_latency_knob.png'], 'power latency knob')}
+{_img(figs['power_latency_knob.png'], 'power latency knob',
+      'The active-sub-array knob is a power cap that throttles: fewer powered sub-arrays lower '
+      'the power while computing (left) and lengthen the inference; the energy per inference '
+      '(right) rises slightly (static energy over the longer run, activations sent again). '
+      'Labels: powered sub-arrays.')}
 <h2>Run-time tuning on a changing power cap</h2>
-{_img(figs['runtime_trace.png'], 'runtime trace')}
-{_table(['policy / static point', 'mean accuracy served (%)', 'served', 'deadline misses',
-         'cap-violation windows', 'energy (mJ)', 'switches'], cmp_rows)}
+{_img(figs['runtime_trace.png'], 'runtime trace',
+      'The power cap over time, the power drawn, the sub-net served and its accuracy, for the '
+      'run-time policy and the best static operating point.')}
+<p>The best static point (highlighted row) is the one with the fewest inferences over the cap,
+then the highest effective accuracy on the validation split (highlighted columns); test
+accuracies are reported only.</p>
+{_table(['policy / static point', 'inferences over the cap', 'effective accuracy, validation (%)',
+         'effective accuracy, test (%)', 'mean accuracy served (%)', 'served',
+         'deadline misses', 'cap-violation windows', 'energy (mJ)', 'switches'], cmp_rows,
+        mark_rows=best_rows, mark_cols={1, 2})}
 <h2>Operating table</h2>
 {_table(['#', 'widths per slot', 'active sub-arrays', 'accuracy (%)', 'latency (µs)',
          'energy (µJ)', 'avg power (mW)', 'peak power (mW)'], tb_rows)}
