@@ -137,12 +137,12 @@ def test_bad_input_gets_one_line(w, capsys, argv, rc, message) -> None:
 
 
 def test_internal_error_is_one_line_and_debug_shows_it(w, capsys, monkeypatch) -> None:
-    import dynpim.cli.runtime as rt
+    from dynpim.runtime import OperatingTable
 
     def boom(*a, **k):
         raise KeyError("surprise")
 
-    monkeypatch.setattr(rt.OperatingTable, "load", boom)
+    monkeypatch.setattr(OperatingTable, "load", boom)
     argv = ["runtime", "show", "--table", w["table"]]
     assert main(argv) == 1
     err = capsys.readouterr().err

@@ -54,3 +54,19 @@ def test_cli_trains_and_tables_precisions(tmp_path, capsys):
     assert main(["table", "--checkpoint", str(run), "--out", str(tmp_path / "u.json"),
                  "--precisions", "3/3"]) == 2
     assert "not one of the model's 4/4, 2/2" in capsys.readouterr().err
+
+
+def test_cli_defaults_match_the_controller_and_help_needs_no_torch():
+    import subprocess
+    import sys
+
+    from dynpim.cli import runtime as cli_runtime
+    from dynpim.runtime import controller
+
+    assert cli_runtime.DEFAULT_MARGIN == controller.DEFAULT_MARGIN
+    assert cli_runtime.DEFAULT_MIN_DWELL_S == controller.DEFAULT_MIN_DWELL_S
+    code = ("import sys; from dynpim.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"  # registration imports no torch

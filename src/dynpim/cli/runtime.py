@@ -8,17 +8,11 @@ import json
 import os
 
 from dynpim.rundir import check_output_file, check_run_dir, claim_run_dir
-from dynpim.runtime import Controller, OperatingTable, Trace, parse_spec
-from dynpim.runtime.controller import DEFAULT_MARGIN, DEFAULT_MIN_DWELL_S
-from dynpim.runtime.simulator import (
-    REQUEST_COLUMNS,
-    arrival_times,
-    best_static,
-    check_options,
-    compare,
-    comparison_markdown,
-    simulate,
-)
+
+# Hysteresis defaults, spelled here so that `dynpim --help` does not import torch (every
+# sub-command registers on each start); tests/cli check them against dynpim.runtime.controller.
+DEFAULT_MIN_DWELL_S = 0.1
+DEFAULT_MARGIN = 0.05
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -98,12 +92,16 @@ CONTROLLER_OPTIONS = ("min_dwell_s", "margin", "cap_mode", "miss_target", "switc
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from dynpim.runtime import OperatingTable
+
     table = OperatingTable.load(args.table)
     print(json.dumps(table.summary(), indent=1) if args.json else table.describe())
     return 0
 
 
 def run_trace(args: argparse.Namespace) -> int:
+    from dynpim.runtime import parse_spec
+
     check_output_file(args.out, overwrite=args.overwrite)
     trace = parse_spec(args.spec)
     trace.save_csv(args.out)
@@ -112,6 +110,17 @@ def run_trace(args: argparse.Namespace) -> int:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
+    from dynpim.runtime import Controller, OperatingTable, Trace, parse_spec
+    from dynpim.runtime.simulator import (
+        REQUEST_COLUMNS,
+        arrival_times,
+        best_static,
+        check_options,
+        compare,
+        comparison_markdown,
+        simulate,
+    )
+
     previous = check_run_dir(args.out, "simulate", overwrite=args.overwrite,
                              resume_option=None)
     table = OperatingTable.load(args.table)
