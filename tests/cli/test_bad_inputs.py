@@ -120,6 +120,9 @@ CASES = [  # (id, argv with {placeholders}, exit code, message on stderr)
     ("search into a train run", ["search", "--checkpoint", "{run}", "--out", "{run}"], 2, "holds a train run; dynpim search does not write into it"),
     ("search into a demo's folder", ["search", "--checkpoint", "{run}", "--out", "{demo}/search"], 2, "is inside the demo run"),
     ("pim --json below a file", ["pim", "--model", "lenet", "--json", "{file}/p.json"], 2, "is a file, not a directory"),
+    ("table --out below a file", ["table", "--checkpoint", "{run}", "--out", "{file}/t.json"], 2, "is a file, not a directory"),
+    ("table --out a directory", ["table", "--checkpoint", "{run}", "--out", "{notes}"], 2, "is a directory; give a file path"),
+    ("table over an existing table", ["table", "--checkpoint", "{run}", "--out", "{table}"], 2, "exists; pass --overwrite to replace it"),
     ("demo --bits 0", ["demo", "--bits", "0", "--out", "{root}/d1"], 2, "--bits must be 1..8"),
     ("demo --bits 32", ["demo", "--bits", "32", "--out", "{root}/d2"], 2, "--bits must be 1..8"),
 ]

@@ -63,9 +63,31 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "8/8,4/4 (default: %(default)s)")
     p.add_argument("--dataset")
     p.add_argument("--data-dir")
-    p.add_argument("--out", required=True, help="table JSON path")
+    p.add_argument("--out", required=True, help="table JSON path (its model checkpoint goes "
+                   "beside it, <stem>.model/)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out table and its <stem>.model checkpoint")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
+
+
+def check_table_outputs(out: str, *, overwrite: bool) -> None:
+    """Before any work (issue 20): ``out`` can be written as a file (not a directory, its
+    folder writable), is no existing table unless ``overwrite``, and ``<stem>.model`` is
+    nothing but a table's checkpoint."""
+    from dynpim.errors import RunDirError
+    from dynpim.rundir import check_output_file, read_run
+
+    check_output_file(out, overwrite=overwrite)
+    model_dir = f"{os.path.splitext(out)[0]}.model"
+    if os.path.exists(model_dir):
+        if not os.path.isdir(model_dir) or read_run(model_dir) is not None or not (
+                os.path.isfile(os.path.join(model_dir, "meta.json"))):
+            raise RunDirError(f"--out {out}: {model_dir} exists and is not a table's model "
+                              f"checkpoint; choose another --out")
+        if not overwrite:
+            raise RunDirError(f"--out {out}: {model_dir} exists; pass --overwrite to replace "
+                              f"the table and its checkpoint")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from dynpim.search import HoldoutEvaluator, active_levels, build_operating_table
     from dynpim.train import calibration_batches, save_checkpoint
 
+    check_table_outputs(args.out, overwrite=args.overwrite)
     split = selection_split(args.split, option="--split")
     if args.calib_batches < 1 or args.calib_batch_size < 1:
         raise ValueError("--calib-batches and --calib-batch-size must be >= 1")
@@ -121,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     os.makedirs(parent, exist_ok=True)
     save_checkpoint(model_dir, model, configs=table.configs(),
                     extra={"train_config": ck.meta.get("train_config", {})})
+    table.meta["run"] = {"kind": "table", "config": {k: v for k, v in vars(args).items()
+                                                     if k != "func"}}
     table.save(args.out)
     print(table.describe())
     print(f"wrote {args.out} ({len(table)} points) and {model_dir}")
