@@ -201,6 +201,17 @@ def write_result(name: str, data: dict[str, Any], *, markdown: str = "",
     return path
 
 
+def seed_list(s: str) -> list[int]:
+    """``"0,1,2"`` -> ``[0, 1, 2]`` (distinct, at least one)."""
+    try:
+        out = [int(v) for v in s.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {s!r}") from None
+    if not out or len(set(out)) != len(out):
+        raise argparse.ArgumentTypeError(f"expected distinct seeds, got {s!r}")
+    return out
+
+
 def md_table(header: list[str], rows: list[list[Any]]) -> str:
     """A Markdown table."""
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -51,7 +51,13 @@ from dynpim.train import TrainConfig, train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _common import add_provenance_args, part_stamp, start_run, write_result  # noqa: E402
+from _common import (  # noqa: E402
+    add_provenance_args,
+    part_stamp,
+    seed_list,
+    start_run,
+    write_result,
+)
 
 TARGET_GAP = -0.3   # points: dynamic minus individual, every width, on the means (issue 16)
 TARGET_FULL = 93.0  # % test top-1 of the full-width dynamic network, on the mean
@@ -103,17 +109,6 @@ def parse() -> argparse.Namespace:
     if a.seeds is None:
         a.seeds = [0 if a.seed is None else a.seed]
     return a
-
-
-def seed_list(s: str) -> list[int]:
-    """``"0,1,2"`` -> ``[0, 1, 2]`` (distinct, at least one)."""
-    try:
-        out = [int(v) for v in s.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {s!r}") from None
-    if not out or len(set(out)) != len(out):
-        raise argparse.ArgumentTypeError(f"expected distinct seeds, got {s!r}")
-    return out
 
 
 def aggregate(per_seed: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:

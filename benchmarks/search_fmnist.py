@@ -59,6 +59,7 @@ from _common import (  # noqa: E402
     add_provenance_args,
     md_table,
     result_path,
+    seed_list,
     start_run,
     write_result,
 )
@@ -106,17 +107,6 @@ def parse(argv=None) -> argparse.Namespace:
     if a.seeds is None:
         a.seeds = [0 if a.seed is None else a.seed]
     return a
-
-
-def seed_list(s: str) -> list[int]:
-    """``"0,1,2"`` -> ``[0, 1, 2]`` (distinct, at least one)."""
-    try:
-        out = [int(v) for v in s.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {s!r}") from None
-    if not out or len(set(out)) != len(out):
-        raise argparse.ArgumentTypeError(f"expected distinct seeds, got {s!r}")
-    return out
 
 
 def for_seed(a: argparse.Namespace, seed: int) -> argparse.Namespace:
