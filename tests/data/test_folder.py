@@ -57,3 +57,46 @@ def test_worker_processes_decode_every_image(folder):
     loader = folder_loader(ds, 5, workers=2)
     ys = torch.cat([y for _, y in loader])
     assert ys.tolist() == [s[1] for s in ds.samples]
+
+
+def _imagenet_layout(root, classes=("a", "b"), per_class=(4, 2)):
+    rng = np.random.default_rng(1)
+    for split, n in zip(("train", "val"), per_class):
+        for c in classes:
+            (root / split / c).mkdir(parents=True)
+            for i in range(n):
+                a = rng.integers(0, 256, size=(12 + i, 10, 3), dtype=np.uint8)
+                Image.fromarray(a).save(root / split / c / f"{i}.png")
+    return root
+
+
+def test_pack_image_folder_writes_the_tensors_format(tmp_path):
+    from dynpim.data import load_dataset
+    from dynpim.data.folder import pack_image_folder
+
+    root = _imagenet_layout(tmp_path / "in")
+    counts = pack_image_folder(str(root), str(tmp_path / "packed"), image_size=8, workers=0)
+    assert counts == {"classes": 2, "train_images": 8, "test_images": 4}
+    splits = load_dataset("tensors", data_dir=str(tmp_path / "packed"), holdout=2)
+    assert splits.input_size == (3, 8, 8) and splits.num_classes == 2
+    assert len(splits.train_y) + len(splits.holdout_y) == 8 and len(splits.test_y) == 4
+    # the packed pixels are the evaluation transform's, rounded to uint8
+    from safetensors.torch import load_file
+
+    x = load_file(str(tmp_path / "packed" / "train.safetensors"))["x"]
+    ref = ImageFolder(str(root / "train"), image_size=8, mean=(0,) * 3, std=(1,) * 3)[0][0]
+    assert x.dtype == torch.uint8 and x.shape == (8, 3, 8, 8)
+    assert torch.equal(x[0], ref.mul(255).round().to(torch.uint8))
+
+
+def test_pack_image_folder_rejects_bad_layouts(tmp_path):
+    from dynpim.data.folder import pack_image_folder
+
+    root = _imagenet_layout(tmp_path / "in")
+    with pytest.raises(ValueError, match="image_size"):
+        pack_image_folder(str(root), str(tmp_path / "o"), image_size=0)
+    (root / "val" / "b").rename(root / "val" / "c")
+    with pytest.raises(ValueError, match="class folders"):
+        pack_image_folder(str(root), str(tmp_path / "o"), image_size=8, workers=0)
+    with pytest.raises(FileNotFoundError, match="no test"):
+        pack_image_folder(str(root), str(tmp_path / "o"), test_split="test")

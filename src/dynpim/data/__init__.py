@@ -49,8 +49,9 @@ def load_dataset(
     elif name == "tensors":
         from .tensors import load_tensor_folder
 
-        *parts, num_classes = load_tensor_folder(data_dir)
-        default_holdout = min(default_holdout, len(parts[1]) // 10)
+        tx, ty, vx, vy, num_classes = load_tensor_folder(data_dir)
+        parts = (tx, ty, vx, vy)
+        default_holdout = min(default_holdout, len(ty) // 10)
     else:
         from .small import load_synthetic
 
