@@ -297,10 +297,14 @@ def train_one(a: argparse.Namespace, cfg: TrainConfig, splits, seed: int, mode: 
         return done
     cfg = replace(cfg, mode=mode, width=w, out=out,
                   sampling=cfg.sampling if mode == "dynamic" else "uniform")
+    # a training killed with its session continues from its last epoch's checkpoint
+    # (bit-exact, tested in tests/train); time_s then counts this process only
+    resumed = os.path.isfile(os.path.join(out, "checkpoint", "meta.json"))
     t0 = time.perf_counter()
-    res = train(cfg, splits=splits)
+    res = train(cfg, splits=splits, resume=resumed)
     dt = time.perf_counter() - t0
     done = {"name": name, "seed": seed, "time_s": round(dt, 1), "history": res.history,
+            "resumed": resumed,
             "top1": {f"{r['ratio']:g}": r["top1_test"] for r in res.final["test"]},
             "macs": {f"{r['ratio']:g}": r["macs"] for r in res.final["test"]},
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

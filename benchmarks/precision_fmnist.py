@@ -105,13 +105,16 @@ def train_one(a, cfg: TrainConfig, splits, seed: int, name: str) -> dict:
     if os.path.exists(cache):
         with open(cache) as f:
             return json.load(f)
+    # a training killed with its session continues from its last epoch's checkpoint
+    resumed = os.path.isfile(os.path.join(out, "checkpoint", "meta.json"))
     t0 = time.perf_counter()
-    res = train(replace(cfg, seed=seed, out=out), splits=splits)
+    res = train(replace(cfg, seed=seed, out=out), splits=splits, resume=resumed)
     model = res.model
     calib = calibration_batches(splits, batch_size=256, num_batches=cfg.calib_batches)
     widths = WIDTHS if cfg.mode == "dynamic" else (cfg.width,)
     bits_list = [None, *model.precisions[1:]]
     done = {"name": name, "seed": seed, "time_s": round(time.perf_counter() - t0, 1),
+            "resumed": resumed,
             "points": evaluate_points(model, splits, widths, bits_list, calib)}
     with open(cache, "w") as f:
         json.dump(done, f)
