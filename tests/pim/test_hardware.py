@@ -37,8 +37,8 @@ def test_units_convert_to_si():
     assert convert(2, "pJ/bit/mm", "energy/bit/length", "x") == pytest.approx(2e-9)
     assert convert(True, "bool", "bool", "x") == 1.0
     amb = load_preset("dram-ambit")
-    # 3.2 nJ per KB (1024 bytes) -> per bit
-    assert amb.device.sense_energy_j_per_bit == pytest.approx(3.2e-9 / 8192)
+    # 4.330 nJ per KB (1024 bytes) -> per bit
+    assert amb.device.sense_energy_j_per_bit == pytest.approx(4.330e-9 / 8192)
     assert convert(2, "uJ", "energy", "x") == pytest.approx(2e-6)
     assert convert(1, "µs", "time", "x") == pytest.approx(1e-6)
 
