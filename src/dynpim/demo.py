@@ -33,11 +33,11 @@ from dynpim.runtime import OperatingTable, best_static, compare, generate, simul
 from dynpim.search import (
     HoldoutEvaluator,
     SearchOptions,
-    build_operating_table,
     filter_configs,
     make_cost_fn,
     progressive_search,
 )
+from dynpim.stages import build_operating_table
 from dynpim.train import TrainConfig, calibration_batches, evaluate_configs, load_checkpoint, train
 
 UNIFORM_WIDTHS = (0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
