@@ -23,7 +23,7 @@ from .progressive import (
     progressive_search,
 )
 from .ranking import RANKINGS, NoiseInjection, apply_ranking, rank_channels, train_with_noise
-from .trajectory import read_trajectory
+from .trajectory import SearchStep, read_trajectory
 
 __all__ = [
     "COST_KEYS",
@@ -35,6 +35,7 @@ __all__ = [
     "HoldoutEvaluator",
     "NoiseInjection",
     "SearchOptions",
+    "SearchStep",
     "apply_ranking",
     "candidates",
     "check_granularity",
