@@ -105,7 +105,11 @@ def test_search_with_noise_ranking(trained, tmp_path):
 
 
 def test_auto_ranking():
-    from dynpim.cli.search import resolve_ranking
+    from dynpim.cli.search import RECIPE_NAMES
+    from dynpim.stages.recipes import RECIPES
+    from dynpim.stages.search import resolve_ranking
+
+    assert RECIPE_NAMES == tuple(RECIPES)  # the CLI spells them without importing torch
 
     assert resolve_ranking({"mode": "dynamic", "sampling": "uniform"}) == "none"
     assert resolve_ranking({"mode": "individual", "sampling": "uniform"}) == "l1"
