@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,8 @@ def _img(path: Path, alt: str, caption: str = "") -> str:
     return f"<figure>{img}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
-def _table(header: list[str], rows: list[list[Any]], *, mark_rows: set[int] = frozenset(),
-           mark_cols: set[int] = frozenset()) -> str:
+def _table(header: list[str], rows: list[list[Any]], *, mark_rows: AbstractSet[int] = frozenset(),
+           mark_cols: AbstractSet[int] = frozenset()) -> str:
     """An HTML table; rows in ``mark_rows`` and columns in ``mark_cols`` are highlighted."""
     def cls(row: bool, col: bool) -> str:
         names = [n for n, on in (("mark-row", row), ("mark-col", col)) if on]

@@ -151,7 +151,7 @@ def choose(objective: str, acc_cur: float, cost_cur: float, accs: list[float],
     """Index of the candidate to commit (ties: bigger saving, then lower slot index)."""
     saved = [(cost_cur - c) / cost_cur if cost_cur > 0 else 0.0 for c in costs]
     if objective == "accuracy":
-        keys = [(-a, -s, i) for i, (a, s) in enumerate(zip(accs, saved))]
+        keys: list[tuple[float, ...]] = [(-a, -s, i) for i, (a, s) in enumerate(zip(accs, saved))]
     else:
         keys = []
         for i, (a, s) in enumerate(zip(accs, saved)):

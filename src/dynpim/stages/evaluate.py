@@ -96,7 +96,8 @@ def _pim_rows(opts: EvalOptions, model: Any, rows: list[dict[str, Any]], splits:
     from dynpim.pim import load_preset
     from dynpim.pim.execute import evaluate_pim
 
+    x, y = splits.split(opts.split)
     with exact_float32():
         return evaluate_pim(model, [SubnetConfig([int(w) for w in r["widths"]]) for r in rows],
-                            *splits.split(opts.split), load_preset(opts.preset),
-                            flip_prob=opts.flip_prob, generator=0)
+                            x, y, load_preset(opts.preset), flip_prob=opts.flip_prob,
+                            generator=0)
