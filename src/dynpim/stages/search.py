@@ -350,3 +350,35 @@ def write_chosen(path: str, chosen: list[SearchStep], model: DynamicNet,
         json.dump(data, f, indent=1)
         f.write("\n")
     os.replace(tmp, path)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuickSearchOptions:
+    """The demo's search: accuracy objective on the whole validation split, BN calibrated on
+    ``calib_batches`` x ``calib_batch_size`` training images, the trajectory filtered to
+    ``keep`` Pareto configs spread over PIM energy. Resumes ``trajectory`` when it exists."""
+
+    trajectory: str
+    keep: int = 6
+    seed: int = 0
+    calib_batches: int = 4
+    calib_batch_size: int = 64
+    meta: dict[str, Any] | None = None
+
+
+def quick_search(model: DynamicNet, splits: Any, hw: Any, opts: QuickSearchOptions,
+                 log: Log | None = None) -> tuple[list[SearchStep], list[SubnetConfig]]:
+    """The stage: ``(steps, kept configs)``, cheapest first."""
+    from dynpim.search import filter_configs
+
+    calib = calibration_batches(splits, batch_size=opts.calib_batch_size,
+                                num_batches=opts.calib_batches, seed=opts.seed)
+    evaluator = HoldoutEvaluator(splits.validation_x, splits.validation_y, calib)
+    cost_fn = make_cost_fn(model, hw, input_size=splits.input_size)
+    if log:
+        log("[search] progressive non-uniform search (objective: accuracy, validation "
+            f"split of {len(splits.validation_y)} training images)")
+    steps = progressive_search(model, evaluator, cost_fn, SearchOptions(objective="accuracy"),
+                               trajectory_path=opts.trajectory, resume=True, meta=opts.meta)
+    kept = filter_configs(steps, opts.keep, cost="energy_j")
+    return steps, [SubnetConfig(r["config"]) for r in kept]
