@@ -87,6 +87,14 @@ def render_report(run_dir: str | Path) -> Path:
                                                  out / "runtime_trace.png",
                                                  static_label=rt.get("static_label", "static")),
     }
+    index = out / "index.html"
+    index.write_text(_page(run_dir, summary, figs, ev, table, rt))
+    return index
+
+
+def _page(run_dir: Path, summary: dict[str, Any], figs: dict[str, Path], ev: dict[str, Any],
+          table: dict[str, Any], rt: dict[str, Any]) -> str:
+    """The HTML page: headline, figures with captions, and the tables."""
     ev_rows = [[p["family"], p.get("label", ""), " ".join(map(str, p["config"]["widths"])),
                 _fmt(p["accuracy"], 100, 4), _fmt(p.get("accuracy_quantized"), 100, 4),
                 _fmt(p.get("macs"), 1e-6), _fmt(p.get("latency_s"), 1e6),
@@ -145,6 +153,4 @@ accuracies are reported only.</p>
 {_table(['#', 'widths per slot', 'active sub-arrays', 'accuracy (%)', 'latency (µs)',
          'energy (µJ)', 'avg power (mW)', 'peak power (mW)'], tb_rows)}
 </body></html>"""
-    index = out / "index.html"
-    index.write_text(page)
-    return index
+    return page
