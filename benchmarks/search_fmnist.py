@@ -141,18 +141,17 @@ def job_train(a: argparse.Namespace, name: str, configs: str | None) -> None:
 
 
 def job_search(a: argparse.Namespace, name: str, objective: str) -> None:
-    from dynpim.cli import main as cli
+    from dynpim.stages.search import SearchRunOptions, search
 
     ck = os.path.join(a.seed_runs_dir, "uniform", "checkpoint")
-    args = ["search", "--checkpoint", ck, "--out", os.path.join(a.seed_runs_dir, f"search_{name}"),
-            "--objective", objective, "--cost", "energy", "--ranking", "none",
-            "--group-divisor", str(a.group_divisor), "--k", str(a.k), "--device", a.device,
-            "--holdout", str(100 if a.quick else a.holdout), "--seed", str(a.seed), "--quiet"]
-    if a.quick:
-        args += ["--calib-batches", "1", "--calib-batch-size", "32", "--group-divisor", "2",
-                 "--max-steps", "1"]
-    if cli(args) != 0:
-        raise SystemExit(f"search {name} failed")
+    opts = SearchRunOptions(checkpoint=ck, out=os.path.join(a.seed_runs_dir, f"search_{name}"),
+                            objective=objective, cost="energy", ranking="none",
+                            group_divisor=2 if a.quick else a.group_divisor, k=a.k,
+                            device=a.device, holdout=100 if a.quick else a.holdout,
+                            seed=a.seed, quiet=True,
+                            **({"calib_batches": 1, "calib_batch_size": 32, "max_steps": 1}
+                               if a.quick else {}))
+    search(opts, warn=lambda msg: print(f"dynpim search: warning: {msg}", file=sys.stderr))
 
 
 def run_jobs(a: argparse.Namespace, jobs: list[list[str]]) -> None:

@@ -61,11 +61,11 @@ from _common import (  # noqa: E402
     write_result,
 )
 
-from dynpim.cli import main as dynpim  # noqa: E402
 from dynpim.data import load_dataset  # noqa: E402
 from dynpim.nn import SubnetConfig, load_configs  # noqa: E402
 from dynpim.search import HoldoutEvaluator  # noqa: E402
 from dynpim.search.latency import measure_latency  # noqa: E402
+from dynpim.stages.search import SearchRunOptions, search  # noqa: E402
 from dynpim.train import (  # noqa: E402
     TrainConfig,
     calibration_batches,
@@ -114,22 +114,17 @@ def usnets_widths() -> list[float]:
 
 
 def run_papers(a: argparse.Namespace, seed: int, out: str) -> tuple[str, str]:
-    """The papers' pipeline in one command; returns (retrained checkpoint, chosen.json)."""
-    argv = ["search", "--recipe", "papers", "--model", "resnet20", "--dataset", a.dataset,
-            "--pretrain-epochs", str(a.epochs), "--retrain-epochs", str(a.epochs),
-            "--holdout", str(a.holdout), "--group-divisor", str(a.group_divisor),
-            "--seed", str(seed), "--device", a.device, "--out", out, "--resume"]
-    if a.data_dir:
-        argv += ["--data-dir", a.data_dir]
-    if a.max_steps is not None:
-        argv += ["--max-steps", str(a.max_steps)]
-    if a.quick:
-        argv += ["--calib-batches", "1", "--calib-batch-size", "64", "--finetune-steps", "8",
-                 "--finetune-check-every", "4"]
-    if a.threads:
-        argv += ["--threads", str(a.threads)]
-    if dynpim(argv) != 0:
-        raise RuntimeError(f"dynpim {' '.join(argv)} failed")
+    """The papers' pipeline in one stage call (what ``dynpim search --recipe papers`` runs);
+    returns (retrained checkpoint, chosen.json)."""
+    quick = {"calib_batches": 1, "calib_batch_size": 64, "finetune_steps": 8,
+             "finetune_check_every": 4} if a.quick else {}
+    opts = SearchRunOptions(recipe="papers", model="resnet20", dataset=a.dataset,
+                            pretrain_epochs=a.epochs, retrain_epochs=a.epochs,
+                            holdout=a.holdout, group_divisor=a.group_divisor, seed=seed,
+                            device=a.device, out=out, resume=True, data_dir=a.data_dir or None,
+                            max_steps=a.max_steps, threads=a.threads or None, **quick)
+    search(opts, log=lambda line: print(line, file=sys.stderr, flush=True),
+           warn=lambda msg: print(f"dynpim search: warning: {msg}", file=sys.stderr))
     return os.path.join(out, "retrained", "checkpoint"), os.path.join(out, "chosen.json")
 
 

@@ -19,13 +19,15 @@ ALLOWED: dict[str, set[str]] = {
     "runtime": {"errors", "nn"},
     "rundir": {"errors"},
     "train": {"errors", "nn", "models", "data", "rundir"},
-    # search/table.py builds runtime operating tables: to move out of search (issue 19)
-    "search": {"errors", "nn", "models", "data", "train", "pim", "runtime"},
+    "search": {"errors", "nn", "models", "data", "train", "pim"},  # pure search: no runtime
     "report": {"errors"},
+    # the pipeline layer: wires the library together; front-ends call it, the library never does
+    "stages": {"errors", "nn", "models", "data", "train", "search", "pim", "runtime", "report",
+               "rundir"},
     "demo": {"errors", "nn", "models", "data", "train", "search", "pim", "runtime", "report",
-             "rundir"},
+             "rundir", "stages"},
     "cli": {"errors", "nn", "models", "data", "train", "search", "pim", "runtime", "report",
-            "rundir", "demo"},
+            "rundir", "stages", "demo"},
     "__main__": {"cli"},
     "__init__": set(),  # the package itself (its version) may be imported by anyone
 }
@@ -89,6 +91,32 @@ def test_the_table_has_no_cycles_and_pim_runtime_never_import_train():
 
     for unit in ALLOWED:
         visit(unit, ())
+
+
+def test_cli_modules_import_no_other_cli_module():
+    """A sub-command module parses, calls a stage and prints: it may import the package's
+    ``__init__`` (shared argparse helpers, ``main``) but no other sub-command module."""
+    bad = []
+    for path in sorted((ROOT / "cli").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = ".".join(["dynpim", "cli"][: 2 - (node.level - 1)]
+                                    + ([node.module] if node.module else []))
+                else:
+                    base = node.module or ""
+                names = [f"{base}.{a.name}" for a in node.names]
+                mods = [base] if base.startswith("dynpim.cli.") else \
+                    [n for n in names if base == "dynpim.cli" and
+                     (ROOT / "cli" / f"{n.rsplit('.', 1)[1]}.py").exists()]
+            elif isinstance(node, ast.Import):
+                mods = [a.name for a in node.names if a.name.startswith("dynpim.cli.")]
+            else:
+                continue
+            bad += [f"cli/{path.name} imports {m}" for m in mods]
+    assert not bad, "\n".join(bad)
 
 
 def test_the_parser_sees_relative_and_package_imports():

@@ -22,22 +22,18 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from dynpim import pim
 from dynpim.data import DatasetSplits, load_dataset
 from dynpim.nn import DynamicNet, SubnetConfig, load_configs, save_configs
 from dynpim.nn.quant import exact_float32
-from dynpim.runtime import OperatingTable, best_static, compare, generate, simulate
-from dynpim.search import (
-    HoldoutEvaluator,
-    SearchOptions,
-    build_operating_table,
-    filter_configs,
-    make_cost_fn,
-    progressive_search,
-)
+from dynpim.runtime import OperatingTable
+from dynpim.search import HoldoutEvaluator
+from dynpim.stages import build_operating_table
+from dynpim.stages.runtime import compare_runtime
+from dynpim.stages.search import QuickSearchOptions, quick_search
+from dynpim.stages.train import QuantizeOptions, quantize
 from dynpim.train import TrainConfig, calibration_batches, evaluate_configs, load_checkpoint, train
 
 UNIFORM_WIDTHS = (0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
@@ -121,27 +117,45 @@ class Demo:
         return self._splits
 
     # -- training stages -------------------------------------------------------------------------
-    def _train(self, name: str, **changes: Any) -> DynamicNet:
+    def _config(self, name: str, **changes: Any) -> TrainConfig:
+        """The float training run ``name`` of this demo (dynamic, sandwich rule)."""
         o = self.opts
-        out = self.run / name
         cfg = TrainConfig(model=o.model, dataset=o.dataset, data_dir=o.data_dir,
                           mode="dynamic", epochs=o.resolved_epochs(),
                           batch_size=64 if o.dataset == "digits" else 128, lr=0.1,
                           warmup_epochs=1.0 if o.resolved_epochs() > 2 else 0.0,
-                          seed=o.seed, split_seed=o.seed, out=str(out), device=o.device,
-                          eval_widths=(0.25, 0.5, 0.75, 1.0))
-        cfg = replace(cfg, **changes)
+                          seed=o.seed, split_seed=o.seed, out=str(self.run / name),
+                          device=o.device, eval_widths=(0.25, 0.5, 0.75, 1.0))
+        return replace(cfg, **changes)
+
+    def _train(self, name: str, cfg: TrainConfig, quantized: QuantizeOptions | None = None
+               ) -> DynamicNet:
+        """Train ``cfg`` (or, given ``quantized``, its quantization-aware fine-tuning) into
+        ``RUN_DIR/name`` unless done; resumes an interrupted run."""
+        out = self.run / name
         done = out / "DONE"
         if not done.exists():
-            self.log(f"[{name}] training {cfg.model} on {cfg.dataset}: {cfg.epochs} epochs, "
-                     f"sampling {cfg.sampling}")
+            shown = quantized.config() if quantized is not None else cfg
+            self.log(f"[{name}] training {shown.model} on {shown.dataset}: {shown.epochs} "
+                     f"epochs, sampling {shown.sampling}")
             resume = (out / "checkpoint").exists()
             with self._timed(name):
-                train(cfg, splits=self.splits, resume=resume)
+                if quantized is not None:
+                    quantize(quantized, splits=self.splits, resume=resume)
+                else:
+                    train(cfg, splits=self.splits, resume=resume)
             done.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         else:
             self.log(f"[{name}] already trained ({out}), skipped")
         return load_checkpoint(str(out / "checkpoint")).model.eval()
+
+    def _quantized(self, name: str, float_run: str, cfg: TrainConfig) -> DynamicNet:
+        """The quantization-aware fine-tuning of ``float_run`` at the demo's bits."""
+        o = self.opts
+        epochs = o.qat_epochs if o.qat_epochs is not None else max(1, o.resolved_epochs() // 3)
+        q = QuantizeOptions(base=cfg, init_from=str(self.run / float_run / "checkpoint"),
+                            out=str(self.run / name), bits=o.bits, epochs=epochs, lr=0.01)
+        return self._train(name, cfg, q)
 
     def search(self, model: DynamicNet) -> list[SubnetConfig]:
         """Progressive greedy search on the validation split; keep a Pareto subset."""
@@ -151,20 +165,12 @@ class Demo:
             return load_configs(str(chosen))
         chosen.parent.mkdir(exist_ok=True)
         with self._timed("search"):
-            s = self.splits
-            calib = calibration_batches(s, batch_size=64, num_batches=4, seed=self.opts.seed)
-            evaluator = HoldoutEvaluator(s.validation_x, s.validation_y, calib)
-            cost_fn = make_cost_fn(model, self.hw, input_size=s.input_size)
-            self.log("[search] progressive non-uniform search (objective: accuracy, validation "
-                     f"split of {len(s.validation_y)} training images)")
-            records = progressive_search(
-                model, evaluator, cost_fn, SearchOptions(objective="accuracy"),
-                trajectory_path=str(chosen.parent / "trajectory.jsonl"), resume=True,
-                meta={"checkpoint": "uniform", "accuracy_split": "validation"})
-            kept = filter_configs(records, self.opts.configs_kept, cost="energy_j")
-        configs = [SubnetConfig(r["config"]) for r in kept]
+            steps, configs = quick_search(model, self.splits, self.hw, QuickSearchOptions(
+                trajectory=str(chosen.parent / "trajectory.jsonl"), keep=self.opts.configs_kept,
+                seed=self.opts.seed, meta={"checkpoint": "uniform",
+                                           "accuracy_split": "validation"}), log=self.log)
         save_configs(str(chosen), configs)
-        self.log(f"[search] {len(records) - 1} steps; kept {len(configs)} configs")
+        self.log(f"[search] {len(steps) - 1} steps; kept {len(configs)} configs")
         return configs
 
     # -- evaluation and cost ---------------------------------------------------------------------
@@ -262,60 +268,26 @@ class Demo:
         return table
 
     def runtime(self, table: OperatingTable) -> dict[str, Any]:
-        """Simulate the budget controller on a ramp-down then random-walk power cap. The best
-        static point is chosen on validation accuracy; effective accuracies are also reported
-        on test (``effective_accuracy_test``)."""
+        """Simulate the budget controller on a ramp-down then random-walk power cap
+        (:func:`dynpim.stages.runtime.compare_runtime`)."""
         path = self.run / "runtime.json"
         if path.exists():
             return json.loads(path.read_text())
         with self._timed("runtime"):
-            data = self._runtime(table)
+            data = compare_runtime(table, seed=self.opts.seed)
         path.write_text(json.dumps(data, indent=1, default=float))
-        return data
-
-    def _runtime(self, table: OperatingTable) -> dict[str, Any]:
-        powers = sorted(p.avg_power_w for p in table)
-        lo, hi = powers[0], powers[-1]
-        fastest = min(p.latency_s for p in table)
-        rate = 0.5 / max(p.latency_s for p in table)  # below the slowest point's capacity
-        dur = max(2000 * fastest, 200.0 / rate)
-        trace = generate("walk", duration_s=dur, dt_s=dur / 200, rate_hz=rate,
-                         start_w=hi * 1.05, min_w=lo * 0.9, max_w=hi * 1.1,
-                         sigma_w=(hi - lo) / 6, seed=self.opts.seed)
-        kw = {"seed": self.opts.seed, "min_dwell_s": 0.0}
-        rows = compare(table, trace, policies=("budget",), **kw)
-        dyn = simulate(table, trace, policy="budget", **kw)
-        best = best_static(rows)
-        static = None
-        if best is not None:
-            label = best["name"].split(":", 1)[1]
-            point = next(p for p in table if p.label == label)
-            static = simulate(table.subset([point]), trace, policy="budget", **kw)
-        data = {
-            "trace": {"kind": "random walk", "duration_s": dur, "rate_hz": rate,
-                      "min_w": lo * 0.9, "max_w": hi * 1.1},
-            "windows": _windows(dyn, table), "static_windows": _windows(static, table)
-            if static else None, "static_label": f"best static point ({best['name']})"
-            if best else "static", "comparison": [_cmp_row(r) for r in rows],
-            "dynamic": dyn.summary, "best_static": best,
-            "accuracy_split": {"selection": table.accuracy_split, "reported": "test"}}
         return data
 
     # -- all -------------------------------------------------------------------------------------
     def run_all(self) -> dict[str, Any]:
-        o = self.opts
-        uniform = self._train("uniform", sampling="uniform")
+        chosen_path = str(self.run / "search" / "chosen.json")
+        uniform_cfg = self._config("uniform", sampling="uniform")
+        uniform = self._train("uniform", uniform_cfg)
         chosen = self.search(uniform)
-        nonuniform = self._train("nonuniform", sampling="nonuniform",
-                                 configs=str(self.run / "search" / "chosen.json"))
-        qat_epochs = o.qat_epochs if o.qat_epochs is not None else max(1, o.resolved_epochs() // 3)
-        qat = {"wbits": o.bits, "abits": o.bits, "epochs": qat_epochs, "lr": 0.01,
-               "warmup_epochs": 0.0}
-        q_uniform = self._train("uniform-q", sampling="uniform",
-                                init_from=str(self.run / "uniform" / "checkpoint"), **qat)
-        q_nonuniform = self._train("nonuniform-q", sampling="nonuniform",
-                                   configs=str(self.run / "search" / "chosen.json"),
-                                   init_from=str(self.run / "nonuniform" / "checkpoint"), **qat)
+        nonuniform_cfg = self._config("nonuniform", sampling="nonuniform", configs=chosen_path)
+        nonuniform = self._train("nonuniform", nonuniform_cfg)
+        q_uniform = self._quantized("uniform-q", "uniform", uniform_cfg)
+        q_nonuniform = self._quantized("nonuniform-q", "nonuniform", nonuniform_cfg)
         uniform_cfgs = list(dict.fromkeys(SubnetConfig.uniform(uniform, w)
                                           for w in UNIFORM_WIDTHS))
         ev = self.evaluate({"uniform": (uniform, q_uniform, uniform_cfgs),
@@ -384,34 +356,6 @@ class Demo:
                                 "dynamic": dyn["effective_accuracy"],
                                 "best_static": best.get("effective_accuracy")}},
                 "stage_seconds": stage_s, "total_seconds": sum(stage_s.values())}
-
-
-def _windows(res, table: OperatingTable) -> list[dict[str, Any]]:
-    """Per-window rows for the report: time, cap, power, chosen point and its accuracy."""
-    if res is None:
-        return []
-    dec = sorted(res.decisions, key=lambda d: d["time_s"])
-    times = np.array([d["time_s"] for d in dec]) if dec else np.zeros(0)
-    out = []
-    for w in res.windows:
-        i = int(np.searchsorted(times, w["t_start_s"], side="right")) - 1 if len(times) else -1
-        d = dec[max(i, 0)] if dec else None
-        point = table.points[d["point_index"]] if d else table.points[0]
-        out.append({"time_s": w["t_start_s"], "cap_w": w["power_cap_w"], "power_w": w["power_w"],
-                    "active_power_w": point.avg_power_w,
-                    "point": d["point_index"] if d else 0, "accuracy": point.accuracy})
-    return out
-
-
-def _cmp_row(r: dict[str, Any]) -> dict[str, Any]:
-    return {"name": r["name"], "mean_accuracy_served": r["mean_accuracy_served"],
-            "effective_accuracy": r["effective_accuracy"],
-            "effective_accuracy_test": r.get("effective_accuracy_test"),
-            "served": r["requests_served"],
-            "deadline_misses": r["deadline_misses"],
-            "cap_violation_windows": r["cap_violations"],
-            "inferences_over_cap": r.get("inferences_over_cap"),
-            "energy_j": r["total_energy_j"], "switches": r["switches"]}
 
 
 def run_demo(opts: DemoOptions, log: Log = print) -> dict[str, Any]:

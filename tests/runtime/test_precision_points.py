@@ -5,7 +5,8 @@ import torch
 from dynpim import pim
 from dynpim.models import create_model
 from dynpim.runtime import DynamicRuntime, OperatingTable
-from dynpim.search import HoldoutEvaluator, build_operating_table
+from dynpim.search import HoldoutEvaluator
+from dynpim.stages import build_operating_table
 
 
 def test_table_over_precisions_and_runtime_switches_both_knobs(tmp_path):

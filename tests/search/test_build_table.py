@@ -3,7 +3,8 @@ import pytest
 from dynpim import pim
 from dynpim.nn import SubnetConfig
 from dynpim.runtime import DynamicRuntime, OperatingTable
-from dynpim.search import HoldoutEvaluator, active_levels, build_operating_table
+from dynpim.search import HoldoutEvaluator
+from dynpim.stages import active_levels, build_operating_table
 
 
 def test_table_round_trip_and_pareto(model, synth, calib, tmp_path):

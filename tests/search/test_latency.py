@@ -10,7 +10,8 @@ from dynpim.cli import latency as latency_cli
 from dynpim.cli import main
 from dynpim.nn import SubnetConfig
 from dynpim.runtime import OperatingTable
-from dynpim.search.latency import measure_latency, measured_table_points
+from dynpim.search.latency import measure_latency
+from dynpim.stages import measured_table_points
 
 
 def _latency(argv):

@@ -183,3 +183,27 @@ def test_options_validation():
     with pytest.raises(ValueError, match="finetune_threshold"):
         SearchOptions(finetune_threshold=50)
     assert json.loads(json.dumps(SearchOptions().identity()))["cost"] == "energy"
+
+
+def test_search_steps_round_trip_the_trajectory_lines(tmp_path):
+    """SearchStep.to_dict gives back exactly the JSON a step line holds (key order included),
+    for step 0, a plain step and a fine-tuned one; the record also reads like that dict."""
+    import json
+
+    from dynpim.search import SearchStep
+
+    lines = [
+        {"step": 0, "config": [4, 8], "key": "4-8", "accuracy": 0.9, "macs": 100,
+         "energy_j": 1e-6, "latency_s": 2e-6, "removed_slot": None, "finetuned": False,
+         "candidates": [], "time_s": 0.5},
+        {"step": 1, "config": [2, 8], "key": "2-8", "accuracy": 0.8, "macs": 60,
+         "energy_j": 5e-7, "latency_s": 1e-6, "removed_slot": "a", "removed_channels": 2,
+         "finetuned": True, "accuracy_before_finetune": 0.7, "finetune_steps": 3,
+         "candidates": [[0, 0.7], [1, 0.6]], "time_s": 1.5},
+    ]
+    for d in lines:
+        step = SearchStep.from_dict({"type": "step", **d})
+        assert json.dumps(step.to_dict()) == json.dumps(d)
+        assert dict(step) == d and step["config"] == d["config"]
+    rescored = SearchStep.from_dict(lines[1]).with_accuracy(0.85)
+    assert rescored["accuracy"] == 0.85 and rescored["accuracy_search"] == 0.8

@@ -50,8 +50,8 @@ def test_search_resume_and_table(trained, tmp_path, capsys):
 def test_table_defaults_to_validation_and_refuses_test(trained, tmp_path, capsys):
     _, ck = trained
     from dynpim import pim
-    from dynpim.cli.search import load_inputs
-    from dynpim.search import HoldoutEvaluator, build_operating_table
+    from dynpim.search import HoldoutEvaluator
+    from dynpim.stages import build_operating_table, open_run
     from dynpim.train import calibration_batches
 
     base = ["table", "--checkpoint", ck, "--active-levels", "64", "--calib-batches", "2",
@@ -61,7 +61,8 @@ def test_table_defaults_to_validation_and_refuses_test(trained, tmp_path, capsys
     t = OperatingTable.load(out)
     assert t.meta["accuracy_split"] == "validation"
     # the accuracies are exactly the validation ones (same calibration batches, recomputed)
-    ckpt, splits = load_inputs(ck, None, None, "cpu")
+    opened = open_run(ck)
+    ckpt, splits = opened.checkpoint, opened.splits
     calib = calibration_batches(splits, batch_size=64, num_batches=2)
     cfgs = t.configs()
     ev = HoldoutEvaluator(splits.validation_x, splits.validation_y, calib, batch_size=1000,
@@ -104,7 +105,11 @@ def test_search_with_noise_ranking(trained, tmp_path):
 
 
 def test_auto_ranking():
-    from dynpim.cli.search import resolve_ranking
+    from dynpim.cli.search import RECIPE_NAMES
+    from dynpim.stages.recipes import RECIPES
+    from dynpim.stages.search import resolve_ranking
+
+    assert RECIPE_NAMES == tuple(RECIPES)  # the CLI spells them without importing torch
 
     assert resolve_ranking({"mode": "dynamic", "sampling": "uniform"}) == "none"
     assert resolve_ranking({"mode": "individual", "sampling": "uniform"}) == "l1"

@@ -1,5 +1,8 @@
 """The ``dynpim`` command. Each sub-command lives in its own module of this package, which
-exposes ``register(subparsers)``; that function adds its parser and sets ``func=run``.
+exposes ``register(subparsers)``; that function adds its parser and sets ``func=run``. A
+sub-command module parses its options into a stage's options, calls one stage
+(``dynpim.stages``) and prints; it imports no other sub-command module (shared argparse helpers
+live here).
 
 One error path: a user error (:class:`~dynpim.errors.DynpimError`, and the ``ValueError`` /
 ``OSError`` the library raises for bad input) prints one line on stderr and exits with 2; any
@@ -38,6 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         importlib.import_module(f"dynpim.cli.{name}").register(sub)
     return parser
+
+
+def widths_list(text: str) -> tuple[float, ...]:
+    """``"0.25,0.5,1"`` -> ``(0.25, 0.5, 1.0)`` (argparse type; shared by train and eval)."""
+    try:
+        out = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") \
+            from None
+    if not out or not all(0 < w <= 1 for w in out):
+        raise argparse.ArgumentTypeError(f"widths must be numbers in (0, 1], got {text!r}")
+    return out
 
 
 USER_ERRORS: tuple[type[BaseException], ...] = (DynpimError, ValueError, OSError)

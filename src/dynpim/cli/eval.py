@@ -1,13 +1,12 @@
 """``dynpim eval``: calibrate BN per sub-net on training data and report test accuracy, MACs
-and parameters as a table (printed, and written as JSON and CSV)."""
+and parameters as a table (printed, and written as JSON and CSV). The work is the ``evaluate``
+stage (``dynpim.stages.evaluate``)."""
 
 from __future__ import annotations
 
 import argparse
-import os
 
-from dynpim.cli.train import set_threads, widths_list
-from dynpim.rundir import check_output_file
+from dynpim.cli import widths_list
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,73 +45,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dynpim.data import load_dataset
-    from dynpim.nn import SubnetConfig, load_configs
-    from dynpim.nn.quant import exact_float32
-    from dynpim.train import (
-        calibration_batches,
-        evaluate_configs,
-        format_table,
-        load_checkpoint,
-        store_bn_bank,
-        table_heading,
-        write_table,
-    )
+    from dynpim.pim.execute import format_pim_table
+    from dynpim.stages.evaluate import EvalOptions, evaluate
+    from dynpim.train import format_table, table_heading
 
-    if args.calib_batches < 1 or args.batch_size < 1:
-        raise ValueError("--calib-batches and --batch-size must be >= 1")
-    set_threads(args.threads)
-    from dynpim.train import resolve_checkpoint
-
-    stem = args.out or os.path.join(resolve_checkpoint(args.checkpoint), "eval")
-    for ext in (".json", ".csv"):  # before the evaluation, not after it
-        check_output_file(stem + ext)
-    ck = load_checkpoint(args.checkpoint)
-    model = ck.model.to(args.device)
-    tc = ck.meta.get("train_config", {})
-    dataset = args.dataset or tc.get("dataset")
-    if not dataset:
-        raise ValueError("the checkpoint does not record its dataset; pass --dataset")
-    splits = load_dataset(dataset, data_dir=args.data_dir or tc.get("data_dir"),
-                          split_seed=tc.get("split_seed", 0), holdout=tc.get("holdout"))
-    if splits.input_size != tuple(model.input_size):
-        raise ValueError(f"dataset {dataset} has input {splits.input_size} but the model was "
-                         f"built for {tuple(model.input_size)}")
-    splits = splits.to(args.device)
-    if args.widths:
-        cfgs = [SubnetConfig.uniform(model, w) for w in args.widths]
-    elif args.configs:
-        cfgs = load_configs(args.configs)
-    else:
-        cfgs = ck.configs or model.banked_configs()
-        if not cfgs:
-            raise ValueError(f"checkpoint {ck.path} stores no configs; use --widths/--configs")
-    calib = None if args.use_bank else calibration_batches(
-        splits, batch_size=args.batch_size, num_batches=args.calib_batches)
-    with exact_float32():  # on a GPU: no TF32, so fake-quant is comparable with the integers
-        rows = evaluate_configs(model, list(dict.fromkeys(cfgs)), splits, calib,
-                                split=args.split, batch_size=max(args.batch_size, 256))
-    print(table_heading(model, dataset, args.split))
-    print(format_table(rows))
-    if calib is not None and not args.no_store:
-        try:
-            where = store_bn_bank(ck.path, model)
-            print(f"stored the BN statistics of {len(rows)} config(s) in {where} (bn_bank)")
-        except OSError as e:
-            print(f"warning: could not store the BN statistics in {ck.path}: {e}")
-    if args.pim:
-        from dynpim.pim import load_preset
-        from dynpim.pim.execute import evaluate_pim, format_pim_table
-
-        with exact_float32():
-            pim_rows = evaluate_pim(
-                model, [SubnetConfig([int(w) for w in r["widths"]]) for r in rows],
-                *splits.split(args.split),
-                load_preset(args.preset), flip_prob=args.flip_prob, generator=0)
-        print(f"PIM execution, preset {args.preset}, sensing flip probability "
-              f"{args.flip_prob:g}; latency, energy and average power per image (batch 1)")
-        print(format_pim_table(pim_rows))
-        rows = [{**r, **p} for r, p in zip(rows, pim_rows)]
-    jp, cp = write_table(rows, stem)
+    opts = EvalOptions(**{k: v for k, v in vars(args).items()
+                          if k not in ("func", "command", "debug", "all")})
+    res = evaluate(opts)
+    print(table_heading(res.model, res.dataset, opts.split))
+    print(format_table(res.rows))
+    if res.stored is not None:
+        print(f"stored the BN statistics of {len(res.rows)} config(s) in {res.stored} (bn_bank)")
+    elif res.store_error is not None:
+        print(f"warning: could not store the BN statistics in {res.checkpoint}: "
+              f"{res.store_error}")
+    if res.pim_rows is not None:
+        print(f"PIM execution, preset {opts.preset}, sensing flip probability "
+              f"{opts.flip_prob:g}; latency, energy and average power per image (batch 1)")
+        print(format_pim_table(res.pim_rows))
+    jp, cp = res.written
     print(f"wrote {jp} and {cp}")
     return 0

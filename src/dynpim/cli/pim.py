@@ -123,7 +123,9 @@ def _print_presets() -> None:
         print(f"  {row['description']}")
         print(f"  {row['parameters']} parameters, {row['assumed']} marked 'assumption'; "
               "cited / derived sources:")
-        for s in row["sources"]:
+        sources = row["sources"]
+        assert isinstance(sources, (list, tuple))  # list_presets: dict[str, object] rows
+        for s in sources:
             print(f"    - {s}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,8 @@ def _img(path: Path, alt: str, caption: str = "") -> str:
     return f"<figure>{img}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
-def _table(header: list[str], rows: list[list[Any]], *, mark_rows: set[int] = frozenset(),
-           mark_cols: set[int] = frozenset()) -> str:
+def _table(header: list[str], rows: list[list[Any]], *, mark_rows: AbstractSet[int] = frozenset(),
+           mark_cols: AbstractSet[int] = frozenset()) -> str:
     """An HTML table; rows in ``mark_rows`` and columns in ``mark_cols`` are highlighted."""
     def cls(row: bool, col: bool) -> str:
         names = [n for n, on in (("mark-row", row), ("mark-col", col)) if on]
@@ -86,6 +87,14 @@ def render_report(run_dir: str | Path) -> Path:
                                                  out / "runtime_trace.png",
                                                  static_label=rt.get("static_label", "static")),
     }
+    index = out / "index.html"
+    index.write_text(_page(run_dir, summary, figs, ev, table, rt))
+    return index
+
+
+def _page(run_dir: Path, summary: dict[str, Any], figs: dict[str, Path], ev: dict[str, Any],
+          table: dict[str, Any], rt: dict[str, Any]) -> str:
+    """The HTML page: headline, figures with captions, and the tables."""
     ev_rows = [[p["family"], p.get("label", ""), " ".join(map(str, p["config"]["widths"])),
                 _fmt(p["accuracy"], 100, 4), _fmt(p.get("accuracy_quantized"), 100, 4),
                 _fmt(p.get("macs"), 1e-6), _fmt(p.get("latency_s"), 1e6),
@@ -144,6 +153,4 @@ accuracies are reported only.</p>
 {_table(['#', 'widths per slot', 'active sub-arrays', 'accuracy (%)', 'latency (µs)',
          'energy (µJ)', 'avg power (mW)', 'peak power (mW)'], tb_rows)}
 </body></html>"""
-    index = out / "index.html"
-    index.write_text(page)
-    return index
+    return page

@@ -37,7 +37,8 @@ def plain_text(text: object) -> str:
     return str(text).replace("$", r"\$")
 
 
-def pareto_mask(cost: Sequence[float], accuracy: Sequence[float]) -> np.ndarray:
+def pareto_mask(cost: Sequence[float] | np.ndarray, accuracy: Sequence[float] | np.ndarray
+                ) -> np.ndarray:
     """True where no other point has lower-or-equal cost and higher-or-equal accuracy (one
     strictly better)."""
     c, a = np.asarray(cost, float), np.asarray(accuracy, float)

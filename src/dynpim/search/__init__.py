@@ -1,4 +1,5 @@
-"""Progressive non-uniform sub-net search (hardware-aware), filtering and the operating table."""
+"""Progressive non-uniform sub-net search (hardware-aware), channel ranking, filtering and
+measured latency: pure search (the operating table is built by ``dynpim.stages.table``)."""
 
 from .costs import COST_KEYS, macs_many, make_cost_fn
 from .evaluate import Evaluator, HoldoutEvaluator
@@ -22,8 +23,7 @@ from .progressive import (
     progressive_search,
 )
 from .ranking import RANKINGS, NoiseInjection, apply_ranking, rank_channels, train_with_noise
-from .table import active_levels, build_operating_table
-from .trajectory import read_trajectory
+from .trajectory import SearchStep, read_trajectory
 
 __all__ = [
     "COST_KEYS",
@@ -35,9 +35,8 @@ __all__ = [
     "HoldoutEvaluator",
     "NoiseInjection",
     "SearchOptions",
-    "active_levels",
+    "SearchStep",
     "apply_ranking",
-    "build_operating_table",
     "candidates",
     "check_granularity",
     "decay_split",

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from dynpim.data import iterate_batches
 from dynpim.nn import DynamicBatchNorm2d, DynamicNet, SubnetConfig, calibrate_bn
 from dynpim.nn.precision import bank_key
-from dynpim.train import evaluate
+from dynpim.train.evaluate import evaluate
 
 
 class Evaluator(Protocol):

@@ -36,7 +36,8 @@ def decay_split(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter
             depthwise.add(id(m.weight))
         elif getattr(m, "depthwise", False) and hasattr(m, "weight"):
             depthwise.add(id(m.weight))
-    decay, rest = [], []
+    decay: list[nn.Parameter] = []
+    rest: list[nn.Parameter] = []
     for p in model.parameters():
         (decay if p.ndim >= 2 and id(p) not in depthwise else rest).append(p)
     return decay, rest

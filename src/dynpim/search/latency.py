@@ -96,29 +96,3 @@ def measure_latency(
                         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg")
                         else None},
             "points": points}
-
-
-def measured_table_points(latency: dict[str, Any], accuracies: dict[str, float],
-                          tests: dict[str, float] | None = None, *, power_w: float = 0.0
-                          ) -> list[Any]:
-    """Operating points from a :func:`measure_latency` result: one per (config, thread count),
-    the thread count standing in the ``active_subarrays`` field; latency = the median; energy
-    = ``power_w`` x latency (``power_w`` is an assumption the caller states; 0: not modelled)."""
-    from dynpim.runtime import OperatingPoint
-
-    if latency.get("schema") != SCHEMA:
-        raise ValueError(f"not a latency measurement (schema {latency.get('schema')!r}, "
-                         f"expected {SCHEMA!r})")
-    if power_w < 0:
-        raise ValueError(f"power must be >= 0 W, got {power_w}")
-    out = []
-    for p in latency["points"]:
-        if p["key"] not in accuracies:
-            raise ValueError(f"config {p['key']} was measured but not evaluated")
-        t = float(p["median_s"])
-        out.append(OperatingPoint(
-            SubnetConfig(p["widths"]), int(p["threads"]), float(accuracies[p["key"]]), t,
-            power_w * t, power_w, power_w, int(p["macs"]),
-            label=f"{p['key']}@{p['threads']}t",
-            test_accuracy=None if tests is None else tests.get(p["key"])))
-    return out

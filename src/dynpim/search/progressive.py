@@ -30,7 +30,14 @@ from dynpim.nn import DynamicNet, Slot, SubnetConfig
 
 from .costs import COST_KEYS, CostFn, cost_key
 from .evaluate import Evaluator
-from .trajectory import HEADER_TYPE, append_step, read_trajectory, truncate_to, write_header
+from .trajectory import (
+    HEADER_TYPE,
+    SearchStep,
+    append_step,
+    read_trajectory,
+    truncate_to,
+    write_header,
+)
 
 OBJECTIVES = ("accuracy", "accuracy-per-cost")
 Finetune = Callable[[DynamicNet, SubnetConfig, int], None]
@@ -144,7 +151,7 @@ def choose(objective: str, acc_cur: float, cost_cur: float, accs: list[float],
     """Index of the candidate to commit (ties: bigger saving, then lower slot index)."""
     saved = [(cost_cur - c) / cost_cur if cost_cur > 0 else 0.0 for c in costs]
     if objective == "accuracy":
-        keys = [(-a, -s, i) for i, (a, s) in enumerate(zip(accs, saved))]
+        keys: list[tuple[float, ...]] = [(-a, -s, i) for i, (a, s) in enumerate(zip(accs, saved))]
     else:
         keys = []
         for i, (a, s) in enumerate(zip(accs, saved)):
@@ -158,15 +165,15 @@ def choose(objective: str, acc_cur: float, cost_cur: float, accs: list[float],
     return min(range(len(keys)), key=keys.__getitem__)
 
 
-def _record(step: int, cfg: SubnetConfig, acc: float, cost: dict[str, float], **extra: Any
-            ) -> dict[str, Any]:
-    return {"step": step, "config": list(cfg.widths), "key": cfg.key, "accuracy": acc,
-            "macs": int(cost["macs"]), "energy_j": cost.get("energy_j"),
-            "latency_s": cost.get("latency_s"), **extra}
-
-
 def _cost_row(costs: dict[str, Any], i: int) -> dict[str, float]:
     return {k: float(v[i]) for k, v in costs.items()}
+
+
+def _step(step: int, cfg: SubnetConfig, acc: float, cost: dict[str, float], **extra: Any
+          ) -> SearchStep:
+    return SearchStep(step=step, config=tuple(cfg.widths), key=cfg.key, accuracy=acc,
+                      macs=int(cost["macs"]), energy_j=cost.get("energy_j"),
+                      latency_s=cost.get("latency_s"), **extra)
 
 
 def progressive_search(
@@ -180,100 +187,136 @@ def progressive_search(
     finetune: Finetune | None = None,
     meta: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
-) -> list[dict[str, Any]]:
-    """Run (or continue) the search; return the step records (step 0 = the largest config).
+) -> list[SearchStep]:
+    """Run (or continue) the search; return the steps (step 0 = the largest config).
 
     ``trajectory_path``: JSON-lines file written as the search goes (needed for ``resume``);
     fine-tuned weights go to ``<path>.finetune-<step>.safetensors``. ``meta`` is stored in the
     header (e.g. the checkpoint and ranking used) and must match on resume.
     """
     opts = options or SearchOptions()
-    slots = model.slots
-    for w in check_granularity(slots, opts.group_divisor, opts.min_ratio, opts.group_size):
-        warnings.warn(w, stacklevel=2)
-        if log is not None:
-            log(f"warning: {w}")
-    groups = group_sizes(slots, opts.group_divisor, opts.group_size)
-    mins = min_widths(slots, opts.min_ratio)
-    key = cost_key(opts.cost)
-    header = {"model": model.name, "slots": [[s.name, s.max_channels, s.min_channels, s.step]
-                                              for s in slots],
-              "options": opts.identity(), "groups": groups, "min_widths": mins,
-              "meta": dict(meta or {})}
-    header = _jsonable(header)
+    search = _Search(model, evaluate, cost_fn, opts, trajectory_path, finetune, log)
+    header = search.header(meta)
     if opts.finetune_threshold is not None and finetune is None:
         raise ValueError("finetune_threshold is set but no finetune callback was given")
-
-    records: list[dict[str, Any]] = []
-    if resume:
-        if trajectory_path is None:
-            raise ValueError("resume needs a trajectory_path")
-        if os.path.isfile(trajectory_path):
-            old, records = read_trajectory(trajectory_path)
-            old = {k: v for k, v in old.items() if k != "type"}
-            if old != header:
-                diff = sorted(k for k in set(old) | set(header) if old.get(k) != header.get(k))
-                raise ValueError(f"{trajectory_path}: cannot resume, the search differs in "
-                                 f"{', '.join(diff)}; start a new one without --resume")
-            truncate_to(trajectory_path, {"type": HEADER_TYPE, **header}, records)
-            _load_snapshot(model, trajectory_path, records)
+    records = search.resumed(header) if resume else []
     if not records:
         if trajectory_path is not None:
             write_header(trajectory_path, header)
-        cfg = model.max_config()
-        t0 = time.perf_counter()
-        acc = evaluate(model, [cfg])[0]
-        cost = _cost_row(cost_fn([cfg]), 0)
-        records.append(_record(0, cfg, acc, cost, removed_slot=None, finetuned=False,
-                               candidates=[], time_s=time.perf_counter() - t0))
-        _emit(trajectory_path, records[-1], log)
-
-    done = len(records) - 1
-    while opts.max_steps is None or done < opts.max_steps:
-        last = records[-1]
-        if opts.stop_accuracy is not None and last["accuracy"] < opts.stop_accuracy:
+        records.append(search.first())
+    while opts.max_steps is None or len(records) - 1 < opts.max_steps:
+        nxt = search.next(records[-1])
+        if nxt is None:
             break
-        cfg = model.validate(SubnetConfig(last["config"]))
-        cands = candidates(cfg, groups, mins)
-        if not cands:
-            break
-        t0 = time.perf_counter()
-        costs = cost_fn([cfg] + [c for _, c in cands])
-        if key not in costs:
-            raise ValueError(f"cost {opts.cost!r} needs PIM estimates: give a hardware preset")
-        accs = evaluate(model, [c for _, c in cands], parent=cfg)
-        pick = choose(opts.objective, last["accuracy"], float(costs[key][0]), accs,
-                      [float(v) for v in costs[key][1:]])
-        slot_i, new = cands[pick]
-        acc, finetuned, before, ft_extra = accs[pick], False, None, {}
-        step = done + 1
-        if opts.finetune_threshold is not None and acc < opts.finetune_threshold:
-            assert finetune is not None
-            finetune(model, new, step)
-            before, acc, finetuned = acc, evaluate(model, [new])[0], True
-            if getattr(finetune, "last_steps", None) is not None:
-                ft_extra = {"finetune_steps": int(finetune.last_steps)}  # type: ignore
-            if trajectory_path is not None:
-                _save_snapshot(model, trajectory_path, step, new)
-        records.append(_record(
-            step, new, acc, _cost_row(costs, pick + 1), removed_slot=slots[slot_i].name,
-            removed_channels=cfg.widths[slot_i] - new.widths[slot_i], finetuned=finetuned,
-            accuracy_before_finetune=before, **ft_extra,
-            candidates=[[i, a] for (i, _), a in zip(cands, accs)],
-            time_s=time.perf_counter() - t0))
-        _emit(trajectory_path, records[-1], log)
-        done = step
+        records.append(nxt)
     return records
 
 
-def _emit(path: str | None, record: dict[str, Any], log: Callable[[str], None] | None) -> None:
+class _Search:
+    """The state one search run shares between its steps."""
+
+    def __init__(self, model: DynamicNet, evaluate: Evaluator, cost_fn: CostFn,
+                 opts: SearchOptions, path: str | None, finetune: Finetune | None,
+                 log: Callable[[str], None] | None) -> None:
+        self.model, self.evaluate, self.cost_fn, self.opts = model, evaluate, cost_fn, opts
+        self.path, self.finetune, self.log = path, finetune, log
+        slots = model.slots
+        for w in check_granularity(slots, opts.group_divisor, opts.min_ratio, opts.group_size):
+            warnings.warn(w, stacklevel=3)
+            if log is not None:
+                log(f"warning: {w}")
+        self.groups = group_sizes(slots, opts.group_divisor, opts.group_size)
+        self.mins = min_widths(slots, opts.min_ratio)
+        self.key = cost_key(opts.cost)
+
+    def header(self, meta: dict[str, Any] | None) -> dict[str, Any]:
+        return _jsonable({"model": self.model.name,
+                          "slots": [[s.name, s.max_channels, s.min_channels, s.step]
+                                    for s in self.model.slots],
+                          "options": self.opts.identity(), "groups": self.groups,
+                          "min_widths": self.mins, "meta": dict(meta or {})})
+
+    def resumed(self, header: dict[str, Any]) -> list[SearchStep]:
+        """The steps recorded in the trajectory (checked against ``header``), the file cut
+        to them and the last fine-tuned weights restored; ``[]`` when there is no file."""
+        if self.path is None:
+            raise ValueError("resume needs a trajectory_path")
+        if not os.path.isfile(self.path):
+            return []
+        old, rows = read_trajectory(self.path)
+        old = {k: v for k, v in old.items() if k != "type"}
+        if old != header:
+            diff = sorted(k for k in set(old) | set(header) if old.get(k) != header.get(k))
+            raise ValueError(f"{self.path}: cannot resume, the search differs in "
+                             f"{', '.join(diff)}; start a new one without --resume")
+        truncate_to(self.path, {"type": HEADER_TYPE, **header}, rows)
+        records = [SearchStep.from_dict(r) for r in rows]
+        _load_snapshot(self.model, self.path, records)
+        return records
+
+    def first(self) -> SearchStep:
+        cfg = self.model.max_config()
+        t0 = time.perf_counter()
+        acc = self.evaluate(self.model, [cfg])[0]
+        cost = _cost_row(self.cost_fn([cfg]), 0)
+        rec = _step(0, cfg, acc, cost, time_s=time.perf_counter() - t0)
+        _emit(self.path, rec, self.log)
+        return rec
+
+    def next(self, last: SearchStep) -> SearchStep | None:
+        """The next committed step after ``last``, or None when the search stops."""
+        opts, model = self.opts, self.model
+        if opts.stop_accuracy is not None and last.accuracy < opts.stop_accuracy:
+            return None
+        cfg = model.validate(SubnetConfig(last.config))
+        cands = candidates(cfg, self.groups, self.mins)
+        if not cands:
+            return None
+        t0 = time.perf_counter()
+        costs = self.cost_fn([cfg] + [c for _, c in cands])
+        if self.key not in costs:
+            raise ValueError(f"cost {opts.cost!r} needs PIM estimates: give a hardware preset")
+        accs = self.evaluate(model, [c for _, c in cands], parent=cfg)
+        pick = choose(opts.objective, last.accuracy, float(costs[self.key][0]), accs,
+                      [float(v) for v in costs[self.key][1:]])
+        slot_i, new = cands[pick]
+        step = last.step + 1
+        acc, before, ft_steps = self._finetune(accs[pick], new, step)
+        rec = _step(step, new, acc, _cost_row(costs, pick + 1),
+                    removed_slot=model.slots[slot_i].name,
+                    removed_channels=cfg.widths[slot_i] - new.widths[slot_i],
+                    finetuned=before is not None, accuracy_before_finetune=before,
+                    finetune_steps=ft_steps,
+                    candidates=tuple((i, a) for (i, _), a in zip(cands, accs)),
+                    time_s=time.perf_counter() - t0)
+        _emit(self.path, rec, self.log)
+        return rec
+
+    def _finetune(self, acc: float, new: SubnetConfig, step: int
+                  ) -> tuple[float, float | None, int | None]:
+        """Selective fine-tuning: ``(accuracy, accuracy before fine-tuning or None, steps run
+        or None)``."""
+        threshold = self.opts.finetune_threshold
+        if threshold is None or acc >= threshold:
+            return acc, None, None
+        assert self.finetune is not None
+        self.finetune(self.model, new, step)
+        after = self.evaluate(self.model, [new])[0]
+        last = getattr(self.finetune, "last_steps", None)
+        if self.path is not None:
+            _save_snapshot(self.model, self.path, step, new)
+        return after, acc, None if last is None else int(last)
+
+
+def _emit(path: str | None, record: SearchStep, log: Callable[[str], None] | None) -> None:
     if path is not None:
         append_step(path, record)
     if log is not None:
-        extra = " (fine-tuned)" if record.get("finetuned") else ""
-        log(f"step {record['step']:3d}  validation top-1 {100 * record['accuracy']:.2f} %  "
-            f"{record['macs'] / 1e6:.3f} MMACs  PIM energy {record['energy_j'] * 1e6:.3f} µJ  "
-            f"[{record['key']}]  {record['time_s']:.1f} s{extra}")
+        extra = " (fine-tuned)" if record.finetuned else ""
+        energy = record.energy_j if record.energy_j is not None else float("nan")
+        log(f"step {record.step:3d}  validation top-1 {100 * record.accuracy:.2f} %  "
+            f"{record.macs / 1e6:.3f} MMACs  PIM energy {energy * 1e6:.3f} µJ  "
+            f"[{record.key}]  {record.time_s:.1f} s{extra}")
 
 
 def _snapshot_path(trajectory_path: str, step: int) -> str:
@@ -305,9 +348,9 @@ def _save_snapshot(model: DynamicNet, trajectory_path: str, step: int,
     os.replace(f"{path}.tmp", path)
 
 
-def _load_snapshot(model: DynamicNet, trajectory_path: str, records: list[dict]) -> None:
+def _load_snapshot(model: DynamicNet, trajectory_path: str, records: list[SearchStep]) -> None:
     """Restore the weights of the last fine-tuned recorded step, if any."""
-    tuned = [r["step"] for r in records if r.get("finetuned")]
+    tuned = [r.step for r in records if r.finetuned]
     if not tuned:
         return
     path = _snapshot_path(trajectory_path, tuned[-1])

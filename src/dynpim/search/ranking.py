@@ -42,6 +42,17 @@ class ChannelNoise(nn.Module):
         return w + self.alpha.view(self._shape) * eta
 
 
+def _noise(m: nn.Module) -> ChannelNoise:
+    """The :class:`ChannelNoise` parametrization attached to ``m.weight``."""
+    plist = m.parametrizations
+    assert isinstance(plist, nn.ModuleDict)  # torch types the attribute as Tensor | Module
+    weights = plist["weight"]
+    assert isinstance(weights, nn.ModuleList)
+    noise = weights[0]
+    assert isinstance(noise, ChannelNoise)
+    return noise
+
+
 class NoiseInjection:
     """Attach :class:`ChannelNoise` to every slot-producing conv/linear layer of ``model``.
 
@@ -63,10 +74,10 @@ class NoiseInjection:
 
     def alphas(self) -> dict[str, Tensor]:
         """Learned alpha per layer name (detached copies)."""
-        return {n: m.parametrizations.weight[0].alpha.detach().clone() for n, m in self.layers}
+        return {n: _noise(m).alpha.detach().clone() for n, m in self.layers}
 
     def alpha_parameters(self) -> list[nn.Parameter]:
-        return [m.parametrizations.weight[0].alpha for _, m in self.layers]
+        return [_noise(m).alpha for _, m in self.layers]
 
     def param_groups(self, weight_decay: float) -> list[dict]:
         """Optimizer groups: conv/linear weights decayed; alphas, BN and biases not."""
@@ -84,8 +95,8 @@ class NoiseInjection:
         """Importance per slot channel: minus the summed per-layer-normalised ``|alpha|``."""
         out = {s.name: torch.zeros(s.max_channels) for s in self.model.slots}
         for _, m in self.layers:
-            a = m.parametrizations.weight[0].alpha.detach().abs().float().cpu()
-            out[m.out_slot] -= a / a.sum().clamp_min(1e-12)
+            a = _noise(m).alpha.detach().abs().float().cpu()
+            out[str(m.out_slot)] -= a / a.sum().clamp_min(1e-12)
         return out
 
     def remove(self) -> None:
