@@ -7,6 +7,7 @@ test_simulator_records.py asserts they have not moved. Not part of the package."
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -20,7 +21,18 @@ from dynpim.runtime.table import OperatingTable
 sys.path.insert(0, os.path.dirname(__file__))
 from test_simulator_streaming import CASES  # noqa: E402
 
-from conftest import make_table  # noqa: E402
+
+def _runtime_conftest() -> Any:
+    """tests/runtime/conftest.py by path (``import conftest`` may find another folder's)."""
+    spec = importlib.util.spec_from_file_location(
+        "runtime_tables", os.path.join(os.path.dirname(__file__), "conftest.py"))
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+make_table = _runtime_conftest().make_table
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "simulator_golden.json")
 
