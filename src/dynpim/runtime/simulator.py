@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import chain, repeat
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
@@ -695,6 +695,12 @@ def _row_dict(row: Summary | Mapping[str, Any]) -> Mapping[str, Any]:
     return row.to_dict() if isinstance(row, Summary) else row
 
 
+@overload
+def best_static(rows: Sequence[Summary], cap_mode: str = ...) -> Summary | None: ...
+@overload
+def best_static(rows: Sequence[dict[str, Any]], cap_mode: str = ...) -> dict[str, Any] | None: ...
+@overload
+def best_static(rows: Sequence[Row], cap_mode: str = ...) -> Row | None: ...
 def best_static(rows: Sequence[Row], cap_mode: str = "active") -> Row | None:
     """The static run (:attr:`Summary.kind` ``"static"``) that breaks the cap least, then has
     the highest effective accuracy; ``rows``: records or their dicts (:func:`compare`), and the
