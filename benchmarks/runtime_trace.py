@@ -54,7 +54,8 @@ def measured_accuracies(checkpoint: str, data_dir: str | None = None,
     test splits, BN calibrated per width on training batches: ``{"validation": {r: acc},
     "test": {r: acc}, "checkpoint": path}`` with ``r`` as ``f"{ratio:g}"``."""
     from dynpim.data import load_dataset
-    from dynpim.train import calibration_batches, evaluate_configs, load_checkpoint
+    from dynpim.train import calibration_batches, load_checkpoint
+    from dynpim.train.evaluate import evaluate_rows
 
     ck = load_checkpoint(checkpoint)
     tc = ck.meta.get("train_config", {})
@@ -71,10 +72,10 @@ def measured_accuracies(checkpoint: str, data_dir: str | None = None,
                  "validation_images": len(splits.validation_y),
                  "test_images": len(splits.test_y)}
     for split in ("validation", "test"):
-        rows = {r["config"]: r for r in evaluate_configs(
+        rows = {r.config: r for r in evaluate_rows(
             ck.model, list(dict.fromkeys(cfgs.values())), splits, calib, split=split,
             batch_size=1000)}
-        out[split] = {k: rows[c.key][f"top1_{split}"] / 100.0 for k, c in cfgs.items()}
+        out[split] = {k: rows[c.key].top1 / 100.0 for k, c in cfgs.items()}
     return out
 
 
@@ -179,10 +180,9 @@ def simulate_traces(table: OperatingTable, hw, d: float, seed: int) -> tuple[str
         rows = compare(table, parse_spec(spec), **kw)
         best = best_static(rows)
         results[name] = {"spec": spec, "rows": rows, "best_static": best["name"]}
-        show = [r for r in rows if r["name"].startswith("dynamic:")] + [best]
-        safe = [r for r in rows
-                if r["name"].startswith("static:") and r["inferences_over_cap"] == 0]
-        hi = max(rows, key=lambda r: r["mean_accuracy_served"] if r["name"].startswith("static:")
+        show = [r for r in rows if r.record.kind == "dynamic"] + [best]
+        safe = [r for r in rows if r.record.kind == "static" and r["inferences_over_cap"] == 0]
+        hi = max(rows, key=lambda r: r["mean_accuracy_served"] if r.record.kind == "static"
                  else -1)
         if hi is not best:
             show.append(hi)

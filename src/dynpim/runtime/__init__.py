@@ -2,7 +2,17 @@
 
 from .controller import POLICIES, Budget, Controller, Decision
 from .dynamic_runtime import DynamicRuntime
-from .simulator import SimResult, arrival_times, best_static, compare, comparison_markdown, simulate
+from .records import Request, SimDecision, Summary, Window
+from .simulator import (
+    SimResult,
+    Simulator,
+    arrival_times,
+    best_static,
+    compare,
+    compare_runs,
+    comparison_markdown,
+    simulate,
+)
 from .table import SCHEMA, OperatingPoint, OperatingTable
 from .traces import Trace, generate, parse_spec
 
@@ -15,11 +25,17 @@ __all__ = [
     "DynamicRuntime",
     "OperatingPoint",
     "OperatingTable",
+    "Request",
+    "SimDecision",
     "SimResult",
+    "Simulator",
+    "Summary",
     "Trace",
+    "Window",
     "arrival_times",
     "best_static",
     "compare",
+    "compare_runs",
     "comparison_markdown",
     "generate",
     "parse_spec",

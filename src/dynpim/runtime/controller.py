@@ -64,6 +64,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Any
 
 from dynpim.errors import is_real
 
@@ -122,6 +123,12 @@ class Decision:
     violated: tuple[str, ...]
     switched: bool
     reason: str
+
+
+_Context = tuple[list[OperatingPoint], list[float]]  # fitting points, running min power
+# per point: (point, cap-compared power, worst other overshoot, energy, power, -accuracy),
+# and the point indices in order of rising cap-compared power
+_LeastRows = tuple[list[tuple[OperatingPoint, float, float, float, float, float]], list[int]]
 
 
 def _over(value: float, limit: float) -> bool:
@@ -205,7 +212,8 @@ class Controller:
         self.rejected_readings = 0
         self.clamped_readings = 0
         self._ranked_key: tuple[float, float] | None = None
-        self._contexts: dict[tuple, object] = {}
+        self._contexts: dict[tuple[Any, ...], _Context] = {}
+        self._least: dict[tuple[Any, ...], _LeastRows] = {}
         self.last_decision: Decision | None = None
         self.budget = Budget()
 
@@ -290,8 +298,7 @@ class Controller:
             pw = en * rate if lat * rate < 1 else pw
         return pw
 
-    def _context(self, b: Budget, tight: float, accuracy: bool
-                 ) -> tuple[list[OperatingPoint], list[float]]:
+    def _context(self, b: Budget, tight: float, accuracy: bool) -> _Context:
         """The points (rank order) that meet every constraint of ``b`` but the power cap, and
         the running minimum of their cap-compared power. Cached: a trace changes its cap far
         more often than its deadline, rate or floor."""
@@ -336,21 +343,20 @@ class Controller:
     def _least_violating(self, b: Budget) -> OperatingPoint:
         """The point with the smallest worst relative overshoot of the resource limits (ties:
         lower energy, lower power, higher accuracy, table order)."""
-        key = ("least", b.deadline_s, b.rate_hz, b.energy_j, self.latency_scale,
-               self.power_scale)
-        rows = self._contexts.get(key)
-        if rows is None:
+        key = (b.deadline_s, b.rate_hz, b.energy_j, self.latency_scale, self.power_scale)
+        hit = self._least.get(key)
+        if hit is None:
             rest = Budget.trusted(None, b.deadline_s, b.energy_j, None, b.rate_hz)
-            rows = []
+            made = []
             for p in self.table:
                 _, pw, en = self.predicted(p)
                 other = max(self._overshoot(p, rest, 0.0).values(), default=0.0)
-                rows.append((p, self._cap_power(p, b.rate_hz), other, en, pw, -p.accuracy))
-            by_power = sorted(range(len(rows)), key=lambda i: rows[i][1])
-            if len(self._contexts) >= 256:
-                self._contexts.clear()
-            rows = self._contexts[key] = (rows, by_power)
-        rows, by_power = rows
+                made.append((p, self._cap_power(p, b.rate_hz), other, en, pw, -p.accuracy))
+            order = sorted(range(len(made)), key=lambda i: made[i][1])
+            if len(self._least) >= 256:
+                self._least.clear()
+            hit = self._least[key] = (made, order)
+        rows, by_power = hit
         lim = b.power_w
         # in order of rising power the cap's overshoot never falls: once it alone exceeds the
         # best worst overshoot found, no later point can do better
@@ -399,9 +405,11 @@ class Controller:
                 best_tight = self._best(b, self.margin) if self.margin > 0 else best_plain
                 target, reason = best_tight or best_plain, "current point breaks the budget"
         else:
-            target = self._best(b, 0.0, accuracy=False)
-            reason = "accuracy floor dropped: no point meets every constraint"
-            if target is None:
+            floorless = self._best(b, 0.0, accuracy=False)
+            if floorless is not None:
+                target = floorless
+                reason = "accuracy floor dropped: no point meets every constraint"
+            else:
                 target = self._least_violating(b)
                 reason = "infeasible: least-violating point"
         # a point chosen among the fitting ones breaks nothing (tight fits imply plain fits)

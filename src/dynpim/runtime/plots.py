@@ -7,8 +7,10 @@ matplotlib is imported (and the Agg backend selected) only inside the functions,
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .records import Summary, kind_of
 from .simulator import SimResult
 
 
@@ -46,20 +48,20 @@ def plot_simulation(result: SimResult, path: str | os.PathLike[str], title: str 
         ax[0].plot(t[bad], w["power_w"][bad], "rx", label="cap violation")
     ax[0].set_ylabel("power (W)")
     ax[0].legend(loc="upper right", fontsize=8)
-    dec = result.decision_rows  # (time_s, ..., point_index at 5, ...), one per change
+    dec = result.decision_records  # one per change
     if dec:
         end = float(w["t_end_s"][-1])
-        ax[1].step([d[0] for d in dec] + [end], [d[5] for d in dec] + [dec[-1][5]],
-                   where="post")
+        ax[1].step([d.time_s for d in dec] + [end],
+                   [d.point_index for d in dec] + [dec[-1].point_index], where="post")
     ax[1].set_ylabel("operating point (table index)")
     # accuracy per window (mean over requests started in it)
     has = w["served"] > 0
     ax[2].step(t[has], w["mean_accuracy"][has], where="post")
     ax[2].set_ylabel("accuracy served")
     ax[2].set_xlabel("time (s)")
-    s = result.summary
-    fig.suptitle(title or f"{s['name']}: mean acc. {s['mean_accuracy_served']:.4f}, "
-                 f"{s['cap_violations']} cap-violation windows, {s['switches']} switches")
+    s = result.summary_record
+    fig.suptitle(title or f"{s.name}: mean acc. {s.mean_accuracy_served:.4f}, "
+                 f"{s.cap_violations} cap-violation windows, {s.switches} switches")
     fig.tight_layout()
     path = os.fspath(path)
     fig.savefig(path, dpi=110)
@@ -67,12 +69,15 @@ def plot_simulation(result: SimResult, path: str | os.PathLike[str], title: str 
     return path
 
 
-def plot_comparison(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> str:
-    """Mean accuracy served vs cap-violation windows for each policy and static point."""
+def plot_comparison(rows: Sequence[Summary | Mapping[str, Any]],
+                    path: str | os.PathLike[str]) -> str:
+    """Mean accuracy served vs cap-violation windows for each policy (dynamic run) and static
+    point; ``rows``: :class:`Summary` records or their dicts (:func:`compare`)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for r in rows:
-        dyn = r["name"].startswith("dynamic:")
+    for row in rows:
+        dyn = kind_of(row) == "dynamic"
+        r = row.to_dict() if isinstance(row, Summary) else row
         ax.scatter(r["cap_violations"], r["effective_accuracy"], marker="*" if dyn else "o",
                    s=120 if dyn else 30, label=r["name"] if dyn else None)
     ax.set_xlabel("cap-violation windows")

@@ -1,5 +1,13 @@
 """Discrete-event simulation of a PIM accelerator serving inference requests under a budget trace.
 
+Where things are: :func:`simulate` checks its options and runs one :class:`Simulator` (the event
+loop, its state as attributes) to a :class:`SimResult` holding the typed records of
+``records.py`` (:class:`Summary`, :class:`Request`, :class:`SimDecision`, windows as
+:class:`WindowStats` columns); dicts appear only at the file edge (``SimResult.write``, and the
+``summary`` / ``requests`` / ``windows`` / ``decisions`` views). :func:`compare_runs` runs every
+policy and every static point and marks each summary's kind; :func:`compare`,
+:func:`best_static` and :func:`comparison_markdown` read those.
+
 Model (docs/runtime.md has the full semantics):
 
 * Requests arrive in ``[trace.start_s, trace.end_s)`` at the trace's piecewise-constant rate,
@@ -30,20 +38,35 @@ import math
 import os
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from itertools import chain, repeat
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
 from dynpim.errors import is_integer, is_real
 
 from .controller import Budget, Controller
+from .records import (
+    DECISION_COLUMNS,
+    REQUEST_COLUMNS,
+    SERVED,
+    WINDOW_COLUMNS,
+    Request,
+    SimDecision,
+    Summary,
+    SummaryDict,
+    Window,
+    kind_of,
+)
 from .table import OperatingPoint, OperatingTable
 from .traces import Trace
 
 MAX_ARRIVALS = 20_000_000
+
+Row = TypeVar("Row", bound="Summary | Mapping[str, Any]")
 
 
 def arrival_times(trace: Trace, mode: str = "poisson", seed: int = 0) -> np.ndarray:
@@ -71,16 +94,6 @@ def arrival_times(trace: Trace, mode: str = "poisson", seed: int = 0) -> np.ndar
     seg = np.searchsorted(cum, targets, side="left") - 1
     seg = np.clip(seg, 0, len(r) - 1)
     return t[seg] + (targets - cum[seg]) / r[seg]
-
-
-WINDOW_COLUMNS = ("t_start_s", "t_end_s", "power_cap_w", "power_w", "energy_j", "violation",
-                  "served", "mean_accuracy")
-DECISION_COLUMNS = ("time_s", "power_cap_w", "deadline_s", "rate_hz", "point", "point_index",
-                    "accuracy", "feasible", "violated", "reason")
-REQUEST_COLUMNS = ("request", "arrival_s", "start_s", "finish_s", "status", "point",
-                   "point_index", "accuracy", "latency_s", "energy_j", "switch_energy_j",
-                   "power_w", "cap_w", "deadline_s", "response_s", "missed", "over_cap",
-                   "queue_len")
 
 
 @dataclass
@@ -116,65 +129,6 @@ class WindowStats:
 def violations(power: np.ndarray, cap: np.ndarray) -> np.ndarray:
     """Windows whose mean power exceeds their mean cap (relative tolerance 1e-9)."""
     return power > cap * (1 + 1e-9) + 1e-15
-
-
-@dataclass
-class SimResult:
-    """The summary, per-window aggregates, the controller's decisions (one tuple per change of
-    point or of violated constraints) and, only when asked for (``keep_requests=True``), one
-    row per request.
-
-    ``windows`` and ``decisions`` build their row dicts when read; :meth:`write` streams them.
-    """
-
-    summary: dict[str, Any]
-    requests: list[dict[str, Any]] = field(repr=False)
-    window_stats: WindowStats = field(repr=False)
-    decision_rows: list[tuple[Any, ...]] = field(repr=False)
-
-    @property
-    def window_columns(self) -> dict[str, np.ndarray]:
-        """Per-window columns (``WINDOW_COLUMNS``) as numpy arrays."""
-        return self.window_stats.columns()
-
-    @property
-    def windows(self) -> list[dict[str, Any]]:
-        """One dict per window: ``WINDOW_COLUMNS``."""
-        return list(self._window_rows())
-
-    @property
-    def decisions(self) -> list[dict[str, Any]]:
-        """One dict per recorded decision: ``DECISION_COLUMNS``."""
-        return [dict(zip(DECISION_COLUMNS, d)) for d in self.decision_rows]
-
-    def _window_rows(self):
-        cols = self.window_columns
-        lists = [cols[c].tolist() for c in WINDOW_COLUMNS]
-        for vals in zip(*lists):
-            yield dict(zip(WINDOW_COLUMNS, vals))
-
-    def write(self, out_dir: str | os.PathLike[str]) -> dict[str, str]:
-        """Write windows.csv, decisions.csv, summary.json and (when the requests were kept)
-        timeline.csv."""
-        os.makedirs(out_dir, exist_ok=True)
-        paths = {}
-        streams = [("windows", WINDOW_COLUMNS, self._window_rows()),
-                   ("decisions", DECISION_COLUMNS,
-                    (dict(zip(DECISION_COLUMNS, d)) for d in self.decision_rows))]
-        if self.requests:
-            streams.insert(0, ("timeline", REQUEST_COLUMNS, iter(self.requests)))
-        for name, columns, rows in streams:
-            path = os.path.join(out_dir, f"{name}.csv")
-            with open(path, "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=list(columns))
-                w.writeheader()
-                w.writerows(rows)
-            paths[name] = path
-        paths["summary"] = os.path.join(out_dir, "summary.json")
-        with open(paths["summary"], "w") as f:
-            json.dump(self.summary, f, indent=1)
-            f.write("\n")
-        return paths
 
 
 class _Windows:
@@ -241,7 +195,8 @@ class _Windows:
         del tt, cum
         out = WindowStats(self.t0, win, self.energy[:n].copy(), cap, self.served[:n].copy(),
                           self.acc[:n].copy())
-        self.energy = self.served = self.acc = np.zeros(0)  # release the working arrays
+        # release the working arrays
+        self.energy, self.acc, self.served = np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
         return out
 
 
@@ -274,6 +229,372 @@ def _floats(a: np.ndarray) -> array:
     return out
 
 
+def _window_s(trace: Trace, window_s: float | None) -> float:
+    """The accounting window: ``window_s``, else the trace's smallest row step."""
+    if window_s is not None and not is_real(window_s):
+        raise ValueError(f"window_s must be > 0, got {window_s!r}")
+    win = float(window_s) if window_s is not None else float(np.diff(trace.time_s).min())
+    if not win > 0 or not math.isfinite(win):
+        raise ValueError(f"window_s must be > 0, got {window_s!r}")
+    return win
+
+
+@dataclass
+class SimResult:
+    """One run's records: its :class:`Summary`, the per-window aggregates, the logged controller
+    decisions (one :class:`SimDecision` per change of point or of violated constraints) and,
+    only when asked for (``keep_requests=True``), one :class:`Request` per request.
+
+    ``summary``, ``requests``, ``windows`` and ``decisions`` are the same as the dicts the
+    output files hold (the file edge; ``summary`` keeps its record); :meth:`write` streams
+    them.
+    """
+
+    summary_record: Summary
+    request_records: list[Request] = field(repr=False)
+    window_stats: WindowStats = field(repr=False)
+    decision_records: list[SimDecision] = field(repr=False)
+
+    @cached_property
+    def summary(self) -> SummaryDict:
+        """The ``summary.json`` dict."""
+        return self.summary_record.to_dict()
+
+    @cached_property
+    def requests(self) -> list[dict[str, Any]]:
+        """One ``timeline.csv`` row per kept request, in request order."""
+        return [r.to_dict() for r in self.request_records]
+
+    @property
+    def window_columns(self) -> dict[str, np.ndarray]:
+        """Per-window columns (``WINDOW_COLUMNS``) as numpy arrays."""
+        return self.window_stats.columns()
+
+    @property
+    def window_records(self) -> list[Window]:
+        """One :class:`Window` per window."""
+        return [Window(**row) for row in self._window_rows()]
+
+    @property
+    def windows(self) -> list[dict[str, Any]]:
+        """One ``windows.csv`` row per window."""
+        return list(self._window_rows())
+
+    @property
+    def decisions(self) -> list[dict[str, Any]]:
+        """One ``decisions.csv`` row per logged decision."""
+        return [d.to_dict() for d in self.decision_records]
+
+    @property
+    def decision_rows(self) -> list[tuple[Any, ...]]:
+        """The logged decisions as tuples in ``DECISION_COLUMNS`` order."""
+        return [d.as_tuple() for d in self.decision_records]
+
+    def _window_rows(self) -> Iterator[dict[str, Any]]:
+        cols = self.window_columns
+        lists = [cols[c].tolist() for c in WINDOW_COLUMNS]
+        for vals in zip(*lists):
+            yield dict(zip(WINDOW_COLUMNS, vals))
+
+    def write(self, out_dir: str | os.PathLike[str]) -> dict[str, str]:
+        """Write windows.csv, decisions.csv, summary.json and (when the requests were kept)
+        timeline.csv."""
+        os.makedirs(out_dir, exist_ok=True)
+        paths = {}
+        streams: list[tuple[str, tuple[str, ...], Iterator[dict[str, Any]]]] = [
+            ("windows", WINDOW_COLUMNS, self._window_rows()),
+            ("decisions", DECISION_COLUMNS, (d.to_dict() for d in self.decision_records))]
+        if self.request_records:
+            streams.insert(0, ("timeline", REQUEST_COLUMNS, iter(self.requests)))
+        for name, columns, rows in streams:
+            path = os.path.join(out_dir, f"{name}.csv")
+            with open(path, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(columns))
+                w.writeheader()
+                w.writerows(rows)
+            paths[name] = path
+        paths["summary"] = os.path.join(out_dir, "summary.json")
+        with open(paths["summary"], "w") as f:
+            json.dump(self.summary, f, indent=1)
+            f.write("\n")
+        return paths
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """The knobs of one run (checked by :func:`check_options`; see :func:`simulate`)."""
+
+    window_s: float
+    deadline_s: float | None = None
+    min_accuracy: float | None = None
+    queue_limit: int | None = 64
+    idle_power_w: float = 0.0
+    rate_aware: bool = True
+    drop_expired: bool = False
+    latency_scale: float = 1.0  # actual / modelled latency
+    power_scale: float = 1.0  # actual / modelled power
+
+
+class Simulator:
+    """One run of a controller over a trace (module docstring): an event loop that merges three
+    time-ordered streams — the trace rows, the arrivals and the one request in service — into
+    the state held by its attributes. Build it, call :meth:`run` once; :func:`simulate` does
+    both.
+
+    Memory holds aggregates per window and per point, the logged decisions and 8 bytes per
+    served request (its response time, for the percentile), plus, when requests are kept or
+    sunk, the arrival time and queue length met of each request in flight."""
+
+    def __init__(self, table: OperatingTable, ctrl: Controller, trace: Trace,
+                 arrivals: np.ndarray, opts: SimOptions, *, name: str | None = None,
+                 keep_requests: bool = False,
+                 request_sink: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.ctrl, self.trace, self.opts, self.name = ctrl, trace, opts, name
+        self.keep_requests, self.sink = keep_requests, request_sink
+        self.keep = keep_requests or request_sink is not None
+        # float arrays (8 bytes a value; indexing yields Python floats) for the event loop
+        self.arr = _floats(arrivals)
+        self.row_times = _floats(trace.time_s[:-1])
+        self.caps = _floats(trace.power_cap_w)
+        self.rates = _floats(trace.arrival_rate_hz)
+        self.dls = _floats(trace.deadline_s) if trace.deadline_s is not None else None
+        self.t_end = trace.end_s
+        self.index_of = {id(p): i for i, p in enumerate(table)}
+        self.battery = trace.battery_capacity_j
+        self.remaining = self.battery if self.battery is not None else math.inf
+        # where the run is
+        self.row = 0  # the trace row in force
+        self.queue: deque[int] = deque()
+        self.busy = False
+        self.configured: OperatingPoint | None = None  # the point the hardware is set to
+        self.in_service: tuple[OperatingPoint, float, float] | None = None  # point, lat, power
+        self.finish_at = math.inf
+        self.last_busy_end = trace.start_s
+        self.windows = _Windows(trace.start_s, opts.window_s,
+                                int(math.ceil(trace.duration_s / opts.window_s)) + 1)
+        # arrival time and queue length met, of each queued request (when kept or sunk)
+        self.in_flight: dict[int, tuple[float, int]] = {}
+        self.kept: list[Request] = []
+        self.decisions: list[SimDecision] = []
+        # tallies for the summary
+        self.energy = {"inference": 0.0, "switch": 0.0, "idle": 0.0}
+        self.switches = 0
+        self.drops: Counter[str] = Counter()
+        self.served_n = 0
+        self.acc_sum_on_time = 0.0
+        self.acc_served = array("d")
+        self.responses = array("d")
+        self.misses = 0
+        self.over_cap = 0
+        self.usage: dict[str, int] = {}
+        self.served_per_point = [0] * len(table)
+        self.on_time_per_point = [0] * len(table)
+
+    def run(self) -> SimResult:
+        """Every event in time order, then the queue drained; the run's :class:`SimResult`."""
+        arr, row_times = self.arr, self.row_times
+        n_rows, n_arr = len(row_times), len(arr)
+        decide = self._decide
+        i_row = i_arr = 0
+        while True:
+            t_row = row_times[i_row] if i_row < n_rows else math.inf
+            t_arr = arr[i_arr] if i_arr < n_arr else math.inf
+            finish_at = self.finish_at
+            # same order as a heap of (time, kind, index): completion < trace row < arrival
+            if finish_at <= t_row and finish_at <= t_arr:
+                if finish_at == math.inf:
+                    break
+                self._complete(finish_at)
+            elif t_row <= t_arr:
+                self.row = i_row
+                i_row += 1
+                decide(t_row)
+            else:
+                self._arrive(i_arr, t_arr)
+                i_arr += 1
+        end = max(self.trace.end_s, self.last_busy_end)
+        self._draw_idle(end)
+        return self._result(end)
+
+    def _complete(self, t: float) -> None:
+        """The request in service finishes at ``t``: feed the controller, start the next."""
+        assert self.in_service is not None
+        self.busy = False
+        self.finish_at = math.inf
+        self.last_busy_end = t
+        p, lat, pw = self.in_service
+        self.ctrl.observe(lat, pw, p)
+        self._decide(t)
+        self._start(t)
+
+    def _arrive(self, rid: int, t: float) -> None:
+        """Request ``rid`` arrives at ``t``: dropped on a full queue, else queued (and started
+        when the accelerator is idle)."""
+        if self.keep:
+            self.in_flight[rid] = (t, len(self.queue))
+        self._decide(t)
+        limit = self.opts.queue_limit
+        if limit is not None and len(self.queue) >= limit and self.busy:
+            self._settle(rid, "dropped_queue")
+            return
+        self.queue.append(rid)
+        if not self.busy:
+            self._start(t)
+
+    def _decide(self, t: float) -> Budget:
+        """Ask the controller under the budget in force at ``t``; log a change of point or of
+        the constraints it breaks."""
+        row, o = self.row, self.opts
+        cap = self.caps[row]
+        live = t < self.t_end
+        if self.battery is not None and live:
+            cap = min(cap, max(self.remaining, 0.0) / (self.t_end - t))
+        deadline = o.deadline_s if o.deadline_s is not None else (
+            self.dls[row] if self.dls is not None else None)
+        b = Budget.trusted(cap, deadline, None, o.min_accuracy,
+                           self.rates[row] if o.rate_aware and live else None)
+        ctrl = self.ctrl
+        prev = ctrl.last_decision
+        d = ctrl.decide(b, t)
+        if prev is None or d.point is not prev.point or d.violated != prev.violated:
+            p = d.point
+            self.decisions.append(SimDecision(t, b.power_w, b.deadline_s, b.rate_hz, p.label,
+                                              self.index_of[id(p)], p.accuracy, d.feasible,
+                                              d.violated, d.reason))
+        return b
+
+    def _start(self, t: float) -> None:
+        """Serve the head of the queue at ``t``, dropping the requests that cannot be served
+        (deadline already passed with ``drop_expired``; not enough charge left)."""
+        queue, ctrl, o = self.queue, self.ctrl, self.opts
+        while queue:
+            rid = queue.popleft()
+            b = self._decide(t)
+            if o.drop_expired and b.deadline_s is not None and t - self.arr[rid] > b.deadline_s:
+                self._settle(rid, "dropped_expired")
+                continue
+            p = ctrl.current
+            assert p is not None  # set by the decision just taken
+            sw_e, sw_l = ctrl.switch_cost(self.configured, p)
+            e = p.energy_j * o.latency_scale * o.power_scale
+            self._draw_idle(t)
+            if e + sw_e > self.remaining:
+                self._settle(rid, "dropped_battery")
+                continue
+            self._serve(rid, t, b, p, e, (sw_e, sw_l))
+            return
+
+    def _serve(self, rid: int, t: float, b: Budget, p: OperatingPoint, e: float,
+               switch: tuple[float, float]) -> None:
+        """Run request ``rid`` from ``t`` at point ``p`` (energy ``e``), after a switch costing
+        ``(energy, latency)``; account for it."""
+        o, w = self.opts, self.windows
+        sw_e, sw_l = switch
+        lat = p.latency_s * o.latency_scale
+        pw = p.avg_power_w * o.power_scale
+        if self.configured is not None and p != self.configured:
+            self.switches += 1
+        self.configured = p
+        self.remaining -= e + sw_e
+        self.energy["inference"] += e
+        self.energy["switch"] += sw_e
+        if sw_e or sw_l:
+            w.add_energy(t, t + sw_l, sw_e)
+        finish = t + sw_l + lat
+        w.add_energy(t + sw_l, finish, e)
+        w.add_served(t, p.accuracy)
+        response = finish - self.arr[rid]
+        missed = int(b.deadline_s is not None and response > b.deadline_s * (1 + 1e-12))
+        over = int(b.power_w is not None and pw > b.power_w * (1 + 1e-12))
+        pi = self._tally(p, response, missed, over)
+        if self.keep:
+            arrival, queued = self.in_flight.pop(rid)
+            self._emit(Request(  # positional (the hot path): the fields' order
+                rid, arrival, queued, SERVED, t, finish, p.label, pi, p.accuracy, lat, e, sw_e,
+                pw, b.power_w, b.deadline_s, response, missed, over))
+        self.in_service = (p, lat, pw)
+        self.finish_at = finish
+        self.busy = True
+
+    def _tally(self, p: OperatingPoint, response: float, missed: int, over: int) -> int:
+        """Count one served request in the summary's tallies; returns ``p``'s table index."""
+        pi = self.index_of[id(p)]
+        self.served_n += 1
+        self.served_per_point[pi] += 1
+        self.acc_served.append(p.accuracy)
+        self.responses.append(response)
+        self.misses += missed
+        self.over_cap += over
+        self.usage[p.label] = self.usage.get(p.label, 0) + 1
+        if not missed:
+            self.acc_sum_on_time += p.accuracy
+            self.on_time_per_point[pi] += 1
+        return pi
+
+    def _settle(self, rid: int, status: str) -> None:
+        """Drop request ``rid`` for ``status`` (one of ``DROP_REASONS``)."""
+        self.drops[status] += 1
+        if self.keep:
+            arrival, queued = self.in_flight.pop(rid)
+            self._emit(Request(rid, arrival, queued, status))
+
+    def _emit(self, req: Request) -> None:
+        if self.sink is not None:
+            self.sink(req.to_dict())
+        if self.keep_requests:
+            self.kept.append(req)
+
+    def _draw_idle(self, until: float) -> None:
+        """Idle power from the end of the last busy span to ``until`` (clamped to the charge)."""
+        idle_w = self.opts.idle_power_w
+        if until > self.last_busy_end and idle_w > 0:
+            e = min(idle_w * (until - self.last_busy_end), max(self.remaining, 0.0))
+            self.remaining -= e
+            self.energy["idle"] += e
+            self.windows.add_energy(self.last_busy_end, until, e)
+        self.last_busy_end = max(self.last_busy_end, until)
+
+    def _result(self, end: float) -> SimResult:
+        if self.keep_requests:
+            self.kept.sort(key=lambda r: r.request)
+        stats = self.windows.finish(self.trace, end)
+        return SimResult(self._summary(stats), self.kept, stats, self.decisions)
+
+    def _summary(self, stats: WindowStats) -> Summary:
+        win = self.opts.window_s
+        power = stats.energy_j / win
+        viol = violations(power, stats.power_cap_w)
+        over_w = (power - stats.power_cap_w)[viol]
+        del power
+        served, n, energy = self.served_n, len(self.arr), self.energy
+        resp = np.frombuffer(self.responses, dtype=np.float64) if served else np.zeros(0)
+        accs = np.frombuffer(self.acc_served, dtype=np.float64)
+        total = sum(energy.values())
+        ctrl, battery = self.ctrl, self.battery
+        return Summary(
+            name=self.name or ctrl.policy, policy=ctrl.policy, table_points=len(ctrl.table),
+            trace=self.trace.name, duration_s=self.trace.duration_s, requests_arrived=n,
+            requests_served=served, requests_dropped=sum(self.drops.values()),
+            dropped_by_reason=dict(self.drops),
+            mean_accuracy_served=float(np.mean(accs)) if served else 0.0,
+            effective_accuracy=self.acc_sum_on_time / n if n else 0.0,
+            total_energy_j=total, inference_energy_j=energy["inference"],
+            switch_energy_j=energy["switch"], idle_energy_j=energy["idle"],
+            energy_per_inference_j=total / served if served else 0.0,
+            deadline_misses=self.misses,
+            mean_response_s=float(resp.mean()) if served else 0.0,
+            p95_response_s=float(np.percentile(resp, 95)) if served else 0.0,
+            window_s=win, windows=len(viol), cap_violations=int(viol.sum()),
+            cap_violation_fraction=float(viol.sum()) / len(viol) if len(viol) else 0.0,
+            max_cap_overshoot_w=max(over_w.tolist(), default=0.0),
+            inferences_over_cap=self.over_cap,
+            infeasible_decisions=sum(1 for d in self.decisions if not d.feasible),
+            switches=self.switches, battery_capacity_j=battery,
+            battery_remaining_j=None if battery is None else max(self.remaining, 0.0),
+            point_usage=self.usage, accuracy_split=ctrl.table.accuracy_split,
+            **_test_report(ctrl.table, self.served_per_point, self.on_time_per_point, n))
+
+
 def simulate(
     table: OperatingTable,
     trace: Trace,
@@ -296,14 +617,15 @@ def simulate(
     request_sink: Callable[[dict[str, Any]], None] | None = None,
     **controller_kwargs: Any,
 ) -> SimResult:
-    """Run ``table`` under ``trace`` (see module docstring); returns a :class:`SimResult`.
+    """Run ``table`` under ``trace`` (see module docstring) with a :class:`Simulator`; returns
+    its :class:`SimResult`.
 
     Streams: events are merged from the trace rows, the (sorted) arrivals and the one request
     in service, so time is linear in rows + requests; memory holds aggregates per window and
     per point, the decisions and 8 bytes per served request (its response time, for the
-    percentile), not the requests. ``keep_requests=True`` keeps one dict per request
-    (``SimResult.requests``, ``timeline.csv``); ``request_sink`` is called with each request's
-    dict once it is settled (served or dropped), in request order of settling.
+    percentile), not the requests. ``keep_requests=True`` keeps one :class:`Request` per
+    request (``SimResult.requests`` as dicts, ``timeline.csv``); ``request_sink`` is called
+    with each request's dict once it is settled (served or dropped), in order of settling.
     ``controller_kwargs`` (``min_dwell_s``, ``margin``, ``switch_energy_j``, ...) build the
     controller when ``controller`` is not given; a given controller is reset first.
     """
@@ -311,236 +633,13 @@ def simulate(
                   actual_latency_scale=actual_latency_scale,
                   actual_power_scale=actual_power_scale, deadline_s=deadline_s,
                   window_s=window_s, min_accuracy=min_accuracy)
-    idle_power_w = float(idle_power_w)
     ctrl = controller or Controller(table, policy, **controller_kwargs)
     ctrl.reset()
-    steps = np.diff(trace.time_s)
-    if window_s is not None and not is_real(window_s):
-        raise ValueError(f"window_s must be > 0, got {window_s!r}")
-    win = float(window_s) if window_s is not None else float(steps.min())
-    if not win > 0 or not math.isfinite(win):
-        raise ValueError(f"window_s must be > 0, got {window_s!r}")
-    keep = keep_requests or request_sink is not None
-
-    # float arrays (8 bytes a value; indexing yields Python floats) for the event loop
-    arr = _floats(arrival_times(trace, arrivals, seed))
-    row_times = _floats(trace.time_s[:-1])
-    caps = _floats(trace.power_cap_w)
-    rates = _floats(trace.arrival_rate_hz)
-    dls = _floats(trace.deadline_s) if trace.deadline_s is not None else None
-    n_rows, n_arr = len(row_times), len(arr)
-    t_end = trace.end_s
-    index_of = {id(p): i for i, p in enumerate(table)}
-
-    battery = trace.battery_capacity_j
-    remaining = battery if battery is not None else math.inf
-    row = 0
-    queue: deque[int] = deque()
-    busy = False
-    configured: OperatingPoint | None = None
-    last_busy_end = trace.start_s
-    windows = _Windows(trace.start_s, win, int(math.ceil(trace.duration_s / win)) + 1)
-    kept: list[dict[str, Any]] = []
-    rows_of: dict[int, dict[str, Any]] = {}  # request dicts in flight (keep only)
-    decisions: list[tuple[Any, ...]] = []
-    energy = {"inference": 0.0, "switch": 0.0, "idle": 0.0}
-    switches = 0
-    in_service: tuple[OperatingPoint, float, float] | None = None
-    finish_at = math.inf
-    finish_rid = -1
-    # aggregates
-    drops: Counter[str] = Counter()
-    served_n = 0
-    acc_sum_on_time = 0.0
-    acc_served_pairwise = array("d")
-    responses = array("d")
-    misses = 0
-    over_cap = 0
-    usage: dict[str, int] = {}
-    served_per_point = [0] * len(table)
-    on_time_per_point = [0] * len(table)
-
-    def decide(t: float) -> Budget:
-        cap = caps[row]
-        if battery is not None and t < t_end:
-            cap = min(cap, max(remaining, 0.0) / (t_end - t))
-        b = Budget.trusted(cap, deadline_s if deadline_s is not None else (
-            dls[row] if dls is not None else None), None, min_accuracy,
-            rates[row] if rate_aware and t < t_end else None)
-        prev = ctrl.last_decision
-        d = ctrl.decide(b, t)
-        if prev is None or d.point is not prev.point or d.violated != prev.violated:
-            decisions.append((t, b.power_w, b.deadline_s, b.rate_hz, d.point.label,
-                              index_of[id(d.point)], d.point.accuracy, int(d.feasible),
-                              ";".join(d.violated), d.reason))
-        return b
-
-    def settle(rid: int, status: str) -> None:
-        drops[status] += 1
-        if keep:
-            req = rows_of.pop(rid)
-            req["status"] = status
-            _emit(req)
-
-    def _emit(req: dict[str, Any]) -> None:
-        if request_sink is not None:
-            request_sink(req)
-        if keep_requests:
-            kept.append(req)
-
-    def draw_idle(until: float) -> None:
-        nonlocal remaining, last_busy_end
-        if until > last_busy_end and idle_power_w > 0:
-            e = min(idle_power_w * (until - last_busy_end), max(remaining, 0.0))
-            remaining -= e
-            energy["idle"] += e
-            windows.add_energy(last_busy_end, until, e)
-        last_busy_end = max(last_busy_end, until)
-
-    def start(t: float) -> None:
-        nonlocal busy, configured, remaining, switches, in_service, finish_at, finish_rid
-        nonlocal served_n, acc_sum_on_time, misses, over_cap
-        while queue:
-            rid = queue.popleft()
-            b = decide(t)
-            if drop_expired and b.deadline_s is not None and t - arr[rid] > b.deadline_s:
-                settle(rid, "dropped_expired")
-                continue
-            p = ctrl.current
-            sw_e, sw_l = ctrl.switch_cost(configured, p)
-            lat = p.latency_s * actual_latency_scale
-            pw = p.avg_power_w * actual_power_scale
-            e = p.energy_j * actual_latency_scale * actual_power_scale
-            draw_idle(t)
-            if e + sw_e > remaining:
-                settle(rid, "dropped_battery")
-                continue
-            if configured is not None and p != configured:
-                switches += 1
-            configured = p
-            remaining -= e + sw_e
-            energy["inference"] += e
-            energy["switch"] += sw_e
-            if sw_e or sw_l:
-                windows.add_energy(t, t + sw_l, sw_e)
-            finish = t + sw_l + lat
-            windows.add_energy(t + sw_l, finish, e)
-            windows.add_served(t, p.accuracy)
-            deadline = b.deadline_s
-            response = finish - arr[rid]
-            missed = int(deadline is not None and response > deadline * (1 + 1e-12))
-            over = int(b.power_w is not None and pw > b.power_w * (1 + 1e-12))
-            pi = index_of[id(p)]
-            served_n += 1
-            served_per_point[pi] += 1
-            acc_served_pairwise.append(p.accuracy)
-            responses.append(response)
-            misses += missed
-            over_cap += over
-            usage[p.label] = usage.get(p.label, 0) + 1
-            if not missed:
-                acc_sum_on_time += p.accuracy
-                on_time_per_point[pi] += 1
-            if keep:
-                req = rows_of.pop(rid)
-                req.update(start_s=t, finish_s=finish, status="served", point=p.label,
-                           point_index=pi, accuracy=p.accuracy, latency_s=lat, energy_j=e,
-                           switch_energy_j=sw_e, power_w=pw, cap_w=b.power_w,
-                           deadline_s=deadline, response_s=response, missed=missed,
-                           over_cap=over)
-                _emit(req)
-            in_service = (p, lat, pw)
-            finish_at, finish_rid = finish, rid
-            busy = True
-            return
-
-    i_row = i_arr = 0
-    while True:
-        t_row = row_times[i_row] if i_row < n_rows else math.inf
-        t_arr = arr[i_arr] if i_arr < n_arr else math.inf
-        # same order as a heap of (time, kind, index): completion < trace row < arrival
-        if finish_at <= t_row and finish_at <= t_arr:
-            if finish_at == math.inf:
-                break
-            t = finish_at
-            busy = False
-            finish_at = math.inf
-            last_busy_end = t
-            p, lat, pw = in_service
-            ctrl.observe(lat, pw, p)
-            decide(t)
-            start(t)
-        elif t_row <= t_arr:
-            t = t_row
-            row = i_row
-            i_row += 1
-            decide(t)
-        else:
-            t = t_arr
-            i = i_arr
-            i_arr += 1
-            if keep:
-                rows_of[i] = {"request": i, "arrival_s": t, "start_s": "", "finish_s": "",
-                              "status": "", "point": "", "point_index": "", "accuracy": "",
-                              "latency_s": "", "energy_j": "", "switch_energy_j": "",
-                              "power_w": "", "cap_w": "", "deadline_s": "", "response_s": "",
-                              "missed": "", "over_cap": "", "queue_len": len(queue)}
-            decide(t)
-            if queue_limit is not None and len(queue) >= queue_limit and busy:
-                settle(i, "dropped_queue")
-                continue
-            queue.append(i)
-            if not busy:
-                start(t)
-    end = max(trace.end_s, last_busy_end)
-    draw_idle(end)
-
-    if keep_requests:
-        kept.sort(key=lambda r: r["request"])
-    stats = windows.finish(trace, end)
-    power = stats.energy_j / win
-    viol = violations(power, stats.power_cap_w)
-    over_w = (power - stats.power_cap_w)[viol]
-    del power
-    resp = np.frombuffer(responses, dtype=np.float64) if served_n else np.zeros(0)
-    accs = np.frombuffer(acc_served_pairwise, dtype=np.float64)
-    n = n_arr
-    total = sum(energy.values())
-    summary = {
-        "name": name or ctrl.policy,
-        "policy": ctrl.policy,
-        "table_points": len(ctrl.table),
-        "trace": trace.name,
-        "duration_s": trace.duration_s,
-        "requests_arrived": n,
-        "requests_served": served_n,
-        "requests_dropped": sum(drops.values()),
-        "dropped_by_reason": dict(drops),
-        "mean_accuracy_served": float(np.mean(accs)) if served_n else 0.0,
-        "effective_accuracy": acc_sum_on_time / n if n else 0.0,
-        "total_energy_j": total,
-        "inference_energy_j": energy["inference"],
-        "switch_energy_j": energy["switch"],
-        "idle_energy_j": energy["idle"],
-        "energy_per_inference_j": total / served_n if served_n else 0.0,
-        "deadline_misses": misses,
-        "mean_response_s": float(resp.mean()) if served_n else 0.0,
-        "p95_response_s": float(np.percentile(resp, 95)) if served_n else 0.0,
-        "window_s": win,
-        "windows": len(viol),
-        "cap_violations": int(viol.sum()),
-        "cap_violation_fraction": float(viol.sum()) / len(viol) if len(viol) else 0.0,
-        "max_cap_overshoot_w": max(over_w.tolist(), default=0.0),
-        "inferences_over_cap": over_cap,
-        "infeasible_decisions": sum(1 for d in decisions if not d[7]),
-        "switches": switches,
-        "battery_capacity_j": battery,
-        "battery_remaining_j": None if battery is None else max(remaining, 0.0),
-        "point_usage": usage,
-        "accuracy_split": ctrl.table.accuracy_split,
-        **_test_report(ctrl.table, served_per_point, on_time_per_point, n),
-    }
-    return SimResult(summary, kept, stats, decisions)
+    opts = SimOptions(_window_s(trace, window_s), deadline_s, min_accuracy, queue_limit,
+                      float(idle_power_w), rate_aware, drop_expired, actual_latency_scale,
+                      actual_power_scale)
+    return Simulator(table, ctrl, trace, arrival_times(trace, arrivals, seed), opts, name=name,
+                     keep_requests=keep_requests, request_sink=request_sink).run()
 
 
 def _test_report(table: OperatingTable, served: list[int], on_time: list[int],
@@ -566,23 +665,46 @@ def _test_report(table: OperatingTable, served: list[int], on_time: list[int],
     }
 
 
-def compare(table: OperatingTable, trace: Trace, *,
-            policies: tuple[str, ...] = ("budget", "feedback"), static: bool = True,
-            **kwargs: Any) -> list[dict[str, Any]]:
-    """Summaries of each policy on ``table`` and of every static point (the table restricted to
-    that one point), all on the same trace and arrivals. ``kwargs`` go to :func:`simulate`."""
-    rows = [simulate(table, trace, policy=p, name=f"dynamic:{p}", **kwargs).summary
+def compare_runs(table: OperatingTable, trace: Trace, *,
+                 policies: tuple[str, ...] = ("budget", "feedback"), static: bool = True,
+                 **kwargs: Any) -> list[Summary]:
+    """The :class:`Summary` of each policy on ``table`` (kind ``"dynamic"``, named
+    ``dynamic:<policy>``) and of every static point (the table restricted to that one point;
+    kind ``"static"`` with its ``point``, named ``static:<label>``), all on the same trace and
+    arrivals. ``kwargs`` go to :func:`simulate`."""
+    runs = [simulate(table, trace, policy=p, name=f"dynamic:{p}", **kwargs).summary_record
             for p in policies]
     if static:
+        kw = {k: v for k, v in kwargs.items() if k not in ("policy", "controller")}
         for pt in table:
-            kw = {k: v for k, v in kwargs.items() if k not in ("policy", "controller")}
-            rows.append(simulate(table.subset([pt]), trace, policy="budget",
-                                 name=f"static:{pt.label}", **kw).summary)
-    return rows
+            s = simulate(table.subset([pt]), trace, policy="budget", name=f"static:{pt.label}",
+                         **kw).summary_record
+            runs.append(replace(s, kind="static", point=pt.label))
+    return runs
 
 
-def best_static(rows: list[dict[str, Any]], cap_mode: str = "active") -> dict[str, Any] | None:
-    """The static row that breaks the cap least, then has the highest effective accuracy.
+def compare(table: OperatingTable, trace: Trace, *,
+            policies: tuple[str, ...] = ("budget", "feedback"), static: bool = True,
+            **kwargs: Any) -> list[SummaryDict]:
+    """:func:`compare_runs` as ``summary.json`` dicts (each keeps its record, so its kind)."""
+    return [s.to_dict() for s in compare_runs(table, trace, policies=policies, static=static,
+                                              **kwargs)]
+
+
+def _row_dict(row: Summary | Mapping[str, Any]) -> Mapping[str, Any]:
+    return row.to_dict() if isinstance(row, Summary) else row
+
+
+@overload
+def best_static(rows: Sequence[Summary], cap_mode: str = ...) -> Summary | None: ...
+@overload
+def best_static(rows: Sequence[dict[str, Any]], cap_mode: str = ...) -> dict[str, Any] | None: ...
+@overload
+def best_static(rows: Sequence[Row], cap_mode: str = ...) -> Row | None: ...
+def best_static(rows: Sequence[Row], cap_mode: str = "active") -> Row | None:
+    """The static run (:attr:`Summary.kind` ``"static"``) that breaks the cap least, then has
+    the highest effective accuracy; ``rows``: records or their dicts (:func:`compare`), and the
+    chosen one is returned as given.
 
     "Breaks the cap" is counted like the controller reads the cap: inferences run above it
     (``cap_mode="active"``) or cap-violation windows (``"average"``).
@@ -590,24 +712,28 @@ def best_static(rows: list[dict[str, Any]], cap_mode: str = "active") -> dict[st
     col = {"active": "inferences_over_cap", "average": "cap_violations"}.get(cap_mode)
     if col is None:
         raise ValueError(f"cap_mode must be 'active' or 'average', got {cap_mode!r}")
-    st = [r for r in rows if r["name"].startswith("static:")]
-    return min(st, key=lambda r: (r[col], r["cap_violations"], -r["effective_accuracy"]),
-               default=None)
+
+    def key(row: Row) -> tuple[Any, ...]:
+        r = _row_dict(row)
+        return r[col], r["cap_violations"], -r["effective_accuracy"]
+
+    return min((r for r in rows if kind_of(r) == "static"), key=key, default=None)
 
 
-def comparison_markdown(rows: list[dict[str, Any]]) -> str:
-    """Markdown table of the headline numbers of :func:`compare` rows; accuracies in % on the
-    table's split (named in the header), plus the effective test accuracy when the table
-    carries test accuracies (reporting only)."""
-    split = rows[0].get("accuracy_split", "unknown") if rows else "unknown"
-    test = bool(rows) and all("effective_accuracy_test" in r for r in rows)
+def comparison_markdown(rows: Sequence[Summary | Mapping[str, Any]]) -> str:
+    """Markdown table of the headline numbers of :func:`compare` rows (records or dicts);
+    accuracies in % on the table's split (named in the header), plus the effective test
+    accuracy when the table carries test accuracies (reporting only)."""
+    dicts = [_row_dict(r) for r in rows]
+    split = dicts[0].get("accuracy_split", "unknown") if dicts else "unknown"
+    test = bool(dicts) and all("effective_accuracy_test" in r for r in dicts)
     head = (f"| run | served/arrived | mean acc. served % ({split}) | effective acc. % ({split}) "
             + ("| effective acc. % (test) " if test else "")
             + "| energy (mJ) | energy/inference (µJ) | deadline misses | cap viol. windows "
             "| inferences over cap "
             "| switches |")
     out = [head, "|" + "---|" * (11 if test else 10)]
-    for r in rows:
+    for r in dicts:
         t = f"{100 * r['effective_accuracy_test']:.2f} | " if test else ""
         out.append(f"| {r['name']} | {r['requests_served']}/{r['requests_arrived']} | "
                    f"{100 * r['mean_accuracy_served']:.2f} | "

@@ -1,0 +1,109 @@
+"""The simulator's outputs are byte-identical to those captured before its refactor into an
+event-loop class with typed records (issue 19), and the records round-trip through dicts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+
+import pytest
+
+from dynpim.runtime import (
+    Request,
+    SimDecision,
+    Summary,
+    Window,
+    best_static,
+    compare,
+    compare_runs,
+    parse_spec,
+    simulate,
+)
+from dynpim.runtime.records import SummaryDict, kind_of
+
+sys.path.insert(0, os.path.dirname(__file__))
+from golden_simulator import GOLDEN, digests, make_table  # noqa: E402
+
+
+def test_outputs_are_byte_identical_to_the_captured_ones() -> None:
+    with open(GOLDEN) as f:
+        want = json.load(f)
+    assert digests() == want
+
+WALK = "walk:duration_s=3,rate_hz=400,min_w=0.02,max_w=0.4,sigma_w=0.05,seed=2"
+
+
+@pytest.fixture(scope="module")
+def run():
+    tr = parse_spec(WALK)
+    return simulate(make_table(), tr, queue_limit=2, deadline_s=5e-3, seed=3, drop_expired=True,
+                    actual_latency_scale=1.5, keep_requests=True)
+
+
+def test_records_round_trip_through_their_dicts(run) -> None:
+    s = run.summary_record
+    assert Summary.from_dict(s.to_dict()) == s
+    assert Summary.from_dict(dict(s.to_dict())) == s  # a plain dict: kind "dynamic" as here
+    statuses = {r.status for r in run.request_records}
+    assert {"served", "dropped_queue"} <= statuses  # both shapes of row are exercised
+    for r in run.request_records:
+        assert Request.from_dict(r.to_dict()) == r
+        assert r.served == (r.status == "served")
+        assert (r.start_s is None) == (not r.served)
+    starved = simulate(make_table(), parse_spec("ramp:duration_s=1,start_w=0.001,rate_hz=50"))
+    decisions = run.decision_records + starved.decision_records
+    assert len(run.decision_records) > 1 and any(d.violated for d in decisions)
+    assert not all(d.feasible for d in decisions)
+    for d in decisions:
+        assert SimDecision.from_dict(d.to_dict()) == d
+    windows = run.window_records
+    assert [w.to_dict() for w in windows] == run.windows
+    for w in windows:
+        back = Window.from_dict(w.to_dict())
+        if w.served:
+            assert back == w
+        else:  # mean accuracy NaN: equal field by field, NaN for NaN
+            assert math.isnan(back.mean_accuracy) and back.t_start_s == w.t_start_s
+
+
+def test_dict_views_are_the_records_dicts(run) -> None:
+    assert run.requests == [r.to_dict() for r in run.request_records]
+    assert run.decisions == [d.to_dict() for d in run.decision_records]
+    assert run.decision_rows == [tuple(d.to_dict().values()) for d in run.decision_records]
+    assert isinstance(run.summary, SummaryDict) and run.summary.record is run.summary_record
+    assert run.summary is run.summary  # one dict, like the attribute it used to be
+    assert json.loads(json.dumps(run.summary)) == dict(run.summary)
+    dropped = next(r for r in run.request_records if not r.served).to_dict()
+    assert dropped["start_s"] == "" and dropped["status"].startswith("dropped_")
+
+
+def test_records_are_frozen(run) -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        run.summary_record.switches = 0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        run.request_records[0].status = "served"  # type: ignore[misc]
+
+
+def test_static_runs_carry_their_kind_not_a_parsed_name(table) -> None:
+    tr = parse_spec("ramp:duration_s=2,start_w=0.4,end_w=0.04,rate_hz=100")
+    runs = compare_runs(table, tr, policies=("budget",), seed=1)
+    assert [r.kind for r in runs] == ["dynamic"] + ["static"] * len(table)
+    assert [r.point for r in runs[1:]] == [p.label for p in table]
+    rows = compare(table, tr, policies=("budget",), seed=1)
+    assert [r.record for r in rows] == runs and [kind_of(r) for r in rows] == [r.kind for r in runs]
+    assert [Summary.from_dict(r) for r in rows] == runs  # the dict keeps its record's kind
+    # the kind, not the display name, decides: renamed rows are still found
+    renamed = [dataclasses.replace(r, name=f"run {i}") for i, r in enumerate(runs)]
+    best = best_static(renamed)
+    assert best is not None and best.kind == "static"
+    assert best.point == best_static(rows).record.point  # type: ignore[union-attr]
+    assert best_static(runs[:1]) is None and best_static([dict(r) for r in rows]) is None
+    with pytest.raises(ValueError, match="point"):
+        dataclasses.replace(runs[0], kind="static")
+    with pytest.raises(ValueError, match="kind"):
+        dataclasses.replace(runs[0], kind="fixed")  # type: ignore[arg-type]
+    statics = Summary.from_dict(dict(rows[1]), kind="static", point=runs[1].point)
+    assert statics == runs[1]
