@@ -5,14 +5,22 @@ from dynpim.stages.runtime import RunName
 from dynpim.stages.search import SearchRunOptions
 
 
-def test_run_names_parse_and_round_trip():
-    n = RunName.parse("static:8-16-32@64")
-    assert (n.kind, n.what) == ("static", "8-16-32@64") and str(n) == "static:8-16-32@64"
-    assert RunName.from_dict(n.to_dict()) == n
-    assert RunName.parse("dynamic:budget").what == "budget"
-    for bad in ("budget", "other:x"):
-        with pytest.raises(ValueError):
-            RunName.parse(bad)
+def test_run_names_come_from_typed_summaries_and_round_trip():
+    from dynpim.nn import SubnetConfig
+    from dynpim.runtime import OperatingPoint, OperatingTable, compare_runs, generate
+
+    table = OperatingTable.from_points(
+        [OperatingPoint(SubnetConfig([4 * i] * 3), 16, 0.5 + 0.1 * i, 1e-3 * i, 1e-4 * i, 0.1)
+         for i in (1, 2)], {"model": {"name": "toy", "args": {}}})
+    trace = generate("step", duration_s=1.0, dt_s=0.5, rate_hz=5.0)
+    runs = compare_runs(table, trace, policies=("budget",))
+    names = [RunName.of(r) for r in runs]
+    assert names[0] == RunName("dynamic", "budget") and str(names[0]) == "dynamic:budget"
+    assert [n.what for n in names[1:]] == [p.label for p in table]
+    assert all(str(n) == r.name for n, r in zip(names, runs))
+    assert RunName.from_dict(names[1].to_dict()) == names[1]
+    with pytest.raises(ValueError):
+        RunName("other", "x")
 
 
 def test_table_options_are_checked_once_with_one_line_errors():

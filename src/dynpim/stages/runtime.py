@@ -3,8 +3,9 @@ simulated on a generated power-cap trace (ramp down, then a random walk), agains
 static operating point. Data comes from an operating table (``dynpim.runtime``); the result is
 a JSON-ready dict for the report (``runtime.json``).
 
-Run names (``"dynamic:budget"``, ``"static:<point label>"``) are read through
-:class:`RunName`, never split by hand."""
+A run's kind and point come from the simulator's typed :class:`~dynpim.runtime.Summary`
+(``kind``, ``point``); run names (``"dynamic:budget"``, ``"static:<point label>"``) are only
+written, never parsed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from dynpim.runtime import OperatingTable, best_static, compare, generate, simulate
+from dynpim.runtime import OperatingTable, best_static, compare_runs, generate, simulate
+from dynpim.runtime.records import Summary
 
 
 @dataclass(frozen=True)
@@ -31,11 +33,10 @@ class RunName:
             raise ValueError(f"run name kind must be one of {self.KINDS}, got {self.kind!r}")
 
     @classmethod
-    def parse(cls, text: str) -> RunName:
-        kind, sep, what = str(text).partition(":")
-        if not sep:
-            raise ValueError(f"run name {text!r} is not '<dynamic|static>:<name>'")
-        return cls(kind, what)
+    def of(cls, summary: Summary) -> RunName:
+        """The name of a simulated run, from its typed summary (kind and point or policy)."""
+        return cls(summary.kind, summary.point if summary.point is not None
+                   else summary.policy)
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.what}"
@@ -61,13 +62,14 @@ def compare_runtime(table: OperatingTable, *, seed: int = 0) -> dict[str, Any]:
                      start_w=hi * 1.05, min_w=lo * 0.9, max_w=hi * 1.1,
                      sigma_w=(hi - lo) / 6, seed=seed)
     kw: dict[str, Any] = {"seed": seed, "min_dwell_s": 0.0}
-    rows = compare(table, trace, policies=("budget",), **kw)
+    runs = compare_runs(table, trace, policies=("budget",), **kw)
+    rows = [r.to_dict() for r in runs]
     dyn = simulate(table, trace, policy="budget", **kw)
-    best = best_static(rows)
+    best_run = best_static(runs)
+    best = best_run.to_dict() if best_run is not None else None
     static = None
-    if best is not None:
-        label = RunName.parse(best["name"]).what
-        point = next(p for p in table if p.label == label)
+    if best_run is not None:
+        point = next(p for p in table if p.label == best_run.point)
         static = simulate(table.subset([point]), trace, policy="budget", **kw)
     return {
         "trace": {"kind": "random walk", "duration_s": dur, "rate_hz": rate,
