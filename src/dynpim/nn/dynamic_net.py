@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -14,6 +14,18 @@ from .layers import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, SubnetStat
 from .precision import Precision, bank_key, check_precision, split_bank_key
 from .slots import Slot, SubnetConfig
 from .specs import LayerSpec
+
+
+@runtime_checkable
+class _PrecisionSwitched(Protocol):
+    """A module that follows the model's active precision (activation quantizers:
+    :class:`dynpim.nn.quant.ActQuant`), recognised by these members."""
+
+    bits: int
+
+    def bind_state(self, state: SubnetState) -> None: ...
+
+    def add_bits(self, bits: int) -> None: ...
 
 
 class DynamicNet(nn.Module):
@@ -53,9 +65,9 @@ class DynamicNet(nn.Module):
                 if s is not None and s not in index:
                     raise ValueError(f"layer {lname!r} names unknown slot {s!r}")
             m._bind(self._state, index)
-        for m in self.body.modules():
-            if hasattr(m, "bind_state"):  # activation quantizers follow the active precision
-                m.bind_state(self._state)
+        for mod in self.body.modules():
+            if isinstance(mod, _PrecisionSwitched):  # activation quantizers follow the precision
+                mod.bind_state(self._state)
         self.set_subnet(self.max_config())
 
     # -- configs -----------------------------------------------------------------------------
@@ -94,12 +106,12 @@ class DynamicNet(nn.Module):
 
     @contextmanager
     def subnet(self, cfg: SubnetConfig | Sequence[int],
-               bits: Precision | None | str = "keep") -> Iterator[SubnetConfig]:
+               bits: Precision | None | Literal["keep"] = "keep") -> Iterator[SubnetConfig]:
         """Run a block at ``cfg`` (and at precision ``bits``, if given) and restore the
         previous config and precision afterwards."""
         prev = (self._state.widths, self._state.key, self._state.bits)
         if bits != "keep":
-            self.set_precision(bits)  # type: ignore[arg-type]
+            self.set_precision(bits)
         self.set_subnet(cfg)
         try:
             yield self.current_config
@@ -120,7 +132,7 @@ class DynamicNet(nn.Module):
         if top is None:
             return ()
         extra = [tuple(p) for p in self.args.get("precisions", ()) if tuple(p) != top]
-        return (top, *extra)  # type: ignore[return-value]
+        return (top, *extra)
 
     @property
     def current_precision(self) -> Precision | None:
@@ -136,8 +148,8 @@ class DynamicNet(nn.Module):
             raise ValueError("precisions need a quantized model (create_model(..., wbits=, "
                              "abits=))")
         checked = [check_precision(p, top) for p in precisions]
-        for _, m in self.body.named_modules():
-            if hasattr(m, "add_bits"):
+        for m in self.body.modules():
+            if isinstance(m, _PrecisionSwitched):
                 for _, a in checked:
                     if a < m.bits:
                         m.add_bits(a)
@@ -157,7 +169,7 @@ class DynamicNet(nn.Module):
                 raise ValueError(f"precision {b} was not added to this model (add_precisions); "
                                  f"it has {list(self.precisions)}")
             bits = None if b == self.stored_precision else b
-        self._state.bits = bits  # type: ignore[assignment]
+        self._state.bits = bits
         self._state.key = bank_key(self.current_config.key, self._state.bits)
 
     @contextmanager
@@ -271,8 +283,10 @@ class DynamicNet(nn.Module):
             cin, cout = self._io_widths(m, cfg.widths)
             if isinstance(m, DynamicBatchNorm2d):
                 replacements[n] = m.to_static(cfg.key, cout)
-            else:
+            elif isinstance(m, (DynamicConv2d, DynamicLinear)):
                 replacements[n] = m.to_static(cin, cout)
+            else:
+                raise TypeError(f"layer {n!r}: no static form for {type(m).__name__}")
         body = copy.deepcopy(self.body)
         for n, new in replacements.items():
             parent_name, _, child = n.rpartition(".")
@@ -282,7 +296,7 @@ class DynamicNet(nn.Module):
 
     def bank_state_keys(self) -> set[str]:
         """The ``state_dict`` keys that hold BN bank statistics (buffers of the bank)."""
-        out = set()
+        out: set[str] = set()
         for n, m in self.dynamic_layers():
             if isinstance(m, DynamicBatchNorm2d):
                 for key in m.bank:
@@ -306,14 +320,14 @@ class DynamicNet(nn.Module):
 
     def load_bn_bank_state(self, state: dict[str, Tensor]) -> None:
         """Inverse of :meth:`bn_bank_state`; checks layer names and widths."""
-        layers = dict(self.dynamic_layers())
+        layers = {n: m for n, m in self.dynamic_layers() if isinstance(m, DynamicBatchNorm2d)}
         pending: dict[tuple[str, str], dict[str, Tensor]] = {}
         for full, t in state.items():
             try:
                 n, key, which = full.split("|")
             except ValueError:
                 raise ValueError(f"malformed BN bank entry {full!r}") from None
-            if not isinstance(layers.get(n), DynamicBatchNorm2d) or which not in ("mean", "var"):
+            if n not in layers or which not in ("mean", "var"):
                 raise ValueError(f"BN bank entry {full!r} does not match this model")
             pending.setdefault((n, key), {})[which] = t
         for (n, key), d in pending.items():
