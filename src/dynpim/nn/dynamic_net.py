@@ -10,8 +10,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
+from .bn import BNBank
 from .layers import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, SubnetState, _Dynamic
-from .precision import Precision, bank_key, check_precision, split_bank_key
+from .precision import Precision, bank_key, check_precision
 from .slots import Slot, SubnetConfig
 from .specs import LayerSpec
 
@@ -294,14 +295,15 @@ class DynamicNet(nn.Module):
             setattr(parent, child, new)
         return body.eval()
 
+    @property
+    def bn_bank(self) -> BNBank:
+        """The BN statistics per sub-net config: calibration, snapshot / restore, the form
+        checkpoints store (a view over the BN layers' bank buffers)."""
+        return BNBank(self)
+
     def bank_state_keys(self) -> set[str]:
         """The ``state_dict`` keys that hold BN bank statistics (buffers of the bank)."""
-        out: set[str] = set()
-        for n, m in self.dynamic_layers():
-            if isinstance(m, DynamicBatchNorm2d):
-                for key in m.bank:
-                    out.update(f"body.{n}.bank_{key}_{w}" for w in ("mean", "var"))
-        return out
+        return self.bn_bank.state_dict_keys()
 
     def weights_state_dict(self) -> dict[str, Tensor]:
         """``state_dict()`` without the BN bank: what does not change when BN is calibrated."""
@@ -310,52 +312,19 @@ class DynamicNet(nn.Module):
 
     def bn_bank_state(self) -> dict[str, Tensor]:
         """Flat dict ``{layer|config_key|mean/var: tensor}`` of every banked statistic."""
-        out = {}
-        for n, m in self.dynamic_layers():
-            if isinstance(m, DynamicBatchNorm2d):
-                for key, (mean, var) in m.bank.items():
-                    out[f"{n}|{key}|mean"] = mean.detach().clone().contiguous()
-                    out[f"{n}|{key}|var"] = var.detach().clone().contiguous()
-        return out
+        return self.bn_bank.state()
 
     def load_bn_bank_state(self, state: dict[str, Tensor]) -> None:
         """Inverse of :meth:`bn_bank_state`; checks layer names and widths."""
-        layers = {n: m for n, m in self.dynamic_layers() if isinstance(m, DynamicBatchNorm2d)}
-        pending: dict[tuple[str, str], dict[str, Tensor]] = {}
-        for full, t in state.items():
-            try:
-                n, key, which = full.split("|")
-            except ValueError:
-                raise ValueError(f"malformed BN bank entry {full!r}") from None
-            if n not in layers or which not in ("mean", "var"):
-                raise ValueError(f"BN bank entry {full!r} does not match this model")
-            pending.setdefault((n, key), {})[which] = t
-        for (n, key), d in pending.items():
-            cfg = self.validate(list(split_bank_key(key)[0]))
-            c = self._io_widths(layers[n], cfg.widths)[1]
-            if set(d) != {"mean", "var"} or d["mean"].shape != (c,) or d["var"].shape != (c,):
-                raise ValueError(f"BN bank entry for {n} at [{key}] has wrong shape")
-            layers[n].bank[key] = (d["mean"].clone(), d["var"].clone())
+        self.bn_bank.load_state(state)
 
     def banked_configs(self, bits: Sequence[int] | None = None) -> list[SubnetConfig]:
         """Configs whose BN statistics are calibrated in every BN layer, at precision ``bits``
         (default: the stored precision)."""
-        keys = None
-        for _, m in self.dynamic_layers():
-            if isinstance(m, DynamicBatchNorm2d):
-                keys = set(m.bank) if keys is None else keys & set(m.bank)
-        want = None if bits is None or tuple(bits) == self.stored_precision else tuple(bits)
-        out = []
-        for k in sorted(keys or ()):
-            widths, kbits = split_bank_key(k)
-            if kbits == want:
-                out.append(SubnetConfig(widths))
-        return out
+        return self.bn_bank.configs(bits)
 
     def clear_bn_bank(self) -> None:
-        for _, m in self.dynamic_layers():
-            if isinstance(m, DynamicBatchNorm2d):
-                m.bank.clear()
+        self.bn_bank.clear()
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, slots={len(self.slots)}"

@@ -191,9 +191,10 @@ class DynamicBatchNorm2d(_Dynamic):
         self.sync = False  # batch statistics over all processes of the default group
 
     @property
-    def bank(self) -> BNBank:
-        """The banked statistics, ``{config key: (mean, var)}`` (a live mapping view)."""
-        return BNBank(self)
+    def bank(self) -> LayerBank:
+        """This layer's banked statistics, ``{bank key: (mean, var)}`` (a live mapping view;
+        the model-wide bank keyed by config is :class:`dynpim.nn.BNBank`)."""
+        return LayerBank(self)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs) -> None:
@@ -286,8 +287,8 @@ def _bank_buffer(key: str, which: str) -> str:
     return f"bank_{key}_{which}"
 
 
-class BNBank(MutableMapping):
-    """``{config key: (mean, var)}`` view of a :class:`DynamicBatchNorm2d`'s bank buffers.
+class LayerBank(MutableMapping):
+    """``{bank key: (mean, var)}`` view of one :class:`DynamicBatchNorm2d`'s bank buffers.
 
     Setting an entry registers (or replaces) the two buffers, moved to the layer's device and
     floating dtype; reading returns the buffers themselves (no copies)."""
@@ -337,7 +338,7 @@ class BNBank(MutableMapping):
         return len(self._keys())
 
     def __repr__(self) -> str:
-        return f"BNBank({self._keys()})"
+        return f"LayerBank({self._keys()})"
 
 
 def _sync_batch_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
