@@ -40,7 +40,8 @@ def is_integer(v: object) -> bool:
 def finite_real(v: object, name: str, *, minimum: float | None = None) -> float:
     """``v`` as a Python float; :class:`DynpimError` naming ``name`` unless it is a finite
     real number (``>= minimum`` when given). numpy scalars are accepted."""
-    if not is_real(v) or not math.isfinite(float(v)) or (minimum is not None and v < minimum):
+    if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(float(v)) \
+            or (minimum is not None and v < minimum):
         lim = f" >= {minimum:g}" if minimum is not None else ""
         raise DynpimError(f"{name} must be a finite number{lim}, got {v!r}")
     return float(v)

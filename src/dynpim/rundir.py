@@ -168,10 +168,10 @@ def claim_run_dir(path: str, kind: str, config: dict[str, Any] | None = None, *,
     info = check_run_dir(path, kind, resume=resume, overwrite=overwrite, option=option,
                          resume_option=resume_option)
     os.makedirs(path, exist_ok=True)
-    keep = info is not None and info.recorded and not overwrite
+    kept = info if info is not None and info.recorded and not overwrite else None
     record = {"kind": kind, "config": config or {},
-              "created_utc": _created(path) if keep else _now(),
-              "overrides": info.overrides if keep else []}
+              "created_utc": _created(path) if kept is not None else _now(),
+              "overrides": kept.overrides if kept is not None else []}
     write_record(path, record)
     return info
 

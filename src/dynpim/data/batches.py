@@ -28,7 +28,8 @@ class Augment:
         hi = 2 * self.crop_padding + 1
         oy = torch.randint(hi, (n,), generator=generator)
         ox = torch.randint(hi, (n,), generator=generator)
-        fl = torch.rand(n, generator=generator) < 0.5 if self.flip else torch.zeros(n, dtype=bool)
+        fl = torch.rand(n, generator=generator) < 0.5 if self.flip \
+            else torch.zeros(n, dtype=torch.bool)
         return oy, ox, fl
 
     def apply(self, x: Tensor, params: tuple[Tensor, Tensor, Tensor]) -> Tensor:
@@ -94,6 +95,7 @@ def iterate_batches(
         hi = lo + share if rank < world_size - 1 else len(idx)
         dev_idx = idx[lo:hi].to(x.device, non_blocking=True)
         xb, yb = x[dev_idx], y[dev_idx]
-        if params is not None:
-            xb = aug.apply(xb, tuple(p[lo:hi] for p in params))
+        if aug is not None and params is not None:
+            oy, ox, fl = params
+            xb = aug.apply(xb, (oy[lo:hi], ox[lo:hi], fl[lo:hi]))
         yield xb, yb

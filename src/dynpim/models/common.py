@@ -51,12 +51,13 @@ class LayerFactory:
 
     def conv(self, cin: int, cout: int, k: int, *, stride: int = 1, in_slot: str | None,
              out_slot: str | None, depthwise: bool = False) -> DynamicConv2d:
-        kw = dict(stride=stride, padding=k // 2, depthwise=depthwise, in_slot=in_slot,
-                  out_slot=out_slot)
         if not self.quantized:
-            return DynamicConv2d(cin, cout, k, **kw)
+            return DynamicConv2d(cin, cout, k, stride=stride, padding=k // 2,
+                                 depthwise=depthwise, in_slot=in_slot, out_slot=out_slot)
         return QuantDynamicConv2d(cin, cout, k, wbits=self.wbits,
-                                  in_quant=self._in_quant(in_slot, False), **kw)
+                                  in_quant=self._in_quant(in_slot, False), stride=stride,
+                                  padding=k // 2, depthwise=depthwise, in_slot=in_slot,
+                                  out_slot=out_slot)
 
     def bn(self, c: int, slot: str | None) -> DynamicBatchNorm2d:
         return DynamicBatchNorm2d(c, slot=slot)
@@ -107,9 +108,10 @@ class ConvBNAct(nn.Sequential):
 
 
 class Classifier(nn.Sequential):
-    """Global average pool -> flatten -> linear."""
+    """Global average pool -> flatten -> linear (``in_slot`` None: a fixed input width)."""
 
-    def __init__(self, f: LayerFactory, cin: int, num_classes: int, in_slot: str) -> None:
+    def __init__(self, f: LayerFactory, cin: int, num_classes: int,
+                 in_slot: str | None) -> None:
         super().__init__(nn.AdaptiveAvgPool2d(1), nn.Flatten(), f.linear(cin, num_classes,
                                                                          in_slot=in_slot))
 

@@ -11,7 +11,7 @@ from .registry import register_model
 
 # Channels per conv; "M" = 2x2 max-pool. The fifth pool is replaced by the global average pool
 # of the classifier, so 28x28 inputs work as well as 32x32.
-VGG11 = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512]
+VGG11: list[int | str] = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512]
 
 
 @register_model

@@ -1,6 +1,6 @@
 """Dynamic layers, slots and sub-net configs, BN banks, channel importance."""
 
-from .bn import calibrate_bn, set_sync_batchnorm
+from .bn import BankSnapshot, BNBank, calibrate_bn, set_sync_batchnorm
 from .dynamic_net import DynamicNet
 from .importance import channel_importance, reorder_channels
 from .layers import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear
@@ -8,6 +8,8 @@ from .slots import Slot, SubnetConfig, load_configs, save_configs
 from .specs import LayerSpec, widths_matrix
 
 __all__ = [
+    "BNBank",
+    "BankSnapshot",
     "DynamicBatchNorm2d",
     "DynamicConv2d",
     "DynamicLinear",

@@ -5,15 +5,28 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
 
+from .bn import BNBank
 from .layers import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, SubnetState, _Dynamic
-from .precision import Precision, bank_key, check_precision, split_bank_key
+from .precision import Precision, bank_key, check_precision
 from .slots import Slot, SubnetConfig
 from .specs import LayerSpec
+
+
+@runtime_checkable
+class _PrecisionSwitched(Protocol):
+    """A module that follows the model's active precision (activation quantizers:
+    :class:`dynpim.nn.quant.ActQuant`), recognised by these members."""
+
+    bits: int
+
+    def bind_state(self, state: SubnetState) -> None: ...
+
+    def add_bits(self, bits: int) -> None: ...
 
 
 class DynamicNet(nn.Module):
@@ -53,9 +66,9 @@ class DynamicNet(nn.Module):
                 if s is not None and s not in index:
                     raise ValueError(f"layer {lname!r} names unknown slot {s!r}")
             m._bind(self._state, index)
-        for m in self.body.modules():
-            if hasattr(m, "bind_state"):  # activation quantizers follow the active precision
-                m.bind_state(self._state)
+        for mod in self.body.modules():
+            if isinstance(mod, _PrecisionSwitched):  # activation quantizers follow the precision
+                mod.bind_state(self._state)
         self.set_subnet(self.max_config())
 
     # -- configs -----------------------------------------------------------------------------
@@ -94,12 +107,12 @@ class DynamicNet(nn.Module):
 
     @contextmanager
     def subnet(self, cfg: SubnetConfig | Sequence[int],
-               bits: Precision | None | str = "keep") -> Iterator[SubnetConfig]:
+               bits: Precision | None | Literal["keep"] = "keep") -> Iterator[SubnetConfig]:
         """Run a block at ``cfg`` (and at precision ``bits``, if given) and restore the
         previous config and precision afterwards."""
         prev = (self._state.widths, self._state.key, self._state.bits)
         if bits != "keep":
-            self.set_precision(bits)  # type: ignore[arg-type]
+            self.set_precision(bits)
         self.set_subnet(cfg)
         try:
             yield self.current_config
@@ -120,7 +133,7 @@ class DynamicNet(nn.Module):
         if top is None:
             return ()
         extra = [tuple(p) for p in self.args.get("precisions", ()) if tuple(p) != top]
-        return (top, *extra)  # type: ignore[return-value]
+        return (top, *extra)
 
     @property
     def current_precision(self) -> Precision | None:
@@ -136,8 +149,8 @@ class DynamicNet(nn.Module):
             raise ValueError("precisions need a quantized model (create_model(..., wbits=, "
                              "abits=))")
         checked = [check_precision(p, top) for p in precisions]
-        for _, m in self.body.named_modules():
-            if hasattr(m, "add_bits"):
+        for m in self.body.modules():
+            if isinstance(m, _PrecisionSwitched):
                 for _, a in checked:
                     if a < m.bits:
                         m.add_bits(a)
@@ -157,7 +170,7 @@ class DynamicNet(nn.Module):
                 raise ValueError(f"precision {b} was not added to this model (add_precisions); "
                                  f"it has {list(self.precisions)}")
             bits = None if b == self.stored_precision else b
-        self._state.bits = bits  # type: ignore[assignment]
+        self._state.bits = bits
         self._state.key = bank_key(self.current_config.key, self._state.bits)
 
     @contextmanager
@@ -271,8 +284,10 @@ class DynamicNet(nn.Module):
             cin, cout = self._io_widths(m, cfg.widths)
             if isinstance(m, DynamicBatchNorm2d):
                 replacements[n] = m.to_static(cfg.key, cout)
-            else:
+            elif isinstance(m, (DynamicConv2d, DynamicLinear)):
                 replacements[n] = m.to_static(cin, cout)
+            else:
+                raise TypeError(f"layer {n!r}: no static form for {type(m).__name__}")
         body = copy.deepcopy(self.body)
         for n, new in replacements.items():
             parent_name, _, child = n.rpartition(".")
@@ -280,14 +295,15 @@ class DynamicNet(nn.Module):
             setattr(parent, child, new)
         return body.eval()
 
+    @property
+    def bn_bank(self) -> BNBank:
+        """The BN statistics per sub-net config: calibration, snapshot / restore, the form
+        checkpoints store (a view over the BN layers' bank buffers)."""
+        return BNBank(self)
+
     def bank_state_keys(self) -> set[str]:
         """The ``state_dict`` keys that hold BN bank statistics (buffers of the bank)."""
-        out = set()
-        for n, m in self.dynamic_layers():
-            if isinstance(m, DynamicBatchNorm2d):
-                for key in m.bank:
-                    out.update(f"body.{n}.bank_{key}_{w}" for w in ("mean", "var"))
-        return out
+        return self.bn_bank.state_dict_keys()
 
     def weights_state_dict(self) -> dict[str, Tensor]:
         """``state_dict()`` without the BN bank: what does not change when BN is calibrated."""
@@ -296,52 +312,19 @@ class DynamicNet(nn.Module):
 
     def bn_bank_state(self) -> dict[str, Tensor]:
         """Flat dict ``{layer|config_key|mean/var: tensor}`` of every banked statistic."""
-        out = {}
-        for n, m in self.dynamic_layers():
-            if isinstance(m, DynamicBatchNorm2d):
-                for key, (mean, var) in m.bank.items():
-                    out[f"{n}|{key}|mean"] = mean.detach().clone().contiguous()
-                    out[f"{n}|{key}|var"] = var.detach().clone().contiguous()
-        return out
+        return self.bn_bank.state()
 
     def load_bn_bank_state(self, state: dict[str, Tensor]) -> None:
         """Inverse of :meth:`bn_bank_state`; checks layer names and widths."""
-        layers = dict(self.dynamic_layers())
-        pending: dict[tuple[str, str], dict[str, Tensor]] = {}
-        for full, t in state.items():
-            try:
-                n, key, which = full.split("|")
-            except ValueError:
-                raise ValueError(f"malformed BN bank entry {full!r}") from None
-            if not isinstance(layers.get(n), DynamicBatchNorm2d) or which not in ("mean", "var"):
-                raise ValueError(f"BN bank entry {full!r} does not match this model")
-            pending.setdefault((n, key), {})[which] = t
-        for (n, key), d in pending.items():
-            cfg = self.validate(list(split_bank_key(key)[0]))
-            c = self._io_widths(layers[n], cfg.widths)[1]
-            if set(d) != {"mean", "var"} or d["mean"].shape != (c,) or d["var"].shape != (c,):
-                raise ValueError(f"BN bank entry for {n} at [{key}] has wrong shape")
-            layers[n].bank[key] = (d["mean"].clone(), d["var"].clone())
+        self.bn_bank.load_state(state)
 
     def banked_configs(self, bits: Sequence[int] | None = None) -> list[SubnetConfig]:
         """Configs whose BN statistics are calibrated in every BN layer, at precision ``bits``
         (default: the stored precision)."""
-        keys = None
-        for _, m in self.dynamic_layers():
-            if isinstance(m, DynamicBatchNorm2d):
-                keys = set(m.bank) if keys is None else keys & set(m.bank)
-        want = None if bits is None or tuple(bits) == self.stored_precision else tuple(bits)
-        out = []
-        for k in sorted(keys or ()):
-            widths, kbits = split_bank_key(k)
-            if kbits == want:
-                out.append(SubnetConfig(widths))
-        return out
+        return self.bn_bank.configs(bits)
 
     def clear_bn_bank(self) -> None:
-        for _, m in self.dynamic_layers():
-            if isinstance(m, DynamicBatchNorm2d):
-                m.bank.clear()
+        self.bn_bank.clear()
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, slots={len(self.slots)}"

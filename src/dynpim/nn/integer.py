@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -93,6 +94,13 @@ class _Q:  # integer codes on a grid: real = (q - zp) * scale
     bits: int | None  # None: wide (a pooled sum), must be requantized before a conv
     shape: tuple[int, ...]
 
+    @property
+    def code_bits(self) -> int:
+        """``bits`` of codes on a grid (``_Compiler.grid`` checks that they are set)."""
+        if self.bits is None:
+            raise ValueError("a wide sum must be requantized before it is read as codes")
+        return self.bits
+
 
 @dataclass
 class _A:  # pending affine value: real = sum_t acc_t * mult_t + bias, per channel
@@ -105,9 +113,13 @@ def _pair(v) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
+_OpT = TypeVar("_OpT", bound=Op)
+
+
 class _Compiler:
     def __init__(self, model: DynamicNet, cfg: SubnetConfig) -> None:
-        self.model, self.cfg, self.ops, self.n = model, cfg, [], 0
+        self.model, self.cfg, self.n = model, cfg, 0
+        self.ops: list[Op] = []
         self.layers: dict[str, Conv | Linear] = {}
         self.names = {m: n for n, m in model.body.named_modules()}
 
@@ -115,7 +127,7 @@ class _Compiler:
         self.n += 1
         return self.n
 
-    def emit(self, op: Op) -> Op:
+    def emit(self, op: _OpT) -> _OpT:
         self.ops.append(op)
         return op
 
@@ -214,7 +226,7 @@ class _Compiler:
         raise ValueError(f"integer execution does not support module {type(m).__name__} "
                          f"({self.names.get(m)!r})")
 
-    def quantizer(self, m: nn.Module, v):
+    def quantizer(self, m: ActQuant | InputQuant, v):
         if isinstance(m, InputQuant):
             if not isinstance(v, _Float):
                 raise ValueError("InputQuant must read the network input")
@@ -252,7 +264,7 @@ class _Compiler:
         (kh, kw), (sh, sw), (ph, pw) = m.kernel_size, m.stride, m.padding
         out = self.reg()
         op = Conv(self.names[m], q.reg, out, wint, wscale.detach().clone(), q.scale, q.zp,
-                  (sh, sw), (ph, pw), cin if m.depthwise else 1, q.bits, m.active_wbits,
+                  (sh, sw), (ph, pw), cin if m.depthwise else 1, q.code_bits, m.active_wbits,
                   wint.flatten(1).sum(1))
         self.layers[op.name] = self.emit(op)
         shape = (cout, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
@@ -266,7 +278,7 @@ class _Compiler:
         wint, wscale = self.weights(m, cin, cout)
         out = self.reg()
         op = Linear(self.names[m], q.reg, out, wint, wscale.detach().clone(), q.scale, q.zp,
-                    q.bits, m.active_wbits, wint.sum(1))
+                    q.code_bits, m.active_wbits, wint.sum(1))
         self.layers[op.name] = self.emit(op)
         return self.acc_out(m, q, out, wscale, cout, (cout,))
 
@@ -320,6 +332,8 @@ def integer_forward(model: DynamicNet, cfg: SubnetConfig | Sequence[int] | None,
 def fold_bn(weight: Tensor, bias: Tensor | None, bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
     """Fold an eval-mode ``BatchNorm2d`` into the preceding conv/linear: returns ``(w', b')``
     with ``conv(x, w') + b' == bn(conv(x, w) + b)`` (float; used for float export)."""
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError("fold_bn needs a BatchNorm2d that tracks running statistics")
     k = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
     b = bias.detach() if bias is not None else torch.zeros_like(k)
     w = weight.detach() * k.view(-1, *([1] * (weight.dim() - 1)))

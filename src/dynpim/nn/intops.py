@@ -103,6 +103,15 @@ class Dequantize:
 Op = QuantizeInput | Conv | Linear | Requant | MaxPool | SumPool | Flatten | Dequantize
 
 
+def _sources(op: Op) -> tuple[int, ...]:
+    """The registers ``op`` reads (none for the input quantizer)."""
+    if isinstance(op, (Requant, Dequantize)):
+        return op.srcs
+    if isinstance(op, QuantizeInput):
+        return ()
+    return (op.src,)
+
+
 @dataclass(frozen=True)
 class QuantizedSubnet:
     """Integer program of one sub-net: ``ops`` in execution order, logits in ``output``."""
@@ -149,7 +158,7 @@ def run_program(qs: QuantizedSubnet, x: Tensor, conv_fn: ConvFn = int_conv2d,
     r: dict[int, Tensor] = {}
     last_use: dict[int, int] = {}
     for k, op in enumerate(qs.ops):
-        for src in getattr(op, "srcs", (getattr(op, "src", None),)):
+        for src in _sources(op):
             last_use[src] = k
     for k, op in enumerate(qs.ops):
         if isinstance(op, QuantizeInput):

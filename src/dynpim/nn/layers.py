@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, MutableMapping
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +34,8 @@ class _Dynamic(nn.Module):
 
     in_slot: str | None
     out_slot: str | None
+    weight: nn.Parameter  # every dynamic layer has a (max-width) weight; BN: its scale
+    bias: nn.Parameter | None
 
     def _bind(self, state: SubnetState, slot_index: dict[str, int]) -> None:
         self._state = state
@@ -92,15 +95,15 @@ class DynamicConv2d(_Dynamic):
         w, b, groups = self.sliced(in_c, self.active_out(self.out_channels))
         return F.conv2d(x, w, b, self.stride, self.padding, 1, groups)
 
-    def to_static(self, in_c: int, out_c: int) -> nn.Conv2d:
-        w, b, groups = self.sliced(in_c, out_c)
-        out_c = in_c if self.depthwise else out_c
-        m = nn.Conv2d(in_c, out_c, self.kernel_size, self.stride, self.padding,
+    def to_static(self, in_c: int, out_c: int) -> nn.Module:
+        """Plain ``nn.Conv2d`` at these channel counts (subclasses may add a quantizer)."""
+        return self.static_conv(in_c, *self.sliced(in_c, out_c))
+
+    def static_conv(self, in_c: int, w: Tensor, b: Tensor | None, groups: int) -> nn.Conv2d:
+        """``nn.Conv2d`` with this layer's geometry holding copies of ``w`` and ``b``."""
+        m = nn.Conv2d(in_c, w.shape[0], self.kernel_size, self.stride, self.padding,
                       groups=groups, bias=b is not None)
-        with torch.no_grad():
-            m.weight.copy_(w)
-            if b is not None:
-                m.bias.copy_(b)
+        _copy_params(m, w, b)
         return m
 
     def extra_repr(self) -> str:
@@ -135,17 +138,26 @@ class DynamicLinear(_Dynamic):
         w, b = self.sliced(x.shape[-1], self.active_out(self.out_features))
         return F.linear(x, w, b)
 
-    def to_static(self, in_f: int, out_f: int) -> nn.Linear:
-        w, b = self.sliced(in_f, out_f)
-        m = nn.Linear(in_f, out_f, bias=b is not None)
-        with torch.no_grad():
-            m.weight.copy_(w)
-            if b is not None:
-                m.bias.copy_(b)
-        return m
+    def to_static(self, in_f: int, out_f: int) -> nn.Module:
+        """Plain ``nn.Linear`` at these feature counts (subclasses may add a quantizer)."""
+        return static_linear(*self.sliced(in_f, out_f))
 
     def extra_repr(self) -> str:
         return f"{self.in_features}->{self.out_features}, slots={self.in_slot}->{self.out_slot}"
+
+
+def static_linear(w: Tensor, b: Tensor | None) -> nn.Linear:
+    """``nn.Linear`` holding copies of ``w`` (out, in) and ``b``."""
+    m = nn.Linear(w.shape[1], w.shape[0], bias=b is not None)
+    _copy_params(m, w, b)
+    return m
+
+
+def _copy_params(m: nn.Conv2d | nn.Linear, w: Tensor, b: Tensor | None) -> None:
+    with torch.no_grad():
+        m.weight.copy_(w)
+        if b is not None and m.bias is not None:  # m has a bias exactly when b is given
+            m.bias.copy_(b)
 
 
 class DynamicBatchNorm2d(_Dynamic):
@@ -167,6 +179,8 @@ class DynamicBatchNorm2d(_Dynamic):
     weights-only state dict, as in checkpoints' ``model.safetensors``).
     """
 
+    bias: nn.Parameter  # BN always has its shift
+
     def __init__(self, num_features: int, *, slot: str | None = None, eps: float = 1e-5) -> None:
         super().__init__()
         self.num_features, self.eps = num_features, eps
@@ -177,9 +191,10 @@ class DynamicBatchNorm2d(_Dynamic):
         self.sync = False  # batch statistics over all processes of the default group
 
     @property
-    def bank(self) -> BNBank:
-        """The banked statistics, ``{config key: (mean, var)}`` (a live mapping view)."""
-        return BNBank(self)
+    def bank(self) -> LayerBank:
+        """This layer's banked statistics, ``{bank key: (mean, var)}`` (a live mapping view;
+        the model-wide bank keyed by config is :class:`dynpim.nn.BNBank`)."""
+        return LayerBank(self)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs) -> None:
@@ -232,15 +247,14 @@ class DynamicBatchNorm2d(_Dynamic):
                     and torch.distributed.is_initialized():
                 return _sync_batch_norm(x, w, b, self.eps)
             return F.batch_norm(x, None, None, w, b, True, 0.0, self.eps)
-        try:
-            mean = self._buffers[_bank_buffer(key, "mean")]
-            var = self._buffers[_bank_buffer(key, "var")]
-        except KeyError:
+        run_mean = self._buffers.get(_bank_buffer(key, "mean"))
+        run_var = self._buffers.get(_bank_buffer(key, "var"))
+        if run_mean is None or run_var is None:
             raise RuntimeError(
                 f"BN statistics for sub-net config [{key}] are not calibrated; call "
                 f"dynpim.nn.calibrate_bn(model, cfg, batches) for it first"
-            ) from None
-        return F.batch_norm(x, mean, var, w, b, False, 0.0, self.eps)
+            )
+        return F.batch_norm(x, run_mean, run_var, w, b, False, 0.0, self.eps)
 
     def finish_calibration(self) -> None:
         """Store the accumulated statistics under the active config key."""
@@ -257,8 +271,9 @@ class DynamicBatchNorm2d(_Dynamic):
         with torch.no_grad():
             m.weight.copy_(self.weight[:c])
             m.bias.copy_(self.bias[:c])
-            m.running_mean.copy_(mean)
-            m.running_var.copy_(var)
+            # BatchNorm2d tracks running statistics by default: both buffers exist
+            cast(Tensor, m.running_mean).copy_(mean)
+            cast(Tensor, m.running_var).copy_(var)
         return m.eval()
 
     def extra_repr(self) -> str:
@@ -272,8 +287,8 @@ def _bank_buffer(key: str, which: str) -> str:
     return f"bank_{key}_{which}"
 
 
-class BNBank(MutableMapping):
-    """``{config key: (mean, var)}`` view of a :class:`DynamicBatchNorm2d`'s bank buffers.
+class LayerBank(MutableMapping):
+    """``{bank key: (mean, var)}`` view of one :class:`DynamicBatchNorm2d`'s bank buffers.
 
     Setting an entry registers (or replaces) the two buffers, moved to the layer's device and
     floating dtype; reading returns the buffers themselves (no copies)."""
@@ -291,10 +306,10 @@ class BNBank(MutableMapping):
 
     def __getitem__(self, key: str) -> tuple[Tensor, Tensor]:
         bufs = self._bn._buffers
-        try:
-            return bufs[_bank_buffer(key, "mean")], bufs[_bank_buffer(key, "var")]
-        except KeyError:
-            raise KeyError(key) from None
+        mean, var = bufs.get(_bank_buffer(key, "mean")), bufs.get(_bank_buffer(key, "var"))
+        if mean is None or var is None:
+            raise KeyError(key)
+        return mean, var
 
     def __setitem__(self, key: str, value: tuple[Tensor, Tensor]) -> None:
         if not re.fullmatch(r"[0-9]*(?:-[0-9]+)*(?:-w[0-9]+a[0-9]+)?", key):
@@ -323,7 +338,7 @@ class BNBank(MutableMapping):
         return len(self._keys())
 
     def __repr__(self) -> str:
-        return f"BNBank({self._keys()})"
+        return f"LayerBank({self._keys()})"
 
 
 def _sync_batch_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:

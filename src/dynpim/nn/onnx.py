@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,9 @@ OPSET = 17
 
 class QDQInput(nn.Module):
     """Affine quantize-dequantize of the network input (``InputQuant`` as QDQ)."""
+
+    scale: Tensor  # buffers: float32 scalar, int32 scalar
+    zero_point: Tensor
 
     def __init__(self, q: InputQuant) -> None:
         super().__init__()
@@ -48,6 +51,9 @@ class QDQAct(nn.Module):
     """ReLU + unsigned k-bit quantize-dequantize (``ActQuant`` as QDQ: uint8 codes with zero
     point 0 clip negatives to 0; a ``Clip`` caps the codes at ``2**k - 1``)."""
 
+    scale: Tensor  # buffers: float32 scalar, int32 scalar (0)
+    zero_point: Tensor
+
     def __init__(self, q: ActQuant) -> None:
         super().__init__()
         self.register_buffer("scale", q.scale().detach().float().reshape(()))
@@ -68,6 +74,13 @@ class QDQWeight(nn.Module):
     ``layer`` holds the fake-quant weight of the sub-net, ``scale`` the scales of its output
     channels (taken over the full fan-in of the dynamic layer, so every sub-net shares them)."""
 
+    weight: Tensor  # buffers: fake-quant weight, per-channel scales and zero points (0)
+    scale: Tensor
+    zero_point: Tensor
+    stride: tuple[int, ...]  # convolutions only
+    padding: tuple[int, ...]
+    groups: int
+
     def __init__(self, layer: nn.Conv2d | nn.Linear, scale: Tensor) -> None:
         super().__init__()
         self.register_buffer("weight", layer.weight.detach().clone())
@@ -75,8 +88,10 @@ class QDQWeight(nn.Module):
         self.register_buffer("zero_point", torch.zeros(len(scale), dtype=torch.int32))
         self.bias = None if layer.bias is None else nn.Parameter(layer.bias.detach().clone())
         self.conv = isinstance(layer, nn.Conv2d)
-        if self.conv:
-            self.stride, self.padding, self.groups = layer.stride, layer.padding, layer.groups
+        if isinstance(layer, nn.Conv2d):
+            # static sub-nets' convs get numeric padding (DynamicConv2d.static_conv), never 'same'
+            self.stride, self.padding = layer.stride, cast(tuple[int, ...], layer.padding)
+            self.groups = layer.groups
 
     def forward(self, x: Tensor) -> Tensor:
         w = torch.fake_quantize_per_channel_affine(self.weight, self.scale, self.zero_point, 0,

@@ -12,6 +12,8 @@ clipping level of their own per setting (AdaBits' switchable clipping level, Jin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import Tensor
 
@@ -22,8 +24,10 @@ _SUFFIX = "w{}a{}"
 def check_precision(bits: object, max_bits: Precision) -> Precision:
     """``bits`` as a validated ``(wbits, abits)`` pair not above ``max_bits``."""
     try:
-        w, a = (int(v) for v in bits)  # type: ignore[union-attr]
-        ok = all(not isinstance(v, bool) and int(v) == v for v in bits)  # type: ignore[union-attr]
+        if not isinstance(bits, Iterable):
+            raise TypeError
+        w, a = (int(v) for v in bits)
+        ok = all(not isinstance(v, bool) and int(v) == v for v in bits)
     except (TypeError, ValueError):
         raise ValueError(f"precision must be a (wbits, abits) pair, got {bits!r}") from None
     if not ok or not (1 <= w <= max_bits[0] and 1 <= a <= max_bits[1]):

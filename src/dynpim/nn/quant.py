@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import numbers
 from collections.abc import Iterator
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +32,7 @@ from torch import Tensor, nn
 
 from dynpim.errors import is_integer
 
-from .layers import DynamicConv2d, DynamicLinear, SubnetState
+from .layers import DynamicConv2d, DynamicLinear, SubnetState, static_linear
 from .precision import truncate_codes
 
 VALID_BITS = (*range(1, 9), 32)
@@ -42,7 +44,7 @@ def check_bits(field: str, value: object) -> int:
     """Return ``value`` if it is a valid bit-width (1..8, or 32 = float), else ``ValueError``."""
     if not is_integer(value) or value not in VALID_BITS:
         raise ValueError(f"{field} must be an int in 1..8 or 32 (float), got {value!r}")
-    return int(value)  # type: ignore[arg-type]
+    return int(cast(numbers.Integral, value))  # is_integer: a numbers.Integral
 
 
 class _RoundSTE(torch.autograd.Function):
@@ -109,6 +111,8 @@ class ActQuant(nn.Module):
     (AdaBits' switchable clipping level); the one used follows the model's active precision
     (``DynamicNet.set_precision``), ``bits`` when none is set.
     """
+
+    initialized: Tensor  # buffer: alpha set from data yet
 
     def __init__(self, bits: int, init_alpha: float = 6.0) -> None:
         super().__init__()
@@ -201,6 +205,10 @@ class InputQuant(nn.Module):
     ``scale``/``zero_point`` follow from that range.
     """
 
+    lo: Tensor  # buffers: the tracked input range, and whether a batch set it yet
+    hi: Tensor
+    initialized: Tensor
+
     def __init__(self, bits: int = 8) -> None:
         super().__init__()
         self.bits = check_bits("input_bits", bits)
@@ -238,7 +246,7 @@ class InputQuant(nn.Module):
         return f"bits={self.bits}, range=[{float(self.lo):.4g}, {float(self.hi):.4g}]"
 
 
-def _active_wbits(m: nn.Module) -> int:
+def _active_wbits(m: QuantDynamicConv2d | QuantDynamicLinear) -> int:
     state = getattr(m, "_state", None)
     return m.wbits if state is None or state.bits is None else min(m.wbits, state.bits[0])
 
@@ -273,14 +281,7 @@ class QuantDynamicConv2d(DynamicConv2d):
 
     def to_static(self, in_c: int, out_c: int) -> nn.Module:
         """Plain ``nn.Conv2d`` holding the fake-quant weights (preceded by the input quantizer)."""
-        w, b, groups = self.quant_sliced(in_c, out_c)
-        out_c = in_c if self.depthwise else out_c
-        m = nn.Conv2d(in_c, out_c, self.kernel_size, self.stride, self.padding,
-                      groups=groups, bias=b is not None)
-        with torch.no_grad():
-            m.weight.copy_(w)
-            if b is not None:
-                m.bias.copy_(b)
+        m = self.static_conv(in_c, *self.quant_sliced(in_c, out_c))
         if self.in_quant is None:
             return m
         return nn.Sequential(copy.deepcopy(self.in_quant).eval(), m)
@@ -315,12 +316,7 @@ class QuantDynamicLinear(DynamicLinear):
         return F.linear(x, w, b)
 
     def to_static(self, in_f: int, out_f: int) -> nn.Module:
-        w, b = self.quant_sliced(in_f, out_f)
-        m = nn.Linear(in_f, out_f, bias=b is not None)
-        with torch.no_grad():
-            m.weight.copy_(w)
-            if b is not None:
-                m.bias.copy_(b)
+        m = static_linear(*self.quant_sliced(in_f, out_f))
         if self.in_quant is None:
             return m
         return nn.Sequential(copy.deepcopy(self.in_quant).eval(), m)

@@ -228,7 +228,7 @@ def estimate_layers(specs: Sequence[LayerSpec], hw: Hardware, *,
             s.name, s.kind, (int(m[0, j]), int(k[0, j]), int(n[0, j])), int(g[0, j]), s.macs,
             int(bits.wbits[j]), int(bits.abits[j]), int(mp.layer_subarrays[j]),
             int(c["active_subarrays"][0, j]), int(c["passes"][0, j]),
-            int(mp.pixels_per_row[j]), counts.sense_bits / counts.sensed_cols,
+            int(mp.pixels_per_row[j]), float(counts.sense_bits / counts.sensed_cols),
             int(c["waves"][0, j]), counts, float(c["latency_s"][0, j]),
             float(c["energy_j"][0, j]), {comp: float(c[comp][0, j]) for comp in COMPONENTS}))
     fmap = max((s.in_channels * s.in_hw[0] * s.in_hw[1] * int(bits.abits[j])

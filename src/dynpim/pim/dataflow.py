@@ -27,8 +27,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..nn.specs import LayerSpec
 from .hardware import Hardware
@@ -37,20 +39,24 @@ MAPPINGS: tuple[str, ...] = ("pixel", "channel")
 DEFAULT_MAPPING = "pixel"
 
 
+Count: TypeAlias = "int | np.integer | np.ndarray"
+"""A count of one layer (Python or numpy int) or an array of them, one per layer / config."""
+
+
 @dataclass(frozen=True)
 class OpCounts:
     """Operation counts of one layer for one inference (ints, or arrays of them)."""
 
-    senses: object  # two-row AND senses of one row segment (one sub-array row)
-    sense_bits: object  # AND output bits that belong to the layer (= bits bit-counted)
-    sensed_cols: object  # columns sensed: every column of each sensed row segment
-    popcounts: object  # bit-counter results (one per pixel segment of a sensed row)
-    shift_adds: object  # accumulations: one per popcount + cross-tile partial-sum adds
-    row_writes: object  # activation bit-plane row segments written into sub-arrays
-    write_bits: object  # bits written by those row writes
-    bus_in_bits: object  # activation bits read from the buffer and broadcast (once)
-    bus_out_bits: object  # quantized output bits sent back to the buffer
-    psum_bits: object  # partial sums moved between column tiles
+    senses: Count  # two-row AND senses of one row segment (one sub-array row)
+    sense_bits: Count  # AND output bits that belong to the layer (= bits bit-counted)
+    sensed_cols: Count  # columns sensed: every column of each sensed row segment
+    popcounts: Count  # bit-counter results (one per pixel segment of a sensed row)
+    shift_adds: Count  # accumulations: one per popcount + cross-tile partial-sum adds
+    row_writes: Count  # activation bit-plane row segments written into sub-arrays
+    write_bits: Count  # bits written by those row writes
+    bus_in_bits: Count  # activation bits read from the buffer and broadcast (once)
+    bus_out_bits: Count  # quantized output bits sent back to the buffer
+    psum_bits: Count  # partial sums moved between column tiles
 
     def as_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -105,13 +111,13 @@ class Schedule:
     """Parallel schedule of one layer: who is busy, for how long (per sensed pixel row and
     activation bit)."""
 
-    tiles: object  # active column tiles
-    active_subarrays: object  # sub-arrays with at least one active channel
-    passes: object  # active channels the busiest sub-array senses one after another
-    busy_rows: object  # weight rows sensed by the busiest sub-array per (pixel row, act. bit)
-    busy_writes: object  # activation rows written into the busiest sub-array per (row, bit)
-    busy_psums: object  # cross-tile partial-sum adds of the busiest sub-array per pixel row
-    pixel_rows: object  # sensed pixel rows: ceil(n / pixels_per_row)
+    tiles: Count  # active column tiles
+    active_subarrays: Count  # sub-arrays with at least one active channel
+    passes: Count  # active channels the busiest sub-array senses one after another
+    busy_rows: Count  # weight rows sensed by the busiest sub-array per (pixel row, act. bit)
+    busy_writes: Count  # activation rows written into the busiest sub-array per (row, bit)
+    busy_psums: Count  # cross-tile partial-sum adds of the busiest sub-array per pixel row
+    pixel_rows: Count  # sensed pixel rows: ceil(n / pixels_per_row)
 
 
 def layer_schedule(m, k, g, subarrays_per_tile, wbits, cols, n=1, pixels_per_row=1) -> Schedule:
@@ -128,7 +134,8 @@ def layer_schedule(m, k, g, subarrays_per_tile, wbits, cols, n=1, pixels_per_row
                     pixel_rows=_ceil_div(n, pixels_per_row))
 
 
-def gemm_arrays(specs: Sequence[LayerSpec], cin: np.ndarray, cout: np.ndarray):
+def gemm_arrays(specs: Sequence[LayerSpec], cin: ArrayLike, cout: ArrayLike
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(m, k, n, g)`` arrays of the layers ``specs`` at channel counts ``cin``/``cout``
     (shape ``(..., len(specs))``); depthwise layers get one group per channel."""
     khkw = np.array([s.kernel_size[0] * s.kernel_size[1] for s in specs], dtype=np.int64)

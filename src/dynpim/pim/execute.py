@@ -85,6 +85,8 @@ def bitplane_conv2d(x_int: Tensor, w_int: Tensor, abits: int, wbits: int, stride
         pc = pc.view(n, groups, wbits, mg, ho, wo).double()
         term = torch.einsum("ngjmhw,j->ngmhw", pc, coef[i])
         acc = term if acc is None else acc + term
+    if acc is None:
+        raise ValueError(f"abits must be >= 1, got {abits}")
     return acc.reshape(x.shape[0], m, *acc.shape[-2:]).round().to(torch.int64)
 
 

@@ -250,7 +250,7 @@ def _section(cls: type, data: Any, sec: str, name: str, sources: dict[str, str])
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ValueError(f"{where}: unknown parameter(s) {unknown}; known: {sorted(known)}")
-    kwargs = {}
+    kwargs: dict[str, float | bool] = {}
     for key, f in known.items():
         w = f"{where}.{key}"
         if key not in data:

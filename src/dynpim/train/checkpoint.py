@@ -38,7 +38,7 @@ import random
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -85,7 +85,8 @@ def _unb64(s: str) -> Tensor:
 
 def rng_state() -> dict[str, Any]:
     """torch (CPU and CUDA), numpy and python RNG states, JSON-serialisable."""
-    np_state = np.random.get_state()
+    # legacy=True (numpy's default) on the global MT19937 generator: always the 5-tuple
+    np_state = cast("tuple[str, np.ndarray, int, int, float]", np.random.get_state(legacy=True))
     py_state = random.getstate()
     out = {
         "torch": _b64(torch.get_rng_state()),
@@ -354,9 +355,20 @@ def resolve_checkpoint(path: str) -> str:
                           f"{os.path.join(path, 'checkpoint')})")
 
 
-REQUIRED_META = {"format": str, "version": int, "model": dict, "configs": list, "files": dict,
-                 "rng": dict, "optimizer": dict}
-REQUIRED_MODEL = {"name": str, "args": dict, "input_size": list, "slots": list}
+REQUIRED_META: dict[str, type] = {"format": str, "version": int, "model": dict, "configs": list,
+                                   "files": dict, "rng": dict, "optimizer": dict}
+REQUIRED_MODEL: dict[str, type] = {"name": str, "args": dict, "input_size": list, "slots": list}
+
+
+def _check_fields(path: str, group: dict[str, Any], fields: dict[str, type], where: str) -> None:
+    """Each key of ``fields`` present in ``group`` with a value of its type (never a bool)."""
+    for key, typ in fields.items():
+        if key not in group:
+            raise CheckpointError(f"checkpoint {path}: meta.json lacks the required field "
+                                  f"{where}{key!r}")
+        if not isinstance(group[key], typ) or isinstance(group[key], bool):
+            raise CheckpointError(f"checkpoint {path}: meta.json field {where}{key!r} must "
+                                  f"be a {typ.__name__}, got {type(group[key]).__name__}")
 
 
 def _check_meta(path: str, meta: Any) -> None:
@@ -366,15 +378,8 @@ def _check_meta(path: str, meta: Any) -> None:
     if meta.get("version") != VERSION:
         raise CheckpointError(f"checkpoint {path}: format version {meta.get('version')} is not "
                               f"supported (this dynpim reads version {VERSION})")
-    for group, fields, where in ((meta, REQUIRED_META, ""),
-                                 (meta.get("model"), REQUIRED_MODEL, "model.")):
-        for key, typ in fields.items():
-            if key not in group:
-                raise CheckpointError(f"checkpoint {path}: meta.json lacks the required field "
-                                      f"{where}{key!r}")
-            if not isinstance(group[key], typ) or isinstance(group[key], bool):
-                raise CheckpointError(f"checkpoint {path}: meta.json field {where}{key!r} must "
-                                      f"be a {typ.__name__}, got {type(group[key]).__name__}")
+    _check_fields(path, meta, REQUIRED_META, "")
+    _check_fields(path, meta["model"], REQUIRED_MODEL, "model.")  # a dict: checked just above
     for name in TENSOR_FILES:
         if not isinstance(meta["files"].get(name), str):
             raise CheckpointError(f"checkpoint {path}: meta.json field files.{name!r} (its "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -70,7 +71,8 @@ class DistContext:
         import inspect
 
         # buffers synced once at init, not before every forward (newer torch renamed it)
-        sync = ({"forward_sync_buffers": False} if "forward_sync_buffers" in
+        # (Any: the keyword is picked at run time, so no one DDP signature describes it)
+        sync: dict[str, Any] = ({"forward_sync_buffers": False} if "forward_sync_buffers" in
                 inspect.signature(DistributedDataParallel.__init__).parameters
                 else {"broadcast_buffers": False})
         return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=unused,

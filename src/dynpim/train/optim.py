@@ -16,7 +16,8 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     US-Nets and the authors' code); BN affine and biases get none."""
     depthwise = {id(m.weight) for m in model.modules() if getattr(m, "depthwise", False)
                  and isinstance(getattr(m, "weight", None), nn.Parameter)}
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for _, p in model.named_parameters():
         if p.requires_grad:
             (decay if p.ndim >= 2 and id(p) not in depthwise else no_decay).append(p)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
 
 from dynpim.data import DatasetSplits, augment_for, iterate_batches, load_dataset, num_batches
 from dynpim.nn import DynamicNet, SubnetConfig, load_configs, set_sync_batchnorm
@@ -73,18 +74,26 @@ def build_model(cfg: TrainConfig, splits: DatasetSplits) -> DynamicNet:
                         **extra)
 
 
+def _configs_file(cfg: TrainConfig) -> str:
+    """``cfg.configs``, which :meth:`TrainConfig.validate` requires wherever it is read."""
+    if not cfg.configs:
+        raise ValueError(f"mode {cfg.mode!r} / sampling {cfg.sampling!r} needs configs "
+                         "(a JSON file)")
+    return cfg.configs
+
+
 def build_sampler(cfg: TrainConfig, model: DynamicNet) -> Sampler:
     """Sampler for ``cfg``; ``individual`` mode and ``fixed`` sampling train one config."""
     if cfg.mode == "individual" or cfg.sampling == "fixed":
         if cfg.width is not None:
             return FixedSampler(model, SubnetConfig.uniform(model, cfg.width))
-        cfgs = load_configs(cfg.configs)
+        cfgs = load_configs(_configs_file(cfg))
         if len(cfgs) != 1:
             raise ValueError(f"{cfg.configs}: individual/fixed training needs exactly one "
                              f"config, the file has {len(cfgs)}")
         return FixedSampler(model, cfgs[0])
     if cfg.sampling == "nonuniform":
-        return ListSampler(model, load_configs(cfg.configs))
+        return ListSampler(model, load_configs(_configs_file(cfg)))
     if cfg.sampling == "discrete":  # switchable widths, as in Slimmable Networks
         return ListSampler(model, [SubnetConfig.uniform(model, w) for w in cfg.train_widths])
     return UniformSampler(model, cfg.min_width, cfg.max_width)
@@ -125,7 +134,8 @@ class Trainer:
             load_float_weights(self.model,
                                load_checkpoint(cfg.init_from).model.weights_state_dict())
         if cfg.channels_last:
-            self.model.to(memory_format=torch.channels_last)
+            # torch's Module.to overloads omit memory_format, which it accepts at run time
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         if cfg.sync_bn and self.dist.enabled:
             set_sync_batchnorm(self.model)
         self.sampler = build_sampler(cfg, self.model)
@@ -247,11 +257,14 @@ class Trainer:
             with model.subnet(c, bits=bits[i]), self._accumulate(i < last):
                 with self._autocast():
                     out = self.net(x).float()
-                sub = 0.0
+                sub: Tensor | float = 0.0
                 if cfg.subnet_loss in ("distill", "both"):
                     sub = sub + soft_cross_entropy(out, teacher)
                 if cfg.subnet_loss in ("labels", "both"):
                     sub = sub + hard_cross_entropy(out, y, cfg.label_smoothing)
+                if not isinstance(sub, Tensor):  # TrainConfig.validate rules this out
+                    raise ValueError(f"subnet_loss must be one of distill, labels, both, got "
+                                     f"{cfg.subnet_loss!r}")
                 self._backward(sub)
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
@@ -275,7 +288,7 @@ class Trainer:
     def _accumulate(self, local: bool):
         """``ddp.no_sync()`` for a backward pass whose gradients only accumulate (every
         sub-net of a sandwich step but the last); a no-op otherwise."""
-        if local and self.net is not self.model:
+        if local and isinstance(self.net, DistributedDataParallel):  # else self.net is the model
             return self.net.no_sync()
         return contextlib.nullcontext()
 
@@ -437,7 +450,8 @@ def train(cfg: TrainConfig, *, model: DynamicNet | None = None,
     finally:
         trainer.dist.close()
         if cfg.channels_last:  # hand back the usual layout (export, PIM mapping, numpy)
-            trainer.model.to(memory_format=torch.contiguous_format)
+            # (Module.to takes memory_format at run time; torch's overloads omit it)
+            trainer.model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
 
 
 __all__ = ["TrainResult", "Trainer", "TrainingDiverged", "build_model", "build_sampler",
