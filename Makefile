@@ -20,6 +20,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -x -q -p no:cacheprovider
 
 # ruff, then the type checker over src/ (its settings: [tool.mypy] in pyproject.toml).

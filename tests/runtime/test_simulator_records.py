@@ -107,3 +107,32 @@ def test_static_runs_carry_their_kind_not_a_parsed_name(table) -> None:
         dataclasses.replace(runs[0], kind="fixed")  # type: ignore[arg-type]
     statics = Summary.from_dict(dict(rows[1]), kind="static", point=runs[1].point)
     assert statics == runs[1]
+
+
+def test_summary_counts_which_knob_each_switch_moved() -> None:
+    """A cap that steps down twice: first only the precision can move (same sub-net and
+    sub-arrays, 4/4 instead of 8/8), then the sub-net and the powered sub-arrays."""
+    from dynpim.nn import SubnetConfig
+    from dynpim.runtime import OperatingPoint, OperatingTable, generate, simulate
+    from dynpim.runtime.records import KNOBS, Summary
+    from dynpim.runtime.simulator import knobs_moved
+    from dynpim.runtime.traces import Trace
+
+    wide, narrow = SubnetConfig([8, 8, 8]), SubnetConfig([4, 4, 4])
+    a = OperatingPoint(wide, 64, 0.90, 1e-3, 1e-3 * 1.0, 1.0, bits=(8, 8))
+    b = OperatingPoint(wide, 64, 0.85, 1e-3, 1e-3 * 0.6, 0.6, bits=(4, 4))
+    c = OperatingPoint(narrow, 16, 0.70, 1e-3, 1e-3 * 0.2, 0.2, bits=(4, 4))
+    table = OperatingTable.from_points([a, b, c], {"model": {"name": "toy", "args": {}}})
+    assert knobs_moved(a, b) == ("precision",)
+    assert knobs_moved(b, c) == ("width", "subarrays")
+    assert knobs_moved(a, c) == KNOBS
+    step = generate("step", duration_s=2.0, dt_s=0.5, rate_hz=50.0, start_w=1.1, end_w=0.7,
+                    at_s=0.5)
+    cap = step.power_cap_w.copy()
+    cap[step.time_s >= 1.0] = 0.3  # second step down
+    trace = Trace(step.time_s, cap, step.arrival_rate_hz, name="two steps")
+    s = simulate(table, trace, policy="budget", seed=0, arrivals="deterministic",
+                 min_dwell_s=0.0)
+    assert s.summary["switches"] == 2
+    assert s.summary["switches_by_knob"] == {"width": 1, "precision": 1, "subarrays": 1}
+    assert Summary.from_dict(s.summary).switches_by_knob == s.summary["switches_by_knob"]

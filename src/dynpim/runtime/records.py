@@ -15,10 +15,11 @@ as dicts keep their kind; the ``name`` column is only a display name, never read
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 PolicyKind = Literal["dynamic", "static"]
+KNOBS = ("width", "precision", "subarrays")  # what an operating-point switch can move
 
 WINDOW_COLUMNS = ("t_start_s", "t_end_s", "power_cap_w", "power_w", "energy_j", "violation",
                   "served", "mean_accuracy")
@@ -189,6 +190,9 @@ class Summary:
     battery_remaining_j: float | None
     point_usage: dict[str, int]
     accuracy_split: str
+    # switches that moved each knob (one switch may move several): the sub-net's widths,
+    # its precision (bits) and the powered sub-arrays
+    switches_by_knob: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KNOBS, 0))
     mean_accuracy_served_test: float | None = None
     effective_accuracy_test: float | None = None
     best_point_accuracy_test: float | None = None
@@ -217,7 +221,8 @@ class Summary:
         """The inverse of :meth:`to_dict`. ``kind`` / ``point``: those of ``d``'s record when
         ``d`` is a :class:`SummaryDict`, else ``"dynamic"`` / ``None`` unless given."""
         rec = d.record if isinstance(d, SummaryDict) else None
-        vals = {k: d[k] for k in _SUMMARY_COLUMNS}
+        vals = {k: d[k] for k in _SUMMARY_COLUMNS if k != "switches_by_knob"}
+        vals["switches_by_knob"] = dict(d.get("switches_by_knob") or dict.fromkeys(KNOBS, 0))
         vals.update({k: d.get(k) for k in _TEST_COLUMNS})
         vals["dropped_by_reason"] = dict(vals["dropped_by_reason"])
         vals["point_usage"] = dict(vals["point_usage"])

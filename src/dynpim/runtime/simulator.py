@@ -51,6 +51,7 @@ from dynpim.errors import is_integer, is_real
 from .controller import Budget, Controller
 from .records import (
     DECISION_COLUMNS,
+    KNOBS,
     REQUEST_COLUMNS,
     SERVED,
     WINDOW_COLUMNS,
@@ -67,6 +68,14 @@ from .traces import Trace
 MAX_ARRIVALS = 20_000_000
 
 Row = TypeVar("Row", bound="Summary | Mapping[str, Any]")
+
+
+def knobs_moved(old: OperatingPoint, new: OperatingPoint) -> tuple[str, ...]:
+    """Which knobs (:data:`~dynpim.runtime.records.KNOBS`) a switch from ``old`` to ``new``
+    moves: the sub-net's widths, its precision, the powered sub-arrays."""
+    moved = (old.config != new.config, old.bits != new.bits,
+             old.active_subarrays != new.active_subarrays)
+    return tuple(k for k, m in zip(KNOBS, moved) if m)
 
 
 def arrival_times(trace: Trace, mode: str = "poisson", seed: int = 0) -> np.ndarray:
@@ -379,6 +388,7 @@ class Simulator:
         # tallies for the summary
         self.energy = {"inference": 0.0, "switch": 0.0, "idle": 0.0}
         self.switches = 0
+        self.knob_moves = dict.fromkeys(KNOBS, 0)
         self.drops: Counter[str] = Counter()
         self.served_n = 0
         self.acc_sum_on_time = 0.0
@@ -494,6 +504,8 @@ class Simulator:
         pw = p.avg_power_w * o.power_scale
         if self.configured is not None and p != self.configured:
             self.switches += 1
+            for knob in knobs_moved(self.configured, p):
+                self.knob_moves[knob] += 1
         self.configured = p
         self.remaining -= e + sw_e
         self.energy["inference"] += e
@@ -589,7 +601,8 @@ class Simulator:
             max_cap_overshoot_w=max(over_w.tolist(), default=0.0),
             inferences_over_cap=self.over_cap,
             infeasible_decisions=sum(1 for d in self.decisions if not d.feasible),
-            switches=self.switches, battery_capacity_j=battery,
+            switches=self.switches, switches_by_knob=dict(self.knob_moves),
+            battery_capacity_j=battery,
             battery_remaining_j=None if battery is None else max(self.remaining, 0.0),
             point_usage=self.usage, accuracy_split=ctrl.table.accuracy_split,
             **_test_report(ctrl.table, self.served_per_point, self.on_time_per_point, n))
