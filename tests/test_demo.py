@@ -13,7 +13,10 @@ from dynpim.runtime import OperatingTable
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    opts = DemoOptions(out=str(out), model="lenet", epochs=1, qat_epochs=1, configs_kept=3)
+    # one run-time precision besides the stored 8/8: the demo with both knobs (the width-only
+    # demo, make demo, runs in the docs runner through docs/demo.md)
+    opts = DemoOptions(out=str(out), model="lenet", epochs=1, qat_epochs=1, configs_kept=3,
+                       precisions="4/4")
     logs: list[str] = []
     summary = run_demo(opts, log=logs.append)
     return out, opts, summary, logs
@@ -23,11 +26,12 @@ def test_demo_writes_every_stage(run):
     out, _, summary, logs = run
     for name in REQUIRED:
         assert (out / name).stat().st_size > 0, name
-    for png in ("accuracy_vs_cost", "layer_breakdown", "power_latency_knob", "runtime_trace"):
+    for png in ("accuracy_vs_cost", "layer_breakdown", "power_latency_knob", "runtime_trace",
+                "width_precision"):
         assert (out / "report" / f"{png}.png").stat().st_size > 10_000
     html = (out / "report" / "index.html").read_text()
-    assert html.count("data:image/png;base64,") == 4 and "Operating table" in html
-    assert html.count("<figcaption>") == 4  # a caption under every figure
+    assert html.count("data:image/png;base64,") == 5 and "Operating table" in html
+    assert html.count("<figcaption>") == 5  # a caption under every figure
     # the best static point's row and the columns that chose it are highlighted
     best = json.loads((out / "runtime.json").read_text())["best_static"]["name"]
     assert html.count('<tr class="mark-row">') == 1
@@ -42,6 +46,28 @@ def test_demo_writes_every_stage(run):
     assert len(table) >= 1
     assert set(summary["headline"]) and summary["report"].endswith("index.html")
     assert any(line.startswith("[search]") for line in logs)
+
+
+def test_both_knobs_are_evaluated_tabled_and_counted(run):
+    out, _, _, _ = run
+    ev = json.loads((out / "evaluation.json").read_text())
+    grid = ev["precision_grid"]
+    widths = {tuple(p["config"]["widths"]) for p in ev["points"] if p["family"] == "uniform"}
+    assert sorted({tuple(r["bits"]) for r in grid}) == [(4, 4), (8, 8)]
+    assert len(grid) == 2 * len(widths)
+    at = {(tuple(r["bits"]), r["width"]): r for r in grid}
+    for (bits, w), r in at.items():  # fewer bits never cost more PIM energy
+        if bits == (4, 4):
+            assert r["energy_j"] < at[((8, 8), w)]["energy_j"]
+    table = OperatingTable.load(str(out / "table.json"))
+    assert {p.bits for p in table} <= {None, (4, 4)}
+    rt = json.loads((out / "runtime.json").read_text())
+    for row in rt["comparison"]:
+        knobs = row["switches_by_knob"]
+        assert set(knobs) == {"width", "precision", "subarrays"}
+        assert max(knobs.values()) <= row["switches"] <= sum(knobs.values())
+    html = (out / "report" / "index.html").read_text()
+    assert "Two knobs: width x precision" in html and "switches (knob moved)" in html
 
 
 def test_headline_is_on_test_and_policy_never_beats_its_best_point(run):

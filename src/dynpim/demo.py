@@ -50,6 +50,7 @@ class DemoOptions:
     epochs: int | None = None       # None: 20 on digits, 15 on fashion-mnist (quick: 2 / 1)
     qat_epochs: int | None = None   # quantization-aware fine-tuning epochs (None: epochs // 3)
     bits: int = 8                   # weight and activation bits on the accelerator
+    precisions: str | None = None   # lower run-time precisions trained jointly, e.g. "4/4,2/2"
     preset: str = "sot-mram"
     configs_kept: int = 6           # non-uniform configs kept after filtering the search
     seed: int = 0
@@ -154,7 +155,8 @@ class Demo:
         o = self.opts
         epochs = o.qat_epochs if o.qat_epochs is not None else max(1, o.resolved_epochs() // 3)
         q = QuantizeOptions(base=cfg, init_from=str(self.run / float_run / "checkpoint"),
-                            out=str(self.run / name), bits=o.bits, epochs=epochs, lr=0.01)
+                            out=str(self.run / name), bits=o.bits, epochs=epochs, lr=0.01,
+                            precisions=o.precisions)
         return self._train(name, cfg, q)
 
     def search(self, model: DynamicNet) -> list[SubnetConfig]:
@@ -214,8 +216,31 @@ class Demo:
                     "energy_j": float(cost["energy_j"][i]),
                     "latency_s": float(cost["latency_s"][i]),
                     "avg_power_w": float(cost["avg_power_w"][i])})
-        return {"split": "test", "accuracy_split": "test", "bits": self.opts.bits,
-                "preset": self.opts.preset, "active_subarrays": level, "points": points}
+        out = {"split": "test", "accuracy_split": "test", "bits": self.opts.bits,
+               "preset": self.opts.preset, "active_subarrays": level, "points": points}
+        _, q_uniform, uniform_cfgs = families["uniform"]
+        if len(q_uniform.precisions) > 1:
+            out["precision_grid"] = self._precision_grid(q_uniform, uniform_cfgs, level)
+        return out
+
+    def _precision_grid(self, qmodel: DynamicNet, configs: list[SubnetConfig],
+                        level: int) -> list[dict[str, Any]]:
+        """Test accuracy and PIM cost of every (uniform width, run-time precision) of the
+        jointly trained network: the two knobs side by side (reporting only, test split)."""
+        size, grid = self.splits.input_size, []
+        for bits in qmodel.precisions:
+            self.log(f"[evaluate] uniform at W{bits[0]}/A{bits[1]}: {len(configs)} widths, "
+                     f"test split")
+            with qmodel.precision(bits), exact_float32():
+                acc = self._accuracy(qmodel, configs)
+                cost = pim.estimate_many(qmodel, configs, self.hw, input_size=size,
+                                         active_subarrays=level)
+            for i, cfg in enumerate(configs):
+                grid.append({"bits": list(bits), "width": round(cfg.ratio(qmodel.slots), 3),
+                             "accuracy_quantized": acc[i],
+                             "energy_j": float(cost["energy_j"][i]),
+                             "latency_s": float(cost["latency_s"][i])})
+        return grid
 
     def pim_details(self, qmodel: DynamicNet, configs: list[SubnetConfig]) -> None:
         """Per-layer breakdown of the largest and smallest sub-net, and the knob sweep."""
@@ -262,10 +287,15 @@ class Demo:
             levels = sorted({max(1, total >> i) for i in range(0, 10, 3)})
             table = build_operating_table(qmodel, configs, self.hw, evaluator, levels=levels,
                                           input_size=s.input_size, split="validation",
-                                          report=report)
+                                          report=report, precisions=self._precisions(qmodel))
             table.save(str(path))
         self.log(f"[table] {len(table)} Pareto-optimal operating points -> {path}")
         return table
+
+    @staticmethod
+    def _precisions(qmodel: DynamicNet) -> list[tuple[int, int] | None]:
+        """The stored precision (``None``) and every run-time one the model was trained for."""
+        return [None, *qmodel.precisions[1:]]
 
     def runtime(self, table: OperatingTable) -> dict[str, Any]:
         """Simulate the budget controller on a ramp-down then random-walk power cap
@@ -343,7 +373,13 @@ class Demo:
             "time of all stages, every attempt of a resumed run included (report excluded)":
                 f"{sum(stage_s.values()):.0f} s",
         }
-        return {"what": f"{self.opts.model} on {self.opts.dataset}, {self.opts.bits}-bit, "
+        knobs = f" (run-time precisions {self.opts.precisions})" if self.opts.precisions else ""
+        if self.opts.precisions:
+            moved = dyn.get("switches_by_knob") or {}
+            headline["run-time tuning: switches of the policy by knob (width / precision / "
+                     "sub-arrays)"] = (f"{moved.get('width', '?')} / {moved.get('precision', '?')}"
+                                       f" / {moved.get('subarrays', '?')}")
+        return {"what": f"{self.opts.model} on {self.opts.dataset}, {self.opts.bits}-bit{knobs}, "
                         f"preset {self.opts.preset}", "headline": headline,
                 "accuracy_split": {"headline": "test", "selection": sel},
                 "numbers": {"full_width_accuracy_test": full["accuracy"],

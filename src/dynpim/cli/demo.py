@@ -20,6 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None,
                    help="training epochs per stage (default: 20 digits, 15 fashion-mnist)")
     p.add_argument("--bits", type=int, default=8, help="weight/activation bits on the PIM")
+    p.add_argument("--precisions", default=None, metavar="W/A,...",
+                   help="lower run-time precisions trained jointly with the widths at the "
+                   "quantization stage and tuned at run time, e.g. 4/4,2/2 (each at most "
+                   "--bits; default: none, width is the only knob)")
     p.add_argument("--preset", default="sot-mram", help="hardware preset (dynpim pim presets)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda (training stages)")
@@ -41,10 +45,16 @@ def run(args: argparse.Namespace) -> int:
     if args.bits not in VALID_BITS or args.bits == 32:
         raise ValueError(f"--bits must be 1..8 (the accelerator computes on integers), got "
                          f"{args.bits}")
+    if args.precisions is not None:
+        from dynpim.nn.precision import check_precision, parse_precisions
+
+        for bits in parse_precisions(args.precisions):
+            check_precision(bits, (args.bits, args.bits))
     if args.epochs is not None and args.epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
     opts = DemoOptions(out=args.out, dataset=args.dataset, data_dir=args.data_dir,
-                       model=args.model, epochs=args.epochs, bits=args.bits, preset=args.preset,
+                       model=args.model, epochs=args.epochs, bits=args.bits,
+                       precisions=args.precisions, preset=args.preset,
                        seed=args.seed, quick=args.quick, device=args.device)
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")

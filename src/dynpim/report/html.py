@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import plots
+from .precision import width_precision_heatmap
 
 # Files a run directory must hold for the report; a missing one is an error that names it.
 REQUIRED = {
@@ -87,9 +88,33 @@ def render_report(run_dir: str | Path) -> Path:
                                                  out / "runtime_trace.png",
                                                  static_label=rt.get("static_label", "static")),
     }
+    if ev.get("precision_grid"):
+        figs["width_precision.png"] = width_precision_heatmap(ev["precision_grid"],
+                                                              out / "width_precision.png")
     index = out / "index.html"
     index.write_text(_page(run_dir, summary, figs, ev, table, rt))
     return index
+
+
+def _switches(row: dict[str, Any]) -> str:
+    """Switches, and which knob they moved (width / precision / sub-arrays) when recorded."""
+    n, knobs = row.get("switches", "—"), row.get("switches_by_knob")
+    if not knobs:
+        return str(n)
+    return f"{n} (width {knobs['width']}, precision {knobs['precision']}, " \
+           f"sub-arrays {knobs['subarrays']})"
+
+
+def _precision_section(figs: dict[str, Path]) -> str:
+    """The width x precision heat map, when the run trained run-time precisions."""
+    if "width_precision.png" not in figs:
+        return ""
+    return "<h2>Two knobs: width x precision</h2>\n" + _img(
+        figs["width_precision.png"], "width x precision",
+        "The jointly trained network at every uniform width (columns) and run-time precision "
+        "(rows): test top-1 (left; reported, nothing selects on it) and modelled PIM energy per "
+        "image (right; all sub-arrays powered). Lower precision shortens every bit-serial "
+        "pass; narrower widths need fewer passes.")
 
 
 def _page(run_dir: Path, summary: dict[str, Any], figs: dict[str, Path], ev: dict[str, Any],
@@ -109,7 +134,7 @@ def _page(run_dir: Path, summary: dict[str, Any], figs: dict[str, Path], ev: dic
                  _fmt(r.get("effective_accuracy_test"), 100, 4),
                  _fmt(r.get("mean_accuracy_served"), 100, 4), r.get("served", "—"),
                  r.get("deadline_misses", "—"), r.get("cap_violation_windows", "—"),
-                 _fmt(r.get("energy_j"), 1e3), r.get("switches", "—")] for r in comparison]
+                 _fmt(r.get("energy_j"), 1e3), _switches(r)] for r in comparison]
     best_name = (rt.get("best_static") or {}).get("name")
     best_rows = {i for i, r in enumerate(comparison) if r["name"] == best_name}
     headline = "".join(f"<li>{html.escape(k)}: {html.escape(str(v))}</li>"
@@ -127,6 +152,7 @@ def _page(run_dir: Path, summary: dict[str, Any], figs: dict[str, Path], ev: dic
       'better.')}
 {_table(['family', 'label', 'widths per slot', 'top-1 float (%)', 'top-1 quantized (%)',
          'MACs (M)', 'PIM latency (µs)', 'PIM energy (µJ)'], ev_rows)}
+{_precision_section(figs)}
 <h2>Where the energy and time go (SOT-MRAM PIM, per layer)</h2>
 {_img(figs['layer_breakdown.png'], 'per-layer breakdown',
       'Energy of each conv/linear layer by component (sense: every column of each sensed row; '
@@ -147,7 +173,8 @@ then the highest effective accuracy on the validation split (highlighted columns
 accuracies are reported only.</p>
 {_table(['policy / static point', 'inferences over the cap', 'effective accuracy, validation (%)',
          'effective accuracy, test (%)', 'mean accuracy served (%)', 'served',
-         'deadline misses', 'cap-violation windows', 'energy (mJ)', 'switches'], cmp_rows,
+         'deadline misses', 'cap-violation windows', 'energy (mJ)',
+         'switches (knob moved)'], cmp_rows,
         mark_rows=best_rows, mark_cols={1, 2})}
 <h2>Operating table</h2>
 {_table(['#', 'widths per slot', 'active sub-arrays', 'accuracy (%)', 'latency (µs)',

@@ -107,4 +107,5 @@ def comparison_row(r: dict[str, Any]) -> dict[str, Any]:
             "deadline_misses": r["deadline_misses"],
             "cap_violation_windows": r["cap_violations"],
             "inferences_over_cap": r.get("inferences_over_cap"),
-            "energy_j": r["total_energy_j"], "switches": r["switches"]}
+            "energy_j": r["total_energy_j"], "switches": r["switches"],
+            "switches_by_knob": r.get("switches_by_knob")}

@@ -154,10 +154,12 @@ class QuantizeOptions:
     bits: int = 8
     epochs: int = 1
     lr: float = 0.01
+    precisions: str | None = None  # lower run-time precisions trained jointly ("4/4,2/2")
 
     def config(self) -> TrainConfig:
         return replace(self.base, wbits=self.bits, abits=self.bits, epochs=self.epochs,
-                       lr=self.lr, warmup_epochs=0.0, init_from=self.init_from, out=self.out)
+                       lr=self.lr, warmup_epochs=0.0, init_from=self.init_from, out=self.out,
+                       precisions=self.precisions)
 
 
 def quantize(opts: QuantizeOptions, *, splits: DatasetSplits | None = None,
