@@ -100,6 +100,11 @@ def parse() -> argparse.Namespace:
                    help="torch CPU threads of this process (default: torch's choice)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="NHWC memory format (default: on for --device cpu)")
+    p.add_argument("--recipes", metavar="JSON", default=None,
+                   help="take each arm's recipe from sandwich_ablation's result (its 'kept' "
+                   "variants, chosen on validation): the dynamic sub-net loss and lr, and the "
+                   "lr and weight decay of every individual width; overrides --lr, "
+                   "--weight-decay and --subnet-loss")
     p.add_argument("--parallel", action="store_true",
                    help="CPU: run the dynamic and the individual trainings as two processes "
                         "with one thread each (better use of 2 cores than one 2-thread "
@@ -260,6 +265,7 @@ def main() -> None:
               "time_s": {}, "history": {},
               "per_seed": {},
               "settings": {**base.to_dict(), "seeds": a.seeds, "quick": a.quick,
+                           "recipes": load_recipes(a.recipes) if a.recipes else None,
                            "train_images": len(splits.train_y),
                            "test_images": len(splits.test_y), "torch": torch.__version__,
                            "device_name": torch.cuda.get_device_name() if a.device.startswith(
@@ -283,6 +289,33 @@ def main() -> None:
                  partial=bool(a.only) and default_out)
 
 
+RECIPE_KEYS = ("lr", "weight_decay", "subnet_loss")
+
+
+def load_recipes(path: str) -> dict[str, dict]:
+    """``{"dynamic": {...}, "individual_<w>": {...}}``: the training settings (lr, weight
+    decay, sub-net loss) of each arm's kept variant in a sandwich_ablation result."""
+    with open(path) as f:
+        res = json.load(f)
+    if res.get("missing"):
+        raise SystemExit(f"{path} is a partial ablation ({len(res['missing'])} runs missing): "
+                         "finish it before taking recipes from it")
+    variants = res["variants"]
+    out = {}
+    for arm_name, variant in res["kept"].items():
+        part = next(p for p in variants.values() if p["variant"] == variant)
+        out[arm_name] = {k: part["settings"][k] for k in RECIPE_KEYS} | {"variant": variant}
+    return out
+
+
+def recipe(a: argparse.Namespace, mode: str, w: float | None) -> dict:
+    """The settings this run overrides from ``--recipes`` (empty without it)."""
+    if not a.recipes:
+        return {}
+    r = load_recipes(a.recipes)["dynamic" if w is None else f"individual_{w:g}"]
+    return {k: r[k] for k in RECIPE_KEYS if mode == "dynamic" or k != "subnet_loss"}
+
+
 def train_one(a: argparse.Namespace, cfg: TrainConfig, splits, seed: int, mode: str,
               w: float | None) -> dict:
     """One training of one seed; its numbers are stored in ``<runs-dir>/seed<k>/<name>/
@@ -293,10 +326,15 @@ def train_one(a: argparse.Namespace, cfg: TrainConfig, splits, seed: int, mode: 
     if os.path.exists(cache):
         with open(cache) as f:
             done = json.load(f)
+        want = {k: v for k, v in replace(cfg, **recipe(a, mode, w)).to_dict().items()
+                if k in RECIPE_KEYS}
+        if done.get("recipe", want) != want:
+            raise SystemExit(f"{cache} was trained with {done['recipe']}, this run asks for "
+                             f"{want}: use another --runs-dir")
         print(f"{name} (seed {seed}): reused {cache}", flush=True)
         return done
     cfg = replace(cfg, mode=mode, width=w, out=out,
-                  sampling=cfg.sampling if mode == "dynamic" else "uniform")
+                  sampling=cfg.sampling if mode == "dynamic" else "uniform", **recipe(a, mode, w))
     # a training killed with its session continues from its last epoch's checkpoint
     # (bit-exact, tested in tests/train); time_s then counts this process only
     resumed = os.path.isfile(os.path.join(out, "checkpoint", "meta.json"))
@@ -305,6 +343,7 @@ def train_one(a: argparse.Namespace, cfg: TrainConfig, splits, seed: int, mode: 
     dt = time.perf_counter() - t0
     done = {"name": name, "seed": seed, "time_s": round(dt, 1), "history": res.history,
             "resumed": resumed,
+            "recipe": {k: v for k, v in cfg.to_dict().items() if k in RECIPE_KEYS},
             "top1": {f"{r['ratio']:g}": r["top1_test"] for r in res.final["test"]},
             "macs": {f"{r['ratio']:g}": r["macs"] for r in res.final["test"]},
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -328,11 +367,18 @@ def markdown(result: dict, widths: tuple[float, ...]) -> str:
                       + (f", weight decay {r['weight_decay']:g}" if r.get("weight_decay")
                          not in (None, s.get("weight_decay")) else "")
                       + f", {r['device']} ({r['device_name']})" for m, r in runs.items())
+    recipes = s.get("recipes")
+    dyn_loss = (recipes or {}).get("dynamic", s).get("subnet_loss", "distill")
+    if recipes:  # one recipe per arm and width, chosen on validation by sandwich_ablation
+        where = "recipes chosen on validation by sandwich_ablation: " + "; ".join(
+            f"{arm_name} lr {r['lr']:g}, weight decay {r['weight_decay']:g}"
+            + (f", {SUBNET_LOSS[r['subnet_loss']]}" if arm_name == "dynamic" else "")
+            for arm_name, r in recipes.items())
     lines = [f"ResNet-20 on Fashion-MNIST, {s['epochs']} epochs each, batch {s['batch_size']}, "
              f"{where}. The dynamic network trains "
              f"{sampling.get(s.get('sampling', 'uniform'), s.get('sampling'))}, "
              f"{s.get('num_random')} random sub-nets per batch besides largest and smallest, "
-             f"sub-net loss: {SUBNET_LOSS[s.get('subnet_loss', 'distill')]}.", "",
+             f"sub-net loss: {SUBNET_LOSS[dyn_loss]}.", "",
              f"Test top-1 on the {s.get('test_images', '?')} test images; mean ± standard "
              f"deviation over seeds {s.get('seeds', [s.get('seed')])} (n: seeds per number).",
              "",

@@ -84,3 +84,42 @@ def test_merge_pools_seeds_and_allows_a_recipe_per_arm(tmp_path, monkeypatch):
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(SystemExit, match="differ"):
         af.merge([paths[0], str(tmp_path / "bad.json")], str(tmp_path / "x.json"))
+
+
+def _ablation(tmp_path, missing=()):
+    """A sandwich_ablation result holding the kept variants' settings."""
+    def part(variant, lr, wd, loss="labels"):
+        return {"variant": variant, "seed": 0,
+                "settings": {"lr": lr, "weight_decay": wd, "subnet_loss": loss, "epochs": 4}}
+    kept = {"dynamic": "dynamic_both_lr0.1", "individual_0.5": "individual_0.5_lr0.05_wd0.0001",
+            "individual_1": "individual_1_lr0.2_wd0.0005"}
+    variants = {"dynamic_both_lr0.1_seed0": part("dynamic_both_lr0.1", 0.1, 5e-4, "both"),
+                "dynamic_labels_lr0.2_seed0": part("dynamic_labels_lr0.2", 0.2, 5e-4),
+                "individual_0.5_lr0.05_wd0.0001_seed0":
+                    part("individual_0.5_lr0.05_wd0.0001", 0.05, 1e-4),
+                "individual_1_lr0.2_wd0.0005_seed0": part("individual_1_lr0.2_wd0.0005", 0.2, 5e-4)}
+    path = tmp_path / "ablation.json"
+    path.write_text(json.dumps({"kept": kept, "variants": variants, "missing": list(missing)}))
+    return str(path)
+
+
+def test_recipes_come_from_the_kept_ablation_variants(tmp_path):
+    path = _ablation(tmp_path)
+    r = af.load_recipes(path)
+    assert r["dynamic"] == {"lr": 0.1, "weight_decay": 5e-4, "subnet_loss": "both",
+                            "variant": "dynamic_both_lr0.1"}
+    assert r["individual_0.5"]["lr"] == 0.05 and r["individual_0.5"]["weight_decay"] == 1e-4
+
+    class A:
+        recipes = path
+    assert af.recipe(A, "dynamic", None) == {"lr": 0.1, "weight_decay": 5e-4,
+                                             "subnet_loss": "both"}
+    # an individual run keeps its own (unused) sub-net loss; lr and weight decay per width
+    assert af.recipe(A, "individual", 1.0) == {"lr": 0.2, "weight_decay": 5e-4}
+    A.recipes = None
+    assert af.recipe(A, "individual", 1.0) == {}
+
+
+def test_a_partial_ablation_gives_no_recipes(tmp_path):
+    with pytest.raises(SystemExit, match="partial ablation"):
+        af.load_recipes(_ablation(tmp_path, missing=["individual_1_lr0.1_wd0.0001_seed0"]))
