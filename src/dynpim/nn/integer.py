@@ -26,9 +26,8 @@ Format (docs/quantization.md has the derivation):
 
 Supported module structure: ``nn.Sequential`` containers; quantized dynamic conv/linear with
 their input quantizers; ``DynamicBatchNorm2d`` (calibrated for ``cfg``); ``ActQuant``;
-``nn.MaxPool2d``; ``nn.AdaptiveAvgPool2d(1)``; ``nn.Flatten``; ``nn.Identity``; and residual
-blocks: a module with children ``shortcut`` and ``act`` computes ``act(main(x) + shortcut(x))``
-where ``main`` is its other children in order (the zoo's ``BasicBlock``).
+``nn.MaxPool2d``; ``nn.AdaptiveAvgPool2d(1)``; ``nn.Flatten``; ``nn.Identity``; and
+:class:`~dynpim.nn.Residual` joins ``act(main(x) + shortcut(x))`` (the zoo's ``BasicBlock``).
 """
 
 from __future__ import annotations
@@ -69,6 +68,7 @@ from .quant import (
     QuantDynamicLinear,
     weight_codes_at,
 )
+from .residual import Residual
 from .slots import SubnetConfig
 
 __all__ = ["Conv", "ConvFn", "Dequantize", "Flatten", "Linear", "LinearFn", "MaxPool", "Op",
@@ -212,19 +212,21 @@ class _Compiler:
             out = self.reg()
             self.emit(Flatten(v.reg, out))
             return _Q(out, v.scale, v.zp, v.bits, (math.prod(v.shape),))
-        children = dict(m.named_children())
-        if "shortcut" in children and "act" in children:
-            main = v
-            for name, child in children.items():
-                if name not in ("shortcut", "act"):
-                    main = self.visit(child, main)
-            a, b = self.as_acc(main), self.as_acc(self.visit(children["shortcut"], v))
-            if a.shape != b.shape:
-                raise ValueError(f"residual shapes differ: {a.shape} vs {b.shape}")
-            summed = _A(a.terms + b.terms, a.bias + b.bias, a.shape)
-            return self.visit(children["act"], summed)
+        if isinstance(m, Residual):
+            return self.residual(m, v)
         raise ValueError(f"integer execution does not support module {type(m).__name__} "
                          f"({self.names.get(m)!r})")
+
+    def residual(self, m: Residual, v):
+        """``act(main(x) + shortcut(x))``: both branches' accumulators summed, so the
+        addition happens in the next requantization (one ``Requant`` with both sources)."""
+        main = v
+        for child in m.main_modules():
+            main = self.visit(child, main)
+        a, b = self.as_acc(main), self.as_acc(self.visit(m.shortcut, v))
+        if a.shape != b.shape:
+            raise ValueError(f"residual shapes differ: {a.shape} vs {b.shape}")
+        return self.visit(m.act, _A(a.terms + b.terms, a.bias + b.bias, a.shape))
 
     def quantizer(self, m: ActQuant | InputQuant, v):
         if isinstance(m, InputQuant):
