@@ -69,8 +69,8 @@ def digest(name: str, variant: str) -> dict[str, str]:
             out[f"static_{tag}"] = _sha(model.export_subnet(cfg)(x))
     out["state"] = _sha(*model.state_dict().values())
     if variant != "float":
-        from dynpim.nn.integer import integer_forward, quantized_subnet
         from dynpim.nn.onnx import qdq_subnet
+        from dynpim.quant import integer_forward, quantized_subnet
 
         for tag, cfg in cfgs.items():
             qs = quantized_subnet(model, cfg)

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from dynpim.errors import is_integer
 from dynpim.nn import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, Slot
-from dynpim.nn.quant import (
+from dynpim.quant import (
     ActQuant,
     InputQuant,
     QuantDynamicConv2d,
@@ -21,7 +21,7 @@ from dynpim.nn.quant import (
 class LayerFactory:
     """Creates the dynamic layers of a model; ``wbits``/``abits`` = 32 means float.
 
-    Quantized (see :mod:`dynpim.nn.quant`): convs/linears get per-channel ``wbits`` weights,
+    Quantized (see :mod:`dynpim.quant`): convs/linears get per-channel ``wbits`` weights,
     ``act()`` is ReLU fused with an unsigned ``abits`` quantizer, a layer reading the network
     input (``in_slot=None`` conv) quantizes it affinely to ``input_bits``, and a linear layer
     re-quantizes its (pooled) input to ``abits``.

@@ -20,7 +20,7 @@ from .specs import LayerSpec
 @runtime_checkable
 class _PrecisionSwitched(Protocol):
     """A module that follows the model's active precision (activation quantizers:
-    :class:`dynpim.nn.quant.ActQuant`), recognised by these members."""
+    :class:`dynpim.quant.ActQuant`), recognised by these members."""
 
     bits: int
 

@@ -8,7 +8,8 @@ from torch import nn
 
 from dynpim.models import create_model
 from dynpim.nn import SubnetConfig, calibrate_bn
-from dynpim.nn.integer import (
+from dynpim.quant import (
+    ActQuant,
     Conv,
     Dequantize,
     QuantizeInput,
@@ -18,7 +19,6 @@ from dynpim.nn.integer import (
     quantized_subnet,
     run_program,
 )
-from dynpim.nn.quant import ActQuant
 
 
 def _prepared(name, wbits, abits, ratios=(0.25, 1.0), **kw):
