@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import Tensor, nn
+from torch import nn
 
 from dynpim.errors import is_integer
 from dynpim.nn import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, Slot
@@ -121,7 +121,3 @@ def check_common(num_classes: int, in_channels: int, image_size: int) -> None:
                      ("image_size", image_size)):
         if not is_integer(v) or v < 1:
             raise ValueError(f"{field} must be a positive int, got {v!r}")
-
-
-def forward_residual(main: Tensor, shortcut: Tensor) -> Tensor:
-    return main + shortcut

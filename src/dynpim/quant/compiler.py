@@ -77,7 +77,6 @@ MULTIPLIER_BITS = 30  # requantization multipliers are < 2**30
 _MAX_SHIFT = 62
 
 
-
 # -- compilation -------------------------------------------------------------------------------
 @dataclass
 class _Float:  # the network input
@@ -316,7 +315,6 @@ def quantized_subnet(model: DynamicNet, cfg: SubnetConfig | Sequence[int] | None
     return QuantizedSubnet(cfg, shape, tuple(comp.ops), out, comp.layers)
 
 
-
 def integer_forward(model: DynamicNet, cfg: SubnetConfig | Sequence[int] | None, x: Tensor,
                     *, qs: QuantizedSubnet | None = None, batch_size: int = 1000) -> Tensor:
     """Reference integer path of sub-net ``cfg``: float64 logits (B, classes), computed in
@@ -331,7 +329,9 @@ def integer_forward(model: DynamicNet, cfg: SubnetConfig | Sequence[int] | None,
 
 def fold_bn(weight: Tensor, bias: Tensor | None, bn: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
     """Fold an eval-mode ``BatchNorm2d`` into the preceding conv/linear: returns ``(w', b')``
-    with ``conv(x, w') + b' == bn(conv(x, w) + b)`` (float; used for float export)."""
+    with ``conv(x, w') + b' == bn(conv(x, w) + b)`` (float: the classic folding for a float
+    deployment; the integer path folds BN into the requantization instead, and
+    ``export_subnet`` keeps BN layers)."""
     if bn.running_mean is None or bn.running_var is None:
         raise ValueError("fold_bn needs a BatchNorm2d that tracks running statistics")
     k = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
