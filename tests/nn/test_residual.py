@@ -44,3 +44,24 @@ def test_the_zoo_resnet_blocks_are_residuals():
     assert len(blocks) == 9 and all(type(b).__name__ == "BasicBlock" for b in blocks)
     for name in ("lenet", "vgg11_bn", "mobilenet_v1"):
         assert not any(isinstance(b, Residual) for b in create_model(name).modules())
+
+
+def test_both_sides_of_a_residual_must_share_a_slot():
+    from dynpim.nn import DynamicBatchNorm2d, DynamicConv2d, DynamicNet, Slot
+
+    def net(out_slot, shortcut=None):
+        block = Residual({"conv": DynamicConv2d(4, 4, 3, padding=1, in_slot="a",
+                                                out_slot=out_slot),
+                          "bn": DynamicBatchNorm2d(4, slot=out_slot)}, shortcut)
+        stem = DynamicConv2d(2, 4, 3, padding=1, in_slot=None, out_slot="a")
+        return DynamicNet(nn.Sequential(stem, block), [Slot.make("a", 4), Slot.make("b", 4)])
+
+    assert net("a").body[1].joined_slots() == ("a", "a")  # identity shortcut: the input slot
+    with pytest.raises(ValueError, match="residual '1' adds slot 'b' to slot 'a'"):
+        net("b")
+    projected = net("b", DynamicConv2d(4, 4, 1, in_slot="a", out_slot="b"))
+    assert projected.body[1].joined_slots() == ("b", "b")
+    for name in ("resnet20", "resnet20_untied"):
+        blocks = [m for m in create_model(name, image_size=16).modules()
+                  if isinstance(m, Residual)]
+        assert all(a == b is not None for a, b in (m.joined_slots() for m in blocks))

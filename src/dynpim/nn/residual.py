@@ -3,16 +3,19 @@
 ``Residual(main, shortcut, act)`` computes ``act(main(x) + shortcut(x))``, where ``main`` is its
 named children applied in order. It has no parameters of its own: its children are registered
 under the names given (then ``shortcut`` and ``act``), so a model's ``state_dict`` keys are the
-ones its block would have without it. Whoever needs the join (the integer compiler of
-:mod:`dynpim.quant`) asks ``isinstance(m, Residual)`` and reads :meth:`Residual.main_modules`,
-``shortcut`` and ``act``: no convention on child names.
+ones its block would have without it. Whoever needs the join asks ``isinstance(m, Residual)``:
+the integer compiler of :mod:`dynpim.quant` reads :meth:`Residual.main_modules`, ``shortcut``
+and ``act`` (no convention on child names); ``DynamicNet`` checks with
+:meth:`Residual.joined_slots` that both sides of the addition follow one slot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from torch import Tensor, nn
+
+from .layers import _Dynamic
 
 
 class Residual(nn.Module):
@@ -38,8 +41,32 @@ class Residual(nn.Module):
         for name in self._main:
             yield getattr(self, name)
 
+    def joined_slots(self) -> tuple[str | None, str | None]:
+        """Slots of the two sides of the addition: the main branch's output and the shortcut's
+        (an identity shortcut passes the block's input slot on). ``None``: unknown or fixed."""
+        main = list(self.main_modules())
+        first = next(_dynamic(main), None)
+        shortcut = _last_out_slot([self.shortcut], first.in_slot if first else None)
+        return _last_out_slot(main, None), shortcut
+
     def forward(self, x: Tensor) -> Tensor:
         y = x
         for m in self.main_modules():
             y = m(y)
         return self.act(y + self.shortcut(x))
+
+
+def _dynamic(mods: Iterable[nn.Module]) -> Iterator[_Dynamic]:
+    for mod in mods:
+        for m in mod.modules():
+            if isinstance(m, _Dynamic):
+                yield m
+
+
+def _last_out_slot(mods: Iterable[nn.Module], default: str | None) -> str | None:
+    """Out slot of the last dynamic layer of ``mods`` (in registration order), else
+    ``default``."""
+    slot = default
+    for m in _dynamic(mods):
+        slot = m.out_slot
+    return slot
