@@ -26,7 +26,7 @@ from _common import add_provenance_args, md_table, start_run, write_result
 from dynpim.cli import main as dynpim
 from dynpim.data import load_dataset
 from dynpim.nn import SubnetConfig
-from dynpim.nn.integer import integer_forward
+from dynpim.quant import integer_forward
 from dynpim.train import TrainConfig, load_checkpoint, train
 
 

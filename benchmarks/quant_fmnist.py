@@ -42,9 +42,8 @@ from _common import (  # noqa: E402
 from dynpim.data import load_dataset  # noqa: E402
 from dynpim.models import create_model  # noqa: E402
 from dynpim.nn import SubnetConfig, calibrate_bn  # noqa: E402
-from dynpim.nn.integer import integer_forward, quantized_subnet  # noqa: E402
-from dynpim.nn.quant import exact_float32, load_float_weights  # noqa: E402
 from dynpim.pim import estimate, execute, load_preset  # noqa: E402
+from dynpim.quant import exact_float32, integer_forward, load_float_weights, quantized_subnet  # noqa: E402  # noqa: E402
 from dynpim.train import TrainConfig, calibration_batches, load_checkpoint, train  # noqa: E402
 
 

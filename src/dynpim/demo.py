@@ -27,7 +27,7 @@ import torch
 from dynpim import pim
 from dynpim.data import DatasetSplits, load_dataset
 from dynpim.nn import DynamicNet, SubnetConfig, load_configs, save_configs
-from dynpim.nn.quant import exact_float32
+from dynpim.quant import exact_float32
 from dynpim.runtime import OperatingTable
 from dynpim.search import HoldoutEvaluator
 from dynpim.stages import build_operating_table

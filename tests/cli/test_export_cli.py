@@ -13,7 +13,7 @@ import torch
 from dynpim.cli import export as export_cli
 from dynpim.data import load_dataset
 from dynpim.nn import SubnetConfig
-from dynpim.nn.integer import integer_forward
+from dynpim.quant import integer_forward
 from dynpim.train import TrainConfig, from_pretrained, load_checkpoint, train
 
 

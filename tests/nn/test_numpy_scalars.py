@@ -7,7 +7,7 @@ import numpy as np
 
 from dynpim.models import create_model
 from dynpim.nn import SubnetConfig
-from dynpim.nn.quant import check_bits
+from dynpim.quant import check_bits
 from dynpim.runtime import OperatingPoint
 
 

@@ -9,9 +9,8 @@ import torch
 
 from dynpim.models import create_model
 from dynpim.nn import SubnetConfig, calibrate_bn
-from dynpim.nn.integer import integer_forward
 from dynpim.nn.onnx import qdq_subnet
-from dynpim.nn.quant import ActQuant, InputQuant
+from dynpim.quant import ActQuant, InputQuant, integer_forward
 
 
 def model(**kw):

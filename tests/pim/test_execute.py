@@ -6,8 +6,8 @@ import torch
 from dynpim import pim
 from dynpim.models import create_model
 from dynpim.nn import SubnetConfig, calibrate_bn
-from dynpim.nn.integer import integer_forward, quantized_subnet
 from dynpim.pim.execute import bitplane_conv2d, bitplane_linear, execute
+from dynpim.quant import integer_forward, quantized_subnet
 
 
 def _prepared(name, wbits, abits, **kw):

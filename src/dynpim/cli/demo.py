@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from dynpim.demo import DemoOptions, run_demo
-    from dynpim.nn.quant import VALID_BITS
+    from dynpim.quant import VALID_BITS
     from dynpim.rundir import claim_run_dir
 
     if args.bits not in VALID_BITS or args.bits == 32:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import Tensor, nn
+from torch import nn
 
 from dynpim.errors import is_integer
 from dynpim.nn import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, Slot
-from dynpim.nn.quant import (
+from dynpim.quant import (
     ActQuant,
     InputQuant,
     QuantDynamicConv2d,
@@ -21,7 +21,7 @@ from dynpim.nn.quant import (
 class LayerFactory:
     """Creates the dynamic layers of a model; ``wbits``/``abits`` = 32 means float.
 
-    Quantized (see :mod:`dynpim.nn.quant`): convs/linears get per-channel ``wbits`` weights,
+    Quantized (see :mod:`dynpim.quant`): convs/linears get per-channel ``wbits`` weights,
     ``act()`` is ReLU fused with an unsigned ``abits`` quantizer, a layer reading the network
     input (``in_slot=None`` conv) quantizes it affinely to ``input_bits``, and a linear layer
     re-quantizes its (pooled) input to ``abits``.
@@ -121,7 +121,3 @@ def check_common(num_classes: int, in_channels: int, image_size: int) -> None:
                      ("image_size", image_size)):
         if not is_integer(v) or v < 1:
             raise ValueError(f"{field} must be a positive int, got {v!r}")
-
-
-def forward_residual(main: Tensor, shortcut: Tensor) -> Tensor:
-    return main + shortcut

@@ -22,34 +22,31 @@ from __future__ import annotations
 
 import math
 
-from torch import Tensor, nn
+from torch import nn
 
-from dynpim.nn import DynamicNet, Slot
+from dynpim.nn import DynamicNet, Residual, Slot
 
 from .common import Classifier, ConvBNAct, LayerFactory, SlotBook, check_common, scaled
 from .registry import register_model
 
 
-class BasicBlock(nn.Module):
+class BasicBlock(Residual):
     """Two 3x3 convs with a residual connection (1x1 conv + BN projection when the shape
-    changes)."""
+    changes): ``act(bn2(conv2(conv1(x))) + shortcut(x))``."""
 
     def __init__(self, f: LayerFactory, cin: int, mid: int, cout: int, stride: int, *,
                  in_slot: str, mid_slot: str, out_slot: str, project: bool = False) -> None:
-        super().__init__()
-        self.conv1 = ConvBNAct(f, cin, mid, 3, stride=stride, in_slot=in_slot, out_slot=mid_slot)
-        self.conv2 = f.conv(mid, cout, 3, in_slot=mid_slot, out_slot=out_slot)
-        self.bn2 = f.bn(cout, out_slot)
-        self.shortcut: nn.Module = nn.Identity()
+        # built in this order (the weights' random initialisation follows it)
+        conv1 = ConvBNAct(f, cin, mid, 3, stride=stride, in_slot=in_slot, out_slot=mid_slot)
+        conv2 = f.conv(mid, cout, 3, in_slot=mid_slot, out_slot=out_slot)
+        bn2 = f.bn(cout, out_slot)
+        shortcut: nn.Module = nn.Identity()
         if project or stride != 1 or cin != cout or in_slot != out_slot:
-            self.shortcut = nn.Sequential(
+            shortcut = nn.Sequential(
                 f.conv(cin, cout, 1, stride=stride, in_slot=in_slot, out_slot=out_slot),
                 f.bn(cout, out_slot),
             )
-        self.act = f.act()
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.act(self.bn2(self.conv2(self.conv1(x))) + self.shortcut(x))
+        super().__init__({"conv1": conv1, "conv2": conv2, "bn2": bn2}, shortcut, f.act())
 
 
 class FineSlotBook(SlotBook):

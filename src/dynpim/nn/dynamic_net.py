@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from .bn import BNBank
 from .layers import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, SubnetState, _Dynamic
 from .precision import Precision, bank_key, check_precision
+from .residual import Residual
 from .slots import Slot, SubnetConfig
 from .specs import LayerSpec
 
@@ -20,7 +21,7 @@ from .specs import LayerSpec
 @runtime_checkable
 class _PrecisionSwitched(Protocol):
     """A module that follows the model's active precision (activation quantizers:
-    :class:`dynpim.nn.quant.ActQuant`), recognised by these members."""
+    :class:`dynpim.quant.ActQuant`), recognised by these members."""
 
     bits: int
 
@@ -66,6 +67,12 @@ class DynamicNet(nn.Module):
                 if s is not None and s not in index:
                     raise ValueError(f"layer {lname!r} names unknown slot {s!r}")
             m._bind(self._state, index)
+        for rname, mod in self.body.named_modules():
+            if isinstance(mod, Residual):
+                a, b = mod.joined_slots()
+                if a is not None and b is not None and a != b:
+                    raise ValueError(f"residual {rname!r} adds slot {a!r} to slot {b!r}: both "
+                                     "sides of a residual addition must share one slot")
         for mod in self.body.modules():
             if isinstance(mod, _PrecisionSwitched):  # activation quantizers follow the precision
                 mod.bind_state(self._state)

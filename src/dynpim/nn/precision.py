@@ -1,4 +1,7 @@
-"""Run-time precision: a (weight bits, activation bits) setting switched like a width.
+"""Run-time precision: a (weight bits, activation bits) setting switched like a width — the
+knob itself (its validation, parsing and the BN bank key of a config at a precision). What a
+precision does to weights and activations is :mod:`dynpim.quant`'s (``truncate_codes``,
+``ActQuant``'s clip per precision).
 
 A quantized model stores its weights once, at its own (highest) ``wbits``. Running at fewer
 weight bits senses only the top bit-planes of those stored codes, which is what a bit-wise PIM
@@ -13,9 +16,6 @@ clipping level of their own per setting (AdaBits' switchable clipping level, Jin
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-import torch
-from torch import Tensor
 
 Precision = tuple[int, int]  # (weight bits, activation bits)
 _SUFFIX = "w{}a{}"
@@ -64,15 +64,3 @@ def split_bank_key(key: str) -> tuple[tuple[int, ...], Precision | None]:
         w, _, a = parts.pop()[1:].partition("a")
         bits = (int(w), int(a))
     return tuple(int(p) for p in parts), bits
-
-
-def truncate_codes(codes: Tensor, stored_bits: int, active_bits: int) -> Tensor:
-    """The top ``active_bits`` bit-planes of two's-complement ``stored_bits`` codes, as codes:
-    ``floor(codes / 2**(stored - active))`` (straight-through gradient)."""
-    shift = stored_bits - active_bits
-    if shift < 0:
-        raise ValueError(f"cannot run {stored_bits}-bit weights at {active_bits} bits")
-    if shift == 0:
-        return codes
-    x = codes / float(1 << shift)
-    return x - (x - torch.floor(x)).detach()  # floor forward, identity gradient

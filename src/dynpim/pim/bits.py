@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn.quant import InputQuant
 from ..nn.specs import LayerSpec
+from ..quant import InputQuant
 from .hardware import Hardware
 
 _FLOAT = 32

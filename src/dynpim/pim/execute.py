@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from dynpim.nn import DynamicNet, SubnetConfig
-from dynpim.nn.integer import QuantizedSubnet, quantized_subnet, run_program
+from dynpim.quant import QuantizedSubnet, quantized_subnet, run_program
 
 from .bits import model_bits
 from .dataflow import DEFAULT_MAPPING, check_mapping, map_model

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dynpim.nn import SubnetConfig
-from dynpim.nn.quant import exact_float32
+from dynpim.quant import exact_float32
 from dynpim.rundir import check_output_file
 from dynpim.train import calibration_batches, evaluate_configs, resolve_checkpoint, store_bn_bank
 from dynpim.train import write_table as write_rows

@@ -130,7 +130,7 @@ class Trainer:
         self.model = (model if model is not None else build_model(cfg, splits)).to(self.device)
         self.model.preprocessing = preprocessing(splits.mean, splits.std, cfg.dataset)
         if cfg.init_from:  # QAT from a float checkpoint (quantizer ranges start from data)
-            from dynpim.nn.quant import load_float_weights
+            from dynpim.quant import load_float_weights
             load_float_weights(self.model,
                                load_checkpoint(cfg.init_from).model.weights_state_dict())
         if cfg.channels_last:

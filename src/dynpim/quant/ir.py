@@ -1,5 +1,6 @@
-"""Integer ops of an exported sub-net and their interpreter (the "instruction set" that
-:func:`dynpim.nn.integer.quantized_subnet` compiles to; formats documented there and in
+"""The integer IR: the ops of an exported sub-net, the program that holds them
+(:class:`QuantizedSubnet`) and its interpreter (the "instruction set" that
+:func:`dynpim.quant.compiler.quantized_subnet` compiles to; formats documented there and in
 docs/quantization.md).
 
 ``run_program`` executes a program; the conv/linear function is a parameter, so the reference
@@ -16,8 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .quant import affine_codes
-from .slots import SubnetConfig
+from dynpim.nn.slots import SubnetConfig
+
+from .quantizers import affine_codes
 
 
 @dataclass(frozen=True)

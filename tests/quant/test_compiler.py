@@ -8,7 +8,8 @@ from torch import nn
 
 from dynpim.models import create_model
 from dynpim.nn import SubnetConfig, calibrate_bn
-from dynpim.nn.integer import (
+from dynpim.quant import (
+    ActQuant,
     Conv,
     Dequantize,
     QuantizeInput,
@@ -18,7 +19,6 @@ from dynpim.nn.integer import (
     quantized_subnet,
     run_program,
 )
-from dynpim.nn.quant import ActQuant
 
 
 def _prepared(name, wbits, abits, ratios=(0.25, 1.0), **kw):
@@ -129,3 +129,43 @@ def test_integer_export_errors():
     qs = quantized_subnet(model, cfg)
     with pytest.raises(ValueError, match="input shape"):
         integer_forward(model, cfg, torch.zeros(1, 1, 8, 8), qs=qs)
+
+
+def test_residual_joins_are_recognised_by_type_not_by_child_names():
+    """A :class:`Residual` with any child names compiles to one two-source requantization; a
+    plain module with children named ``shortcut`` and ``act`` is not a residual."""
+    from dynpim.models.common import Classifier, ConvBNAct, LayerFactory
+    from dynpim.nn import DynamicNet, Residual, Slot
+
+    f = LayerFactory(4, 4)
+    torch.manual_seed(0)
+    body = nn.Sequential(
+        ConvBNAct(f, 1, 8, 3, in_slot=None, out_slot="s"),
+        Residual({"left": f.conv(8, 8, 3, in_slot="s", out_slot="s"), "right": f.bn(8, "s")},
+                 act=f.act()),
+        Classifier(f, 8, 3, "s"))
+    model = DynamicNet(body, [Slot.make("s", 8)], input_size=(1, 8, 8))
+    x = torch.randn(16, 1, 8, 8)
+    model.train()
+    model(x)
+    cfg = model.max_config()
+    calibrate_bn(model, cfg, [x])
+    model.eval()
+    qs = quantized_subnet(model, cfg)
+    assert sum(len(op.srcs) == 2 for op in qs.ops if isinstance(op, Requant)) == 1
+    with torch.no_grad():
+        ref = model(x).double()
+    assert (integer_forward(model, cfg, x, qs=qs) - ref).abs().max() <= 0.15 * ref.abs().max()
+
+    class NamedLikeABlock(nn.Module):
+        def __init__(self, block: Residual) -> None:
+            super().__init__()
+            self.main, self.shortcut, self.act = block.get_submodule("left"), nn.Identity(), \
+                block.act
+
+        def forward(self, x):
+            return self.act(self.main(x) + self.shortcut(x))
+
+    model.body[1] = NamedLikeABlock(model.body[1])
+    with pytest.raises(ValueError, match="does not support module NamedLikeABlock"):
+        quantized_subnet(model, cfg)

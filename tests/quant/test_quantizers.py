@@ -6,7 +6,7 @@ import torch
 from dynpim.models import create_model, list_models
 from dynpim.models.common import LayerFactory
 from dynpim.nn import SubnetConfig, calibrate_bn, channel_importance, reorder_channels
-from dynpim.nn.quant import (
+from dynpim.quant import (
     ActQuant,
     InputQuant,
     QuantDynamicConv2d,
@@ -199,7 +199,7 @@ def test_shape_probes_and_calibration_do_not_initialise_quantizers():
 
 
 def test_exact_float32_turns_tf32_off_and_restores_the_flags():
-    from dynpim.nn.quant import exact_float32
+    from dynpim.quant import exact_float32
 
     before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True

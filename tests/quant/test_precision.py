@@ -8,10 +8,17 @@ import torch
 from dynpim import pim
 from dynpim.models import create_model
 from dynpim.nn import SubnetConfig, calibrate_bn
-from dynpim.nn.integer import integer_forward, quantized_subnet
-from dynpim.nn.precision import bank_key, check_precision, split_bank_key, truncate_codes
-from dynpim.nn.quant import ActQuant, QuantDynamicConv2d, weight_codes, weight_codes_at
+from dynpim.nn.precision import bank_key, check_precision, split_bank_key
 from dynpim.pim.execute import execute
+from dynpim.quant import (
+    ActQuant,
+    QuantDynamicConv2d,
+    integer_forward,
+    quantized_subnet,
+    truncate_codes,
+    weight_codes,
+    weight_codes_at,
+)
 
 PRECISIONS = [(8, 8), (6, 6), (4, 4), (3, 2), (2, 2)]
 
