@@ -12,22 +12,24 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "dynpim"
 # importer -> sub-packages / top-level modules it may import (itself always allowed)
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    "pareto": set(),  # Pareto dominance, one rule for report, runtime and search (numpy only)
+    "defaults": set(),  # names shared with the front-ends, importable without torch
     "nn": {"errors"},
     "models": {"errors", "nn"},
     "data": {"errors"},
-    "pim": {"errors", "nn"},
-    "runtime": {"errors", "nn"},
+    "pim": {"errors", "nn", "defaults"},
+    "runtime": {"errors", "nn", "pareto"},
     "rundir": {"errors"},
     "train": {"errors", "nn", "models", "data", "rundir"},
-    "search": {"errors", "nn", "models", "data", "train", "pim"},  # pure search: no runtime
-    "report": {"errors"},
+    "search": {"errors", "nn", "models", "data", "train", "pim", "pareto"},  # no runtime
+    "report": {"errors", "pareto"},
     # the pipeline layer: wires the library together; front-ends call it, the library never does
-    "stages": {"errors", "nn", "models", "data", "train", "search", "pim", "runtime", "report",
-               "rundir"},
-    "demo": {"errors", "nn", "models", "data", "train", "search", "pim", "runtime", "report",
-             "rundir", "stages"},
-    "cli": {"errors", "nn", "models", "data", "train", "search", "pim", "runtime", "report",
-            "rundir", "stages", "demo"},
+    "stages": {"errors", "pareto", "defaults", "nn", "models", "data", "train", "search", "pim",
+               "runtime", "report", "rundir"},
+    "demo": {"errors", "pareto", "defaults", "nn", "models", "data", "train", "search", "pim",
+             "runtime", "report", "rundir", "stages"},
+    "cli": {"errors", "pareto", "defaults", "nn", "models", "data", "train", "search", "pim",
+            "runtime", "report", "rundir", "stages", "demo"},
     "__main__": {"cli"},
     "__init__": set(),  # the package itself (its version) may be imported by anyone
 }

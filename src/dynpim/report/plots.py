@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from dynpim.pareto import pareto_mask as front_mask
+
 FAMILY_STYLE = {"uniform": ("tab:blue", "o"), "nonuniform": ("tab:orange", "s")}
 
 
@@ -40,13 +42,8 @@ def plain_text(text: object) -> str:
 def pareto_mask(cost: Sequence[float] | np.ndarray, accuracy: Sequence[float] | np.ndarray
                 ) -> np.ndarray:
     """True where no other point has lower-or-equal cost and higher-or-equal accuracy (one
-    strictly better)."""
-    c, a = np.asarray(cost, float), np.asarray(accuracy, float)
-    keep = np.ones(len(c), bool)
-    for i in range(len(c)):
-        dominated = (c <= c[i]) & (a >= a[i]) & ((c < c[i]) | (a > a[i]))
-        keep[i] = not dominated.any()
-    return keep
+    strictly better): :func:`dynpim.pareto.pareto_mask` on (accuracy up, cost down)."""
+    return front_mask(maximize=[accuracy], minimize=[cost])
 
 
 def accuracy_vs_cost(points: list[dict[str, Any]], out: Path, *, note: str = "") -> Path:

@@ -18,6 +18,7 @@ from typing import Any
 from dynpim.errors import is_integer, is_real
 from dynpim.nn import SubnetConfig
 from dynpim.nn.precision import bank_key
+from dynpim.pareto import pareto_mask
 
 SCHEMA = "dynpim.operating_table/1"
 
@@ -144,16 +145,6 @@ class OperatingPoint:
                    None if d.get("bits") is None else tuple(d["bits"]), where=where)
 
 
-def _dominates(a: OperatingPoint, b: OperatingPoint) -> bool:
-    """``a`` at least as good as ``b`` everywhere (accuracy up; latency, power, energy down) and
-    strictly better somewhere."""
-    ge = (a.accuracy >= b.accuracy and a.latency_s <= b.latency_s
-          and a.avg_power_w <= b.avg_power_w and a.energy_j <= b.energy_j)
-    gt = (a.accuracy > b.accuracy or a.latency_s < b.latency_s
-          or a.avg_power_w < b.avg_power_w or a.energy_j < b.energy_j)
-    return ge and gt
-
-
 class OperatingTable:
     """An immutable, validated list of operating points plus metadata (model, preset, ...)."""
 
@@ -252,8 +243,11 @@ class OperatingTable:
 
     def pareto(self) -> OperatingTable:
         """Points no other point dominates (accuracy max; latency, power, energy min)."""
-        front = [p for p in self.points if not any(_dominates(q, p) for q in self.points)]
-        return self.subset(front)
+        pts = self.points
+        keep = pareto_mask(maximize=[[p.accuracy for p in pts]],
+                           minimize=[[p.latency_s for p in pts], [p.avg_power_w for p in pts],
+                                     [p.energy_j for p in pts]])
+        return self.subset([p for p, k in zip(pts, keep) if k])
 
     @property
     def accuracy_split(self) -> str:
