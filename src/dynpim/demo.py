@@ -26,6 +26,7 @@ import torch
 
 from dynpim import pim
 from dynpim.data import DatasetSplits, load_dataset
+from dynpim.defaults import DEFAULT_PRESET
 from dynpim.nn import DynamicNet, SubnetConfig, load_configs, save_configs
 from dynpim.nn.quant import exact_float32
 from dynpim.runtime import OperatingTable
@@ -50,7 +51,7 @@ class DemoOptions:
     epochs: int | None = None       # None: 20 on digits, 15 on fashion-mnist (quick: 2 / 1)
     qat_epochs: int | None = None   # quantization-aware fine-tuning epochs (None: epochs // 3)
     bits: int = 8                   # weight and activation bits on the accelerator
-    preset: str = "sot-mram"
+    preset: str = DEFAULT_PRESET
     configs_kept: int = 6           # non-uniform configs kept after filtering the search
     seed: int = 0
     quick: bool = False

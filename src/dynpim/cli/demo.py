@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from dynpim.defaults import DEFAULT_PRESET
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -20,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None,
                    help="training epochs per stage (default: 20 digits, 15 fashion-mnist)")
     p.add_argument("--bits", type=int, default=8, help="weight/activation bits on the PIM")
-    p.add_argument("--preset", default="sot-mram", help="hardware preset (dynpim pim presets)")
+    p.add_argument("--preset", default=DEFAULT_PRESET, help="hardware preset (dynpim pim presets)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda (training stages)")
     p.add_argument("--threads", type=int, default=1,

@@ -21,6 +21,7 @@ import torch
 
 from dynpim import pim
 from dynpim.data import augment_for, iterate_batches
+from dynpim.defaults import DEFAULT_PRESET
 from dynpim.nn import DynamicNet, SubnetConfig, calibrate_bn
 from dynpim.rundir import check_run_dir, claim_run_dir
 from dynpim.search import (
@@ -63,7 +64,7 @@ class SearchRunOptions:
     allow_dynamic_ranking: bool = False
     objective: str = "accuracy"
     cost: str = "energy"
-    preset: str = "sot-mram"
+    preset: str = DEFAULT_PRESET
     active_subarrays: int | None = None
     ranking: str | None = None
     noise_epochs: int = 1
