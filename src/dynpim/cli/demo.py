@@ -6,6 +6,7 @@ import argparse
 import json
 
 from dynpim.defaults import DEFAULT_PRESET
+from dynpim.errors import MODEL_MAX_BITS, is_bits
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,12 +38,11 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from dynpim.demo import DemoOptions, run_demo
-    from dynpim.nn.quant import VALID_BITS
     from dynpim.rundir import claim_run_dir
 
-    if args.bits not in VALID_BITS or args.bits == 32:
-        raise ValueError(f"--bits must be 1..8 (the accelerator computes on integers), got "
-                         f"{args.bits}")
+    if not is_bits(args.bits, max_bits=MODEL_MAX_BITS):
+        raise ValueError(f"--bits must be 1..{MODEL_MAX_BITS} (the accelerator computes on "
+                         f"integers), got {args.bits}")
     if args.epochs is not None and args.epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
     opts = DemoOptions(out=args.out, dataset=args.dataset, data_dir=args.data_dir,

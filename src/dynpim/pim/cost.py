@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..errors import check_bits
 from ..nn.specs import LayerSpec
-from .bits import LayerBits, check_bits, model_bits, uniform_bits
+from .bits import LayerBits, model_bits, uniform_bits
 from .dataflow import (
     COUNT_FIELDS,
     DEFAULT_MAPPING,

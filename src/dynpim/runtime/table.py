@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dynpim.errors import is_integer, is_real
+from dynpim.errors import PIM_MAX_BITS, is_bits, is_integer, is_real
 from dynpim.nn import SubnetConfig
 from dynpim.nn.precision import bank_key
 from dynpim.pareto import pareto_mask
@@ -95,9 +95,9 @@ class OperatingPoint:
             object.__setattr__(self, "macs", int(self.macs))
         if self.bits is not None:
             b = tuple(self.bits)
-            if len(b) != 2 or not all(is_integer(v) and 1 <= v <= 16 for v in b):
-                raise ValueError(f"{w}: field 'bits' must be [wbits, abits] in 1..16, got "
-                                 f"{self.bits!r}")
+            if len(b) != 2 or not all(is_bits(v) for v in b):
+                raise ValueError(f"{w}: field 'bits' must be [wbits, abits] in "
+                                 f"1..{PIM_MAX_BITS}, got {self.bits!r}")
             object.__setattr__(self, "bits", (int(b[0]), int(b[1])))
         if not self.label:
             object.__setattr__(self, "label", self.key)
