@@ -14,22 +14,23 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "pareto": set(),  # Pareto dominance, one rule for report, runtime and search (numpy only)
     "defaults": set(),  # names shared with the front-ends, importable without torch
+    "figures": set(),  # matplotlib Figures without pyplot: the one plotting helper
     "nn": {"errors"},
     "models": {"errors", "nn"},
     "data": {"errors"},
     "pim": {"errors", "nn", "defaults"},
-    "runtime": {"errors", "nn", "pareto"},
+    "runtime": {"errors", "nn", "pareto", "figures"},
     "rundir": {"errors"},
     "train": {"errors", "nn", "models", "data", "rundir"},
     "search": {"errors", "nn", "models", "data", "train", "pim", "pareto"},  # no runtime
-    "report": {"errors", "pareto"},
+    "report": {"errors", "pareto", "figures"},
     # the pipeline layer: wires the library together; front-ends call it, the library never does
-    "stages": {"errors", "pareto", "defaults", "nn", "models", "data", "train", "search", "pim",
-               "runtime", "report", "rundir"},
-    "demo": {"errors", "pareto", "defaults", "nn", "models", "data", "train", "search", "pim",
-             "runtime", "report", "rundir", "stages"},
-    "cli": {"errors", "pareto", "defaults", "nn", "models", "data", "train", "search", "pim",
-            "runtime", "report", "rundir", "stages", "demo"},
+    "stages": {"errors", "pareto", "defaults", "figures", "nn", "models", "data", "train",
+               "search", "pim", "runtime", "report", "rundir"},
+    "demo": {"errors", "pareto", "defaults", "figures", "nn", "models", "data", "train", "search",
+             "pim", "runtime", "report", "rundir", "stages"},
+    "cli": {"errors", "pareto", "defaults", "figures", "nn", "models", "data", "train", "search",
+            "pim", "runtime", "report", "rundir", "stages", "demo"},
     "__main__": {"cli"},
     "__init__": set(),  # the package itself (its version) may be imported by anyone
 }
