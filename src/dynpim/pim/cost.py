@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..errors import check_bits
 from ..nn.specs import LayerSpec
 from .bits import LayerBits, model_bits, uniform_bits
 from .dataflow import (
@@ -35,13 +34,6 @@ from .hardware import Hardware
 
 COMPONENTS: tuple[str, ...] = ("sense", "row", "write", "compute", "buffer", "bus", "leakage",
                                "static", "wakeup")
-
-
-def resolve_bits(hw: Hardware, wbits: int | None, abits: int | None) -> tuple[int, int]:
-    """Bit widths to use: explicit values, else the preset's quantization section."""
-    w = check_bits("wbits", hw.quantization.wbits if wbits is None else wbits)
-    a = check_bits("abits", hw.quantization.abits if abits is None else abits)
-    return w, a
 
 
 def resolve_active(hw: Hardware, active_subarrays) -> np.ndarray:

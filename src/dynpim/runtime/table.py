@@ -172,6 +172,7 @@ class OperatingTable:
     @classmethod
     def from_points(cls, points: Iterable[OperatingPoint],
                     meta: dict[str, Any] | None = None) -> OperatingTable:
+        """``OperatingTable(points, meta)``, under the name docs/runtime.md uses."""
         return cls(points, meta)
 
     @classmethod
