@@ -108,7 +108,7 @@ def build_table(measured: dict | None = None) -> tuple[OperatingTable, object]:
     else:
         meta.update(accuracy_source=f"measured: {measured['checkpoint']}",
                     accuracy_split="validation", test_accuracy_split="test")
-    return OperatingTable.from_points(pts, meta).pareto(), hw
+    return OperatingTable(pts, meta).pareto(), hw
 
 
 def main() -> None:

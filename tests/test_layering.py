@@ -12,24 +12,27 @@ ROOT = Path(__file__).resolve().parents[1] / "src" / "dynpim"
 # importer -> sub-packages / top-level modules it may import (itself always allowed)
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    "pareto": set(),  # Pareto dominance, one rule for report, runtime and search (numpy only)
+    "defaults": set(),  # names shared with the front-ends, importable without torch
+    "figures": set(),  # matplotlib Figures without pyplot: the one plotting helper
     "nn": {"errors"},
     # quantization and the integer IR: on top of nn, below whatever builds, runs or costs it
     "quant": {"errors", "nn"},
     "models": {"errors", "nn", "quant"},
     "data": {"errors"},
-    "pim": {"errors", "nn", "quant"},  # executes quant's integer IR
-    "runtime": {"errors", "nn"},
+    "pim": {"errors", "nn", "quant", "defaults"},  # executes quant's integer IR
+    "runtime": {"errors", "nn", "pareto", "figures"},
     "rundir": {"errors"},
     "train": {"errors", "nn", "quant", "models", "data", "rundir"},
-    "search": {"errors", "nn", "models", "data", "train", "pim"},  # pure search: no runtime
-    "report": {"errors"},
+    "search": {"errors", "nn", "models", "data", "train", "pim", "pareto"},  # no runtime
+    "report": {"errors", "pareto", "figures"},
     # the pipeline layer: wires the library together; front-ends call it, the library never does
-    "stages": {"errors", "nn", "quant", "models", "data", "train", "search", "pim", "runtime",
-               "report", "rundir"},
-    "demo": {"errors", "nn", "quant", "models", "data", "train", "search", "pim", "runtime",
-             "report", "rundir", "stages"},
-    "cli": {"errors", "nn", "quant", "models", "data", "train", "search", "pim", "runtime",
-            "report", "rundir", "stages", "demo"},
+    "stages": {"errors", "pareto", "defaults", "figures", "nn", "quant", "models", "data",
+               "train", "search", "pim", "runtime", "report", "rundir"},
+    "demo": {"errors", "pareto", "defaults", "figures", "nn", "quant", "models", "data", "train",
+             "search", "pim", "runtime", "report", "rundir", "stages"},
+    "cli": {"errors", "pareto", "defaults", "figures", "nn", "quant", "models", "data", "train",
+            "search", "pim", "runtime", "report", "rundir", "stages", "demo"},
     "__main__": {"cli"},
     "__init__": set(),  # the package itself (its version) may be imported by anyone
 }

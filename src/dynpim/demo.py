@@ -26,6 +26,7 @@ import torch
 
 from dynpim import pim
 from dynpim.data import DatasetSplits, load_dataset
+from dynpim.defaults import DEFAULT_PRESET
 from dynpim.nn import DynamicNet, SubnetConfig, load_configs, save_configs
 from dynpim.quant import exact_float32
 from dynpim.runtime import OperatingTable
@@ -51,7 +52,7 @@ class DemoOptions:
     qat_epochs: int | None = None   # quantization-aware fine-tuning epochs (None: epochs // 3)
     bits: int = 8                   # weight and activation bits on the accelerator
     precisions: str | None = None   # lower run-time precisions trained jointly, e.g. "4/4,2/2"
-    preset: str = "sot-mram"
+    preset: str = DEFAULT_PRESET
     configs_kept: int = 6           # non-uniform configs kept after filtering the search
     seed: int = 0
     quick: bool = False

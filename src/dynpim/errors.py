@@ -1,4 +1,4 @@
-"""User errors and the number checks every front-end shares.
+"""User errors and the number checks every front-end shares (bit widths included).
 
 :class:`DynpimError` is the base of every error a user can cause (a bad argument, a bad file,
 a refused write); ``dynpim`` prints its message on one line and exits with status 2. It is a
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import cast
 
 
 class DynpimError(ValueError):
@@ -47,5 +48,30 @@ def finite_real(v: object, name: str, *, minimum: float | None = None) -> float:
     return float(v)
 
 
-__all__ = ["CheckpointError", "DynpimError", "MissingFileError", "RunDirError", "finite_real",
+PIM_MAX_BITS = 16  # widest weight/activation the bit-serial PIM dataflow runs (cost model, engine)
+MODEL_MAX_BITS = 8  # widest quantized model (dynpim.nn.quant); FLOAT_BITS stands for a float one
+FLOAT_BITS = 32
+
+
+def is_bits(v: object, *, max_bits: int = PIM_MAX_BITS, float_bits: bool = False) -> bool:
+    """True for an integer bit width in ``1..max_bits`` (Python or numpy int, not a bool), or
+    ``FLOAT_BITS`` (32) when ``float_bits``. The one bit-width rule of the package."""
+    if not is_integer(v):
+        return False
+    b = int(cast(numbers.Integral, v))
+    return 1 <= b <= max_bits or (float_bits and b == FLOAT_BITS)
+
+
+def check_bits(name: str, value: object, *, max_bits: int = PIM_MAX_BITS,
+               float_bits: bool = False) -> int:
+    """``value`` as an int if :func:`is_bits` accepts it, else a ValueError naming ``name``:
+    ``"<name> must be an int in 1..<max_bits>[ or 32 (float)], got <value!r>"``."""
+    if not is_bits(value, max_bits=max_bits, float_bits=float_bits):
+        also = f" or {FLOAT_BITS} (float)" if float_bits else ""
+        raise ValueError(f"{name} must be an int in 1..{max_bits}{also}, got {value!r}")
+    return int(cast(numbers.Integral, value))
+
+
+__all__ = ["FLOAT_BITS", "MODEL_MAX_BITS", "PIM_MAX_BITS", "CheckpointError", "DynpimError",
+           "MissingFileError", "RunDirError", "check_bits", "finite_real", "is_bits",
            "is_integer", "is_real"]

@@ -71,3 +71,22 @@ def test_cli_choices_match_the_model():
     assert cli_pim.MAPPINGS == pim.MAPPINGS
     assert cli_pim.DEFAULT_MAPPING == pim.DEFAULT_MAPPING
     assert cli_pim.DEFAULT_PRESET == pim.DEFAULT_PRESET
+
+
+def test_defaults_are_one_torch_free_constant():
+    """``dynpim.pim.DEFAULT_PRESET`` (and the mapping names) are dynpim.defaults' objects; that
+    module imports no torch, so the CLI's option defaults read it at registration."""
+    import subprocess
+    import sys
+
+    from dynpim import defaults, pim
+    from dynpim.stages import EvalOptions, TableOptions
+
+    assert pim.DEFAULT_PRESET is defaults.DEFAULT_PRESET == "sot-mram"
+    assert pim.MAPPINGS is defaults.MAPPINGS and pim.DEFAULT_MAPPING is defaults.DEFAULT_MAPPING
+    assert pim.load_preset().name == pim.DEFAULT_PRESET
+    assert EvalOptions.__dataclass_fields__["preset"].default == pim.DEFAULT_PRESET
+    assert TableOptions.__dataclass_fields__["preset"].default == pim.DEFAULT_PRESET
+    code = "import sys, dynpim.defaults; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -4,7 +4,7 @@ eight files of ``src/dynpim``, and checks each config once (issue 19).
 Definition (traced with ``sys.setprofile``, nothing guessed from the source):
 
 * A *pipeline step* is a call of a function that reads or makes one of the artefacts between
-  the command line and the table file (DESIGN.md section 1): the checkpoint
+  the command line and the table file (README, Layout): the checkpoint
   (``load_checkpoint``), the data (``load_dataset``), the accuracies (an ``Evaluator`` call),
   the PIM costs (``estimate_many``), the table (``OperatingTable``, ``OperatingTable.save``)
   and the table's checkpoint (``save_checkpoint``).

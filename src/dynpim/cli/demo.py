@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from dynpim.defaults import DEFAULT_PRESET
+from dynpim.errors import MODEL_MAX_BITS, is_bits
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -24,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="lower run-time precisions trained jointly with the widths at the "
                    "quantization stage and tuned at run time, e.g. 4/4,2/2 (each at most "
                    "--bits; default: none, width is the only knob)")
-    p.add_argument("--preset", default="sot-mram", help="hardware preset (dynpim pim presets)")
+    p.add_argument("--preset", default=DEFAULT_PRESET, help="hardware preset (dynpim pim presets)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda (training stages)")
     p.add_argument("--threads", type=int, default=1,
@@ -39,12 +42,11 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from dynpim.demo import DemoOptions, run_demo
-    from dynpim.quant import VALID_BITS
     from dynpim.rundir import claim_run_dir
 
-    if args.bits not in VALID_BITS or args.bits == 32:
-        raise ValueError(f"--bits must be 1..8 (the accelerator computes on integers), got "
-                         f"{args.bits}")
+    if not is_bits(args.bits, max_bits=MODEL_MAX_BITS):
+        raise ValueError(f"--bits must be 1..{MODEL_MAX_BITS} (the accelerator computes on "
+                         f"integers), got {args.bits}")
     if args.precisions is not None:
         from dynpim.nn.precision import check_precision, parse_precisions
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 from dynpim.cli import widths_list
+from dynpim.defaults import DEFAULT_PRESET
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "torch's choice); 1 is often faster on a machine shared with other jobs")
     p.add_argument("--pim", action="store_true", help="also execute each config on the bit-wise "
                    "PIM engine (quantized checkpoints) and show the cost-model figures")
-    p.add_argument("--preset", default="sot-mram", help="PIM hardware preset for --pim")
+    p.add_argument("--preset", default=DEFAULT_PRESET, help="PIM hardware preset for --pim")
     p.add_argument("--flip-prob", type=float, default=0.0, help="sensing bit-flip probability")
     p.set_defaults(func=run)
 

@@ -7,15 +7,12 @@ import json
 import math
 from typing import TYPE_CHECKING
 
+# option choices and defaults: dynpim.defaults imports no torch (`dynpim --help` registers every
+# sub-command on each start); dynpim.pim re-exports the same objects
+from dynpim.defaults import DEFAULT_MAPPING, DEFAULT_PRESET, MAPPINGS
+
 if TYPE_CHECKING:
     from dynpim.pim import PimResult
-
-# Option choices, spelled here so that `dynpim --help` does not import torch (the registration
-# of every sub-command runs on each start); tests/pim/test_pim_cli.py checks them against
-# dynpim.pim's constants.
-MAPPINGS = ("pixel", "channel")
-DEFAULT_MAPPING = "pixel"
-DEFAULT_PRESET = "sot-mram"
 
 _PREFIXES = [(1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"),
              (1e-9, "n"), (1e-12, "p"), (1e-15, "f")]

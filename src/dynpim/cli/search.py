@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dynpim.defaults import DEFAULT_PRESET
+
 # spelled here so that `dynpim --help` imports no torch; tests/search check them against
 # dynpim.stages.recipes.RECIPES
 RECIPE_NAMES = ("dynpim", "papers")
@@ -70,7 +72,7 @@ def _search_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objective", choices=("accuracy", "accuracy-per-cost"), default="accuracy")
     p.add_argument("--cost", choices=("energy", "latency", "macs"), default="energy",
                    help="cost of accuracy-per-cost and of filtering (default: energy)")
-    p.add_argument("--preset", default="sot-mram", help="PIM hardware preset or YAML path")
+    p.add_argument("--preset", default=DEFAULT_PRESET, help="PIM hardware preset or YAML path")
     p.add_argument("--active-subarrays", type=int, help="PIM parallelism for the cost "
                    "(default: all computational sub-arrays)")
     p.add_argument("--ranking", choices=("auto", "l1", "bn", "noise", "none"),

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 
+from dynpim.defaults import DEFAULT_PRESET
+
 
 def levels_list(s: str) -> list[int]:
     try:
@@ -45,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--power-w", type=float, default=0.0,
                    help="measured:* only: assumed average power while computing, W (energy = "
                    "power x latency); default 0 = power not modelled")
-    p.add_argument("--preset", default="sot-mram", help="PIM hardware preset or YAML path")
+    p.add_argument("--preset", default=DEFAULT_PRESET, help="PIM hardware preset or YAML path")
     p.add_argument("--active-levels", type=levels_list,
                    help="active computational sub-array counts, e.g. 8,32,128,512 (default: "
                    "all, 1/4, 1/16, 1/64, 1/256 of the chip)")

@@ -14,19 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import check_bits
 from ..nn.specs import LayerSpec
 from ..quant import InputQuant
 from .hardware import Hardware
 
 _FLOAT = 32
 DEFAULT_INPUT_BITS = 8  # the zoo's InputQuant default: what a float model's input becomes
-
-
-def check_bits(name: str, value: object) -> int:
-    """``value`` as an int in 1..16, else a ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= 16:
-        raise ValueError(f"{name} must be an int in 1..16, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)

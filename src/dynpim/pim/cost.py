@@ -1,19 +1,25 @@
 """Latency, energy, power and area of one inference from the dataflow's operation counts.
 
 ``layer_costs`` is vectorised over (configs x layers) arrays and is the only place where
-counts become seconds and joules; :func:`estimate` (one config, per-layer table) and
-:func:`dynpim.pim.estimate_many` (many configs, arrays) both call it. Formulas: docs/pim-model.md.
+counts become seconds and joules; ``totals`` sums layers into one inference. Both run inside
+:func:`network_costs`, the one road from channel counts to a :class:`CostArrays` record:
+:func:`estimate` (one config: the record's row 0, plus the per-layer table) and
+:func:`dynpim.pim.estimate_many` (many configs: the record itself) both call it.
+Formulas: docs/pim-model.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from collections.abc import Mapping as ReadOnly
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..nn.specs import LayerSpec
-from .bits import LayerBits, check_bits, model_bits, uniform_bits
+from .bits import LayerBits, model_bits, uniform_bits
 from .dataflow import (
     COUNT_FIELDS,
     DEFAULT_MAPPING,
@@ -28,13 +34,6 @@ from .hardware import Hardware
 
 COMPONENTS: tuple[str, ...] = ("sense", "row", "write", "compute", "buffer", "bus", "leakage",
                                "static", "wakeup")
-
-
-def resolve_bits(hw: Hardware, wbits: int | None, abits: int | None) -> tuple[int, int]:
-    """Bit widths to use: explicit values, else the preset's quantization section."""
-    w = check_bits("wbits", hw.quantization.wbits if wbits is None else wbits)
-    a = check_bits("abits", hw.quantization.abits if abits is None else abits)
-    return w, a
 
 
 def resolve_active(hw: Hardware, active_subarrays) -> np.ndarray:
@@ -195,9 +194,114 @@ class PimResult:
         return d
 
 
-def _arrays(specs: Sequence[LayerSpec]):
-    return gemm_arrays(specs, np.array([[s.in_channels for s in specs]]),
-                       np.array([[s.out_channels for s in specs]]))
+@dataclass(frozen=True)
+class CostRow:
+    """One config's per-inference cost (the fields of :class:`dynpim.pim.PimResult` of the same
+    names, bit for bit)."""
+
+    latency_s: float
+    energy_j: float
+    avg_power_w: float
+    peak_power_w: float
+    idle_power_w: float
+    utilisation: float
+    column_utilisation: float
+    energy_breakdown_j: dict[str, float]  # per component (``dynpim.pim.COMPONENTS``)
+    macs: int
+    active_subarrays: int
+
+
+_FLOAT_FIELDS = ("latency_s", "energy_j", "avg_power_w", "peak_power_w", "idle_power_w",
+                 "utilisation", "column_utilisation")
+_BREAKDOWN_KEYS = {comp: "energy_" + comp + "_j" for comp in COMPONENTS}  # dict edge names
+
+
+@dataclass(frozen=True, eq=False)
+class CostArrays:
+    """Per-inference cost of many configs: one (n_configs,) array per field of :class:`CostRow`
+    (``energy_breakdown_j``: one array per component). ``row(i)`` is config ``i``;
+    ``to_dict``/``from_dict`` are the dict of arrays with the flat keys ``latency_s, energy_j,
+    avg_power_w, peak_power_w, utilisation, column_utilisation, energy_<component>_j,
+    idle_power_w, macs, active_subarrays``; ``arrays["energy_j"]`` and ``"macs" in arrays`` read
+    that dict (what callers of the former dict result use)."""
+
+    latency_s: np.ndarray
+    energy_j: np.ndarray
+    avg_power_w: np.ndarray
+    peak_power_w: np.ndarray
+    idle_power_w: np.ndarray
+    utilisation: np.ndarray
+    column_utilisation: np.ndarray
+    energy_breakdown_j: ReadOnly[str, np.ndarray]
+    macs: np.ndarray
+    active_subarrays: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.energy_j)
+
+    def row(self, i: int) -> CostRow:
+        """Config ``i``'s costs as Python numbers."""
+        vals: dict[str, Any] = {k: float(getattr(self, k)[i]) for k in _FLOAT_FIELDS}
+        return CostRow(**vals,
+                       energy_breakdown_j={c: float(a[i])
+                                           for c, a in self.energy_breakdown_j.items()},
+                       macs=int(self.macs[i]), active_subarrays=int(self.active_subarrays[i]))
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        """The flat dict of arrays (key order as ``estimate_many`` always returned)."""
+        out = {k: getattr(self, k) for k in _FLOAT_FIELDS if k != "idle_power_w"}
+        for comp, arr in self.energy_breakdown_j.items():
+            out[_BREAKDOWN_KEYS[comp]] = arr
+        out.update(idle_power_w=self.idle_power_w, macs=self.macs,
+                   active_subarrays=self.active_subarrays)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: ReadOnly[str, Any]) -> CostArrays:
+        """The inverse of :meth:`to_dict` (values converted with ``np.asarray``)."""
+        names = [f.name for f in fields(cls) if f.name != "energy_breakdown_j"]
+        return cls(**{k: np.asarray(d[k]) for k in names},
+                   energy_breakdown_j={c: np.asarray(d[k]) for c, k in _BREAKDOWN_KEYS.items()})
+
+    def keys(self) -> list[str]:
+        return list(self.to_dict())
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.to_dict()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.to_dict()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_dict())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CostArrays):
+            return NotImplemented
+        a, b = self.to_dict(), other.to_dict()
+        return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def network_costs(specs: Sequence[LayerSpec], cin: ArrayLike, cout: ArrayLike,
+                  table: Sequence[LayerSpec], hw: Hardware, bits: LayerBits, mapping: str,
+                  active: np.ndarray) -> tuple[Mapping, dict[str, np.ndarray], CostArrays]:
+    """The one road from channel counts to costs, for one config or many: the layers ``specs``
+    (their geometry) at ``cin``/``cout`` channels (``(n_configs, n_layers)``) on the max-width
+    layers ``table`` placed with ``mapping``. Returns the placement, the per-layer costs of
+    :func:`layer_costs` and the per-inference :class:`CostArrays` (one entry per config) that
+    :func:`estimate` and :func:`dynpim.pim.estimate_many` both read."""
+    mp = map_model(table, hw, bits.placed_wbits, mapping)
+    m, k, n, g = gemm_arrays(specs, cin, cout)
+    c = layer_costs(m, k, n, g, mp, hw, bits, active)
+    out = totals(c)
+    n_cfg = m.shape[0]
+    out["idle_power_w"] = np.full(n_cfg, idle_power_w(hw, mp))
+    out["macs"] = (m * k * n).sum(axis=-1)
+    out["active_subarrays"] = np.broadcast_to(np.asarray(active).reshape(-1), (n_cfg,)).copy()
+    c.update(m=m, k=k, n=n, g=g)
+    return mp, c, CostArrays.from_dict(out)
 
 
 def estimate_layers(specs: Sequence[LayerSpec], hw: Hardware, *,
@@ -217,10 +321,9 @@ def estimate_layers(specs: Sequence[LayerSpec], hw: Hardware, *,
     a = resolve_active(hw, active_subarrays)
     if a.ndim:
         raise ValueError("estimate takes one active_subarrays value; use estimate_many for grids")
-    mp = map_model(table, hw, bits.placed_wbits, mapping)
-    m, k, n, g = _arrays(specs)
-    c = layer_costs(m, k, n, g, mp, hw, bits, a)
-    t = totals(c)
+    mp, c, arrays = network_costs(specs, [[s.in_channels for s in specs]],
+                                  [[s.out_channels for s in specs]], table, hw, bits, mapping, a)
+    m, k, n, g = c["m"], c["k"], c["n"], c["g"]
     layers = []
     for j, s in enumerate(specs):
         counts = OpCounts(**{f: int(c[f"n_{f}"][0, j]) for f in COUNT_FIELDS})
@@ -235,16 +338,15 @@ def estimate_layers(specs: Sequence[LayerSpec], hw: Hardware, *,
                 + s.out_channels * s.out_hw[0] * s.out_hw[1] * int(bits.out_bits[j]))
                for j, s in enumerate(specs))
     wb, ab = bits.uniform
+    row = arrays.row(0)
     return PimResult(
         preset=hw.name, config=tuple(int(w) for w in config), mapping=mp.name, wbits=wb,
-        abits=ab, active_subarrays=int(a), latency_s=float(t["latency_s"][0]),
-        energy_j=float(t["energy_j"][0]),
-        energy_breakdown_j={comp: float(t[f"energy_{comp}_j"][0]) for comp in COMPONENTS},
-        avg_power_w=float(t["avg_power_w"][0]), peak_power_w=float(t["peak_power_w"][0]),
-        idle_power_w=idle_power_w(hw, mp), area_mm2=hw.area_m2 * 1e6,
-        utilisation=float(t["utilisation"][0]),
-        column_utilisation=float(t["column_utilisation"][0]),
-        macs=int(sum(s.macs for s in specs)), weight_bits=mp.weight_bits,
+        abits=ab, active_subarrays=row.active_subarrays, latency_s=row.latency_s,
+        energy_j=row.energy_j, energy_breakdown_j=row.energy_breakdown_j,
+        avg_power_w=row.avg_power_w, peak_power_w=row.peak_power_w,
+        idle_power_w=row.idle_power_w, area_mm2=hw.area_m2 * 1e6,
+        utilisation=row.utilisation, column_utilisation=row.column_utilisation,
+        macs=row.macs, weight_bits=mp.weight_bits,
         capacity_bits=hw.architecture.subarrays * hw.weight_rows * hw.subarray.cols,
         mapped_subarrays=int(mp.layer_subarrays.sum()),
         total_subarrays=hw.architecture.subarrays,

@@ -32,12 +32,9 @@ from typing import TypeAlias
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..defaults import DEFAULT_MAPPING, MAPPINGS
 from ..nn.specs import LayerSpec
 from .hardware import Hardware
-
-MAPPINGS: tuple[str, ...] = ("pixel", "channel")
-DEFAULT_MAPPING = "pixel"
-
 
 Count: TypeAlias = "int | np.integer | np.ndarray"
 """A count of one layer (Python or numpy int) or an array of them, one per layer / config."""

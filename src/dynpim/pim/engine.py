@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import check_bits
 from ..nn.specs import LayerSpec
 from .dataflow import DEFAULT_MAPPING, OpCounts, check_mapping, map_model
 from .hardware import Hardware
@@ -84,9 +85,8 @@ def _placement(x_shape, w_shape, stride, padding, groups, wbits, hw: Hardware, m
 def _check_inputs(x: np.ndarray, w: np.ndarray, abits: int, wbits: int, groups: int,
                   flip_prob: float, cols: int | None) -> None:
     """ValueErrors, naming the argument, for anything the dataflow cannot run."""
-    for name, b in (("abits", abits), ("wbits", wbits)):
-        if isinstance(b, bool) or not isinstance(b, int) or not 1 <= b <= 16:
-            raise ValueError(f"{name} must be an int in 1..16, got {b!r}")
+    check_bits("abits", abits)
+    check_bits("wbits", wbits)
     if not 0.0 <= float(flip_prob) <= 1.0:
         raise ValueError(f"flip_prob must be in [0, 1], got {flip_prob}")
     if cols is not None and cols < 1:

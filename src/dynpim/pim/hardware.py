@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from ..errors import PIM_MAX_BITS, is_bits
+
 # unit -> (dimension, factor to SI). "F^2" is an area in feature sizes (converted with the node).
 _BASE: dict[str, tuple[str, float]] = {
     "s": ("time", 1.0), "ms": ("time", 1e-3), "us": ("time", 1e-6), "µs": ("time", 1e-6),
@@ -192,8 +194,9 @@ class Hardware:
                              f"< subarray.rows ({sa.rows})")
         for k in ("wbits", "abits"):
             v = getattr(q, k)
-            if not 1 <= v <= 16:
-                raise ValueError(f"{self.name}: quantization.{k} must be in 1..16, got {v}")
+            if not is_bits(v):
+                raise ValueError(f"{self.name}: quantization.{k} must be in 1..{PIM_MAX_BITS}, "
+                                 f"got {v}")
         if q.wbits > self.weight_rows:
             raise ValueError(f"{self.name}: quantization.wbits ({q.wbits}) exceeds the weight "
                              f"rows of a sub-array ({self.weight_rows})")

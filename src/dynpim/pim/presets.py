@@ -7,9 +7,10 @@ from pathlib import Path
 
 import yaml
 
+from ..defaults import DEFAULT_PRESET
 from .hardware import Hardware, hardware_from_dict
 
-DEFAULT_PRESET = "sot-mram"
+__all__ = ["DEFAULT_PRESET", "list_presets", "load_preset", "preset_names"]
 
 
 def _preset_dir():

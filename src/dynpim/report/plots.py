@@ -8,27 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from dynpim.figures import subplots
+from dynpim.pareto import pareto_mask as front_mask
+
 FAMILY_STYLE = {"uniform": ("tab:blue", "o"), "nonuniform": ("tab:orange", "s")}
-
-
-def _pyplot():
-    """Stand-in for ``pyplot``'s ``subplots``/``close`` that makes ``matplotlib.figure.Figure``
-    objects directly: no backend is chosen or changed (notebooks keep their inline figures),
-    and ``fig.savefig`` renders with Agg by itself."""
-    return _Figures
-
-
-class _Figures:
-    @staticmethod
-    def subplots(*args, figsize=None, **kwargs):
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=figsize)
-        return fig, fig.subplots(*args, **kwargs)
-
-    @staticmethod
-    def close(fig) -> None:
-        """Nothing to do: these figures are not registered with pyplot."""
 
 
 def plain_text(text: object) -> str:
@@ -40,23 +23,17 @@ def plain_text(text: object) -> str:
 def pareto_mask(cost: Sequence[float] | np.ndarray, accuracy: Sequence[float] | np.ndarray
                 ) -> np.ndarray:
     """True where no other point has lower-or-equal cost and higher-or-equal accuracy (one
-    strictly better)."""
-    c, a = np.asarray(cost, float), np.asarray(accuracy, float)
-    keep = np.ones(len(c), bool)
-    for i in range(len(c)):
-        dominated = (c <= c[i]) & (a >= a[i]) & ((c < c[i]) | (a > a[i]))
-        keep[i] = not dominated.any()
-    return keep
+    strictly better): :func:`dynpim.pareto.pareto_mask` on (accuracy up, cost down)."""
+    return front_mask(maximize=[accuracy], minimize=[cost])
 
 
 def accuracy_vs_cost(points: list[dict[str, Any]], out: Path, *, note: str = "") -> Path:
     """Accuracy vs MACs, PIM latency and PIM energy per family, Pareto front as a line;
     ``note`` (e.g. the active sub-arrays) is added to the PIM axis labels."""
-    plt = _pyplot()
     axes_spec = [("macs", 1e-6, "MACs per image (M)"),
                  ("latency_s", 1e6, f"PIM latency per image (µs){plain_text(note)}"),
                  ("energy_j", 1e6, f"PIM energy per image (µJ){plain_text(note)}")]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
+    fig, axes = subplots(1, 3, figsize=(15, 4.4))
     for ax, (key, scale, label) in zip(axes, axes_spec):
         for fam in sorted({p["family"] for p in points}):
             pts = [p for p in points if p["family"] == fam and p.get(key) is not None]
@@ -75,14 +52,12 @@ def accuracy_vs_cost(points: list[dict[str, Any]], out: Path, *, note: str = "")
     axes[0].legend(title="sub-nets (line: Pareto front)")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out
 
 
 def layer_breakdown(nets: dict[str, dict[str, Any]], out: Path) -> Path:
     """Per-layer energy by component (stacked) and latency, one row per sub-net."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(len(nets), 2, figsize=(15, 3.6 * len(nets)), squeeze=False)
+    fig, axes = subplots(len(nets), 2, figsize=(15, 3.6 * len(nets)), squeeze=False)
     for row, (name, net) in enumerate(nets.items()):
         title = plain_text(name)
         layers = net["layers"]
@@ -108,7 +83,6 @@ def layer_breakdown(nets: dict[str, dict[str, Any]], out: Path) -> Path:
             a.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out
 
 
@@ -116,8 +90,7 @@ def power_latency_knob(points: list[dict[str, Any]], out: Path) -> Path:
     """The active-sub-array knob is a power cap that throttles: per sub-net, power while
     computing (left) and energy per inference (right) against latency, one marker per number
     of powered sub-arrays."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig, axes = subplots(1, 2, figsize=(12, 4.6))
     panels = (("avg_power_w", 1e3, "power while computing (mW)"),
               ("energy_j", 1e6, "energy per inference (µJ)"))
     for ax, (key, scale, ylabel) in zip(axes, panels):
@@ -140,7 +113,6 @@ def power_latency_knob(points: list[dict[str, Any]], out: Path) -> Path:
     axes[1].set_title("Energy per inference under the cap")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out
 
 
@@ -149,8 +121,7 @@ def runtime_trace(windows: list[dict[str, Any]], static_windows: list[dict[str, 
     """Power cap vs consumed power, chosen sub-net and served accuracy over time, against the
     best static operating point. ``windows`` rows need time_s, cap_w, power_w, accuracy and
     point (index of the chosen operating point)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(3, 1, figsize=(11, 8), sharex=True)
+    fig, axes = subplots(3, 1, figsize=(11, 8), sharex=True)
     t = [w["time_s"] for w in windows]
     axes[0].plot(t, [w["cap_w"] * 1e3 for w in windows], "k--", label="power cap")
     axes[0].step(t, [w.get("active_power_w", w["power_w"]) * 1e3 for w in windows],
@@ -179,5 +150,4 @@ def runtime_trace(windows: list[dict[str, Any]], static_windows: list[dict[str, 
         a.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
-    plt.close(fig)
     return out

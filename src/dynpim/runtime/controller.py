@@ -431,7 +431,8 @@ class Controller:
     def select(self, power_w: float | None = None, deadline_s: float | None = None,
                energy_j: float | None = None, min_accuracy: float | None = None,
                now_s: float | None = None, rate_hz: float | None = None) -> OperatingPoint:
-        """The contract of DESIGN.md section 7: the chosen :class:`OperatingPoint`.
+        """The chosen :class:`OperatingPoint` under these constraints (docs/runtime.md,
+        "Controller"); :meth:`decide` with a :class:`Budget` of them.
 
         Feasibility and violated constraints are in :attr:`last_decision` / :attr:`last_violation`.
         """

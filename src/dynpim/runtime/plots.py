@@ -1,7 +1,8 @@
 """PNG plots of a simulation: power budget vs consumed power, chosen point, accuracy over time.
 
-matplotlib is imported (and the Agg backend selected) only inside the functions, so importing
-``dynpim.runtime`` has no plotting side effects.
+Figures come from :func:`dynpim.figures.subplots` (no pyplot, no backend chosen or changed);
+matplotlib is imported only when a figure is made, so importing ``dynpim.runtime`` has no
+plotting side effects.
 """
 
 from __future__ import annotations
@@ -10,37 +11,18 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dynpim.figures import subplots
+
 from .records import Summary, kind_of
 from .simulator import SimResult
-
-
-def _pyplot():
-    """Stand-in for ``pyplot``'s ``subplots``/``close`` that makes ``matplotlib.figure.Figure``
-    objects directly: no backend is chosen or changed (notebooks keep their inline figures),
-    and ``fig.savefig`` renders with Agg by itself."""
-    return _Figures
-
-
-class _Figures:
-    @staticmethod
-    def subplots(*args, figsize=None, **kwargs):
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=figsize)
-        return fig, fig.subplots(*args, **kwargs)
-
-    @staticmethod
-    def close(fig) -> None:
-        """Nothing to do: these figures are not registered with pyplot."""
 
 
 def plot_simulation(result: SimResult, path: str | os.PathLike[str], title: str = "") -> str:
     """Three stacked panels over time: cap and window-averaged power (W); the chosen operating
     point (table index, from the decisions); the mean accuracy served per window."""
-    plt = _pyplot()
     w = result.window_columns
     t = w["t_start_s"]
-    fig, ax = plt.subplots(3, 1, figsize=(9, 7.5), sharex=True)
+    fig, ax = subplots(3, 1, figsize=(9, 7.5), sharex=True)
     ax[0].step(t, w["power_cap_w"], where="post", label="power cap (window mean)")
     ax[0].step(t, w["power_w"], where="post", label="consumed (window mean)")
     bad = w["violation"].astype(bool)
@@ -65,7 +47,6 @@ def plot_simulation(result: SimResult, path: str | os.PathLike[str], title: str 
     fig.tight_layout()
     path = os.fspath(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -73,8 +54,7 @@ def plot_comparison(rows: Sequence[Summary | Mapping[str, Any]],
                     path: str | os.PathLike[str]) -> str:
     """Mean accuracy served vs cap-violation windows for each policy (dynamic run) and static
     point; ``rows``: :class:`Summary` records or their dicts (:func:`compare`)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     for row in rows:
         dyn = kind_of(row) == "dynamic"
         r = row.to_dict() if isinstance(row, Summary) else row
@@ -87,5 +67,4 @@ def plot_comparison(rows: Sequence[Summary | Mapping[str, Any]],
     fig.tight_layout()
     path = os.fspath(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

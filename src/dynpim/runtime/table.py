@@ -15,9 +15,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dynpim.errors import is_integer, is_real
+from dynpim.errors import PIM_MAX_BITS, is_bits, is_integer, is_real
 from dynpim.nn import SubnetConfig
 from dynpim.nn.precision import bank_key
+from dynpim.pareto import pareto_mask
 
 SCHEMA = "dynpim.operating_table/1"
 
@@ -94,9 +95,9 @@ class OperatingPoint:
             object.__setattr__(self, "macs", int(self.macs))
         if self.bits is not None:
             b = tuple(self.bits)
-            if len(b) != 2 or not all(is_integer(v) and 1 <= v <= 16 for v in b):
-                raise ValueError(f"{w}: field 'bits' must be [wbits, abits] in 1..16, got "
-                                 f"{self.bits!r}")
+            if len(b) != 2 or not all(is_bits(v) for v in b):
+                raise ValueError(f"{w}: field 'bits' must be [wbits, abits] in "
+                                 f"1..{PIM_MAX_BITS}, got {self.bits!r}")
             object.__setattr__(self, "bits", (int(b[0]), int(b[1])))
         if not self.label:
             object.__setattr__(self, "label", self.key)
@@ -144,16 +145,6 @@ class OperatingPoint:
                    None if d.get("bits") is None else tuple(d["bits"]), where=where)
 
 
-def _dominates(a: OperatingPoint, b: OperatingPoint) -> bool:
-    """``a`` at least as good as ``b`` everywhere (accuracy up; latency, power, energy down) and
-    strictly better somewhere."""
-    ge = (a.accuracy >= b.accuracy and a.latency_s <= b.latency_s
-          and a.avg_power_w <= b.avg_power_w and a.energy_j <= b.energy_j)
-    gt = (a.accuracy > b.accuracy or a.latency_s < b.latency_s
-          or a.avg_power_w < b.avg_power_w or a.energy_j < b.energy_j)
-    return ge and gt
-
-
 class OperatingTable:
     """An immutable, validated list of operating points plus metadata (model, preset, ...)."""
 
@@ -181,6 +172,7 @@ class OperatingTable:
     @classmethod
     def from_points(cls, points: Iterable[OperatingPoint],
                     meta: dict[str, Any] | None = None) -> OperatingTable:
+        """``OperatingTable(points, meta)``, under the name docs/runtime.md uses."""
         return cls(points, meta)
 
     @classmethod
@@ -252,8 +244,11 @@ class OperatingTable:
 
     def pareto(self) -> OperatingTable:
         """Points no other point dominates (accuracy max; latency, power, energy min)."""
-        front = [p for p in self.points if not any(_dominates(q, p) for q in self.points)]
-        return self.subset(front)
+        pts = self.points
+        keep = pareto_mask(maximize=[[p.accuracy for p in pts]],
+                           minimize=[[p.latency_s for p in pts], [p.avg_power_w for p in pts],
+                                     [p.energy_j for p in pts]])
+        return self.subset([p for p, k in zip(pts, keep) if k])
 
     @property
     def accuracy_split(self) -> str:

@@ -89,11 +89,6 @@ class Trace:
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
-    def row_at(self, t: float) -> int:
-        """Index of the row in force at time ``t``."""
-        i = int(np.searchsorted(self.time_s, t, side="right")) - 1
-        return min(max(i, 0), len(self) - 2)
-
     # -- CSV --------------------------------------------------------------------------------
     def save_csv(self, path: str | os.PathLike[str]) -> None:
         cols = list(REQUIRED_COLUMNS) + (["deadline_s"] if self.deadline_s is not None else [])

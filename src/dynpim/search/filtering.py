@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from dynpim.pareto import pareto_mask
+
 
 def pareto_indices(points: Sequence[Mapping[str, Any]], *, maximize: Sequence[str] = ("accuracy",),
                    minimize: Sequence[str] = ("macs",)) -> list[int]:
@@ -22,18 +24,10 @@ def pareto_indices(points: Sequence[Mapping[str, Any]], *, maximize: Sequence[st
     strictly better in one). Exact duplicates keep their first occurrence. Order preserved."""
     if not points:
         return []
-    cols = [np.asarray([float(p[k]) for p in points]) for k in maximize]
-    cols += [-np.asarray([float(p[k]) for p in points]) for k in minimize]
-    v = np.stack(cols, axis=1)  # bigger is better in every column
-    keep = []
-    for i in range(len(v)):
-        ge = np.all(v >= v[i], axis=1)
-        gt = np.any(v > v[i], axis=1)
-        dominated = bool(np.any(ge & gt))
-        duplicate = bool(np.any(np.all(v[:i] == v[i], axis=1))) if i else False
-        if not dominated and not duplicate:
-            keep.append(i)
-    return keep
+    mask = pareto_mask(maximize=[[float(p[k]) for p in points] for k in maximize],
+                       minimize=[[float(p[k]) for p in points] for k in minimize],
+                       keep_duplicates=False)
+    return [int(i) for i in np.flatnonzero(mask)]
 
 
 def spread_indices(costs: Sequence[float], k: int, *, log: bool = False) -> list[int]:

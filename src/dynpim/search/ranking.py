@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from dynpim.nn import DynamicConv2d, DynamicLinear, DynamicNet, channel_importance
-from dynpim.nn import reorder_channels as _reorder
+from dynpim.nn import DynamicConv2d, DynamicLinear, DynamicNet, channel_importance, reorder_channels
 
 RANKINGS = ("l1", "bn", "noise")
 
@@ -181,17 +179,6 @@ def rank_channels(model: DynamicNet, criterion: str = "l1", *,
     return channel_importance(model, criterion)
 
 
-def apply_ranking(model: DynamicNet, scores: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Physically reorder every slot by descending score (max-width function unchanged; BN bank
-    cleared). Returns the permutation per slot."""
-    return _reorder(model, scores)
-
-
-@contextmanager
-def noise_injection(model: DynamicNet):
-    """``with noise_injection(model) as inj:`` train with noise; parametrizations removed after."""
-    inj = NoiseInjection(model)
-    try:
-        yield inj
-    finally:
-        inj.remove()
+# the name docs/search.md uses: nn's reorder_channels (permute every slot by descending score,
+# max-width function unchanged, BN bank cleared; returns the permutation per slot)
+apply_ranking = reorder_channels

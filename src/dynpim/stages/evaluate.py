@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from dynpim.defaults import DEFAULT_PRESET
 from dynpim.nn import SubnetConfig
 from dynpim.quant import exact_float32
 from dynpim.rundir import check_output_file
@@ -36,7 +37,7 @@ class EvalOptions:
     device: str = "cpu"
     threads: int | None = None
     pim: bool = False
-    preset: str = "sot-mram"
+    preset: str = DEFAULT_PRESET
     flip_prob: float = 0.0
 
     def __post_init__(self) -> None:

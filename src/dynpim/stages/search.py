@@ -21,14 +21,14 @@ import torch
 
 from dynpim import pim
 from dynpim.data import augment_for, iterate_batches
-from dynpim.nn import DynamicNet, SubnetConfig, calibrate_bn
+from dynpim.defaults import DEFAULT_PRESET
+from dynpim.nn import DynamicNet, SubnetConfig, calibrate_bn, reorder_channels
 from dynpim.rundir import check_run_dir, claim_run_dir
 from dynpim.search import (
     COST_KEYS,
     HoldoutEvaluator,
     SearchOptions,
     SearchStep,
-    apply_ranking,
     filter_trajectory,
     make_cost_fn,
     make_finetuner,
@@ -63,7 +63,7 @@ class SearchRunOptions:
     allow_dynamic_ranking: bool = False
     objective: str = "accuracy"
     cost: str = "energy"
-    preset: str = "sot-mram"
+    preset: str = DEFAULT_PRESET
     active_subarrays: int | None = None
     ranking: str | None = None
     noise_epochs: int = 1
@@ -253,7 +253,7 @@ def _ranked_model(opts: SearchRunOptions, run: OpenedRun, traj: str, log: Log | 
         noise = train_with_noise(model, batches, epochs=opts.noise_epochs)
     if opts.ranking != "none":
         assert opts.ranking is not None
-        apply_ranking(model, rank_channels(model, opts.ranking, noise_scores=noise))
+        reorder_channels(model, rank_channels(model, opts.ranking, noise_scores=noise))
     model.clear_bn_bank()
     save_checkpoint(ranked, model, extra={"train_config": run.train_config,
                                           "ranking": opts.ranking,

@@ -37,6 +37,7 @@ import numpy as np
 
 from dynpim import pim
 from dynpim.data import selection_split
+from dynpim.defaults import DEFAULT_PRESET
 from dynpim.errors import RunDirError
 from dynpim.nn import DynamicNet, SubnetConfig
 from dynpim.nn.precision import parse_precisions
@@ -63,7 +64,7 @@ class TableOptions:
     hardware: str = "pim"
     latency: str | None = None
     power_w: float = 0.0
-    preset: str = "sot-mram"
+    preset: str = DEFAULT_PRESET
     active_levels: list[int] | None = None
     split: str = "validation"
     no_test_accuracy: bool = False

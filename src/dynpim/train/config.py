@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from dynpim.errors import MODEL_MAX_BITS, check_bits
+
 MODES = ("dynamic", "individual")
 _FLOATS = {"width_mult", "lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing",
            "min_width", "max_width", "width"}
@@ -107,9 +109,7 @@ class TrainConfig:
              f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         need(self.width_mult > 0, f"width_mult must be > 0, got {self.width_mult}")
         for name in ("wbits", "abits"):
-            v = getattr(self, name)
-            need(isinstance(v, int) and not isinstance(v, bool) and (1 <= v <= 8 or v == 32),
-                 f"{name} must be an int in 1..8 or 32 (float), got {v!r}")
+            check_bits(name, getattr(self, name), max_bits=MODEL_MAX_BITS, float_bits=True)
         if self.precisions is not None:
             from dynpim.nn.precision import check_precision, parse_precisions
 
