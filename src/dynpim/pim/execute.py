@@ -1,12 +1,12 @@
 """Whole-network execution of a quantized sub-net on the functional bit-wise PIM engine.
 
-Runs the integer program of :func:`dynpim.nn.integer.quantized_subnet` with every conv/linear
+Runs the integer program of :func:`dynpim.quant.quantized_subnet` with every conv/linear
 computed on bit-planes (AND + popcount + shift-add): by the vectorised torch form of that dataflow
 (:func:`bitplane_conv2d`, batch on CPU or GPU) or by the packed-word engine
 :func:`dynpim.pim.engine.bitwise_conv2d`
 and everything else (input quantization, fixed-point requantization with the folded BN, ReLU
 clamp, residual additions, pooling) in the integer arithmetic of ``run_program``. Without sensing
-errors the logits equal :func:`dynpim.nn.integer.integer_forward` bit for bit.
+errors the logits equal :func:`dynpim.quant.integer_forward` bit for bit.
 """
 
 from __future__ import annotations

@@ -28,15 +28,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import numbers
 from collections.abc import Iterator
-from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dynpim.errors import is_integer
+from dynpim.errors import MODEL_MAX_BITS
+from dynpim.errors import check_bits as _check_bits
 from dynpim.nn.layers import DynamicConv2d, DynamicLinear, SubnetState, static_linear
 
 from .qdq import QDQAct, QDQInput, QDQWeight
@@ -47,10 +46,9 @@ _EPS = 1e-8
 
 
 def check_bits(field: str, value: object) -> int:
-    """Return ``value`` if it is a valid bit-width (1..8, or 32 = float), else ``ValueError``."""
-    if not is_integer(value) or value not in VALID_BITS:
-        raise ValueError(f"{field} must be an int in 1..8 or 32 (float), got {value!r}")
-    return int(cast(numbers.Integral, value))  # is_integer: a numbers.Integral
+    """Return ``value`` if it is a valid model bit-width (1..8, or 32 = float), else
+    ``ValueError`` (the one rule of :func:`dynpim.errors.check_bits`)."""
+    return _check_bits(field, value, max_bits=MODEL_MAX_BITS, float_bits=True)
 
 
 class _RoundSTE(torch.autograd.Function):
