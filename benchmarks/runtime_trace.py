@@ -180,9 +180,9 @@ def simulate_traces(table: OperatingTable, hw, d: float, seed: int) -> tuple[str
         rows = compare(table, parse_spec(spec), **kw)
         best = best_static(rows)
         results[name] = {"spec": spec, "rows": rows, "best_static": best["name"]}
-        show = [r for r in rows if r.record.kind == "dynamic"] + [best]
-        safe = [r for r in rows if r.record.kind == "static" and r["inferences_over_cap"] == 0]
-        hi = max(rows, key=lambda r: r["mean_accuracy_served"] if r.record.kind == "static"
+        show = [r for r in rows if r["kind"] == "dynamic"] + [best]
+        safe = [r for r in rows if r["kind"] == "static" and r["inferences_over_cap"] == 0]
+        hi = max(rows, key=lambda r: r["mean_accuracy_served"] if r["kind"] == "static"
                  else -1)
         if hi is not best:
             show.append(hi)

@@ -83,7 +83,7 @@ def test_dynamic_beats_every_static_point_within_the_cap(table):
     rows = compare(table, tr, seed=1)
     dyn = {r["name"]: r for r in rows}["dynamic:budget"]
     assert dyn["inferences_over_cap"] == 0 and dyn["cap_violations"] == 0
-    statics = [r for r in rows if r.record.kind == "static"]
+    statics = [r for r in rows if r["kind"] == "static"]
     assert len(statics) == len(table)
     safe = [r for r in statics if r["inferences_over_cap"] == 0]
     assert safe and all(dyn["mean_accuracy_served"] > r["mean_accuracy_served"] for r in safe)

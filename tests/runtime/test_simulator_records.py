@@ -22,7 +22,7 @@ from dynpim.runtime import (
     parse_spec,
     simulate,
 )
-from dynpim.runtime.records import SummaryDict, kind_of
+from dynpim.runtime.records import kind_of
 
 sys.path.insert(0, os.path.dirname(__file__))
 from golden_simulator import GOLDEN, digests, make_table  # noqa: E402
@@ -73,7 +73,7 @@ def test_dict_views_are_the_records_dicts(run) -> None:
     assert run.requests == [r.to_dict() for r in run.request_records]
     assert run.decisions == [d.to_dict() for d in run.decision_records]
     assert run.decision_rows == [tuple(d.to_dict().values()) for d in run.decision_records]
-    assert isinstance(run.summary, SummaryDict) and run.summary.record is run.summary_record
+    assert run.summary == run.summary_record.to_dict() and type(run.summary) is dict
     assert run.summary is run.summary  # one dict, like the attribute it used to be
     assert json.loads(json.dumps(run.summary)) == dict(run.summary)
     dropped = next(r for r in run.request_records if not r.served).to_dict()
@@ -93,20 +93,23 @@ def test_static_runs_carry_their_kind_not_a_parsed_name(table) -> None:
     assert [r.kind for r in runs] == ["dynamic"] + ["static"] * len(table)
     assert [r.point for r in runs[1:]] == [p.label for p in table]
     rows = compare(table, tr, policies=("budget",), seed=1)
-    assert [r.record for r in rows] == runs and [kind_of(r) for r in rows] == [r.kind for r in runs]
-    assert [Summary.from_dict(r) for r in rows] == runs  # the dict keeps its record's kind
+    assert [kind_of(r) for r in rows] == [r.kind for r in runs]
+    assert [Summary.from_dict(r) for r in rows] == runs  # kind and point are columns
+    # rows read back from comparison.json still know their kind
+    assert [kind_of(r) for r in json.loads(json.dumps(rows))] == [r.kind for r in runs]
     # the kind, not the display name, decides: renamed rows are still found
     renamed = [dataclasses.replace(r, name=f"run {i}") for i, r in enumerate(runs)]
     best = best_static(renamed)
     assert best is not None and best.kind == "static"
-    assert best.point == best_static(rows).record.point  # type: ignore[union-attr]
-    assert best_static(runs[:1]) is None and best_static([dict(r) for r in rows]) is None
+    assert best.point == best_static(json.loads(json.dumps(rows)))["point"]  # type: ignore[index]
+    assert best_static(runs[:1]) is None
+    # a summary.json written before the kind column reads as a dynamic run
+    old = [{k: v for k, v in r.items() if k not in ("kind", "point")} for r in rows]
+    assert best_static(old) is None and Summary.from_dict(old[1]).kind == "dynamic"
     with pytest.raises(ValueError, match="point"):
         dataclasses.replace(runs[0], kind="static")
     with pytest.raises(ValueError, match="kind"):
         dataclasses.replace(runs[0], kind="fixed")  # type: ignore[arg-type]
-    statics = Summary.from_dict(dict(rows[1]), kind="static", point=runs[1].point)
-    assert statics == runs[1]
 
 
 def test_summary_counts_which_knob_each_switch_moved() -> None:

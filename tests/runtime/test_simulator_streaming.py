@@ -48,8 +48,8 @@ def test_same_results_as_the_implementation_it_replaced(table, spec, kw) -> None
     tr = parse_spec(spec)
     old = reference(table, tr, **kw)
     new = simulate(table, tr, keep_requests=True, **kw)
-    # the summary gained switches_by_knob after the reference was written
-    assert new.summary.keys() - {"switches_by_knob"} == old.summary.keys()
+    # the summary gained switches_by_knob, kind and point after the reference was written
+    assert new.summary.keys() - {"switches_by_knob", "kind", "point"} == old.summary.keys()
     assert sum(new.summary["switches_by_knob"].values()) >= new.summary["switches"]
     for k in old.summary:
         _same(new.summary[k], old.summary[k], k)

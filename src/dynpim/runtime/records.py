@@ -6,10 +6,10 @@ tuples below fix their order), and ``from_dict`` reads such a row back.
 
 Which kind of run a summary comes from — a policy run on the whole table (``"dynamic"``) or
 :func:`~dynpim.runtime.simulator.compare`'s run of one point (``"static"``) — is the typed field
-:attr:`Summary.kind` (with :attr:`Summary.point`, the static point's label). It is not a column
-of ``summary.json`` (whose format predates it): :meth:`Summary.to_dict` returns a
-:class:`SummaryDict`, the plain JSON dict that still carries its record, so rows handed around
-as dicts keep their kind; the ``name`` column is only a display name, never read back.
+:attr:`Summary.kind` (with :attr:`Summary.point`, the static point's label), written as the
+``kind`` and ``point`` columns of ``summary.json`` (last, after the older columns; a file
+without them reads back as a dynamic run). The ``name`` column is only a display name, never
+read back.
 """
 
 from __future__ import annotations
@@ -206,29 +206,24 @@ class Summary:
             raise ValueError(f"a static run names its point and only a static run does "
                              f"(kind {self.kind!r}, point {self.point!r})")
 
-    def to_dict(self) -> SummaryDict:
-        """The ``summary.json`` object (a :class:`SummaryDict`: a plain dict to JSON)."""
-        out = SummaryDict({k: getattr(self, k) for k in _SUMMARY_COLUMNS})
+    def to_dict(self) -> dict[str, Any]:
+        """The ``summary.json`` object."""
+        out = {k: getattr(self, k) for k in _SUMMARY_COLUMNS}
         if self.best_point_accuracy_test is not None:
             for k in _TEST_COLUMNS:
                 out[k] = getattr(self, k)
-        out.record = self
+        out["kind"], out["point"] = self.kind, self.point
         return out
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], *, kind: PolicyKind | None = None,
-                  point: str | None = None) -> Summary:
-        """The inverse of :meth:`to_dict`. ``kind`` / ``point``: those of ``d``'s record when
-        ``d`` is a :class:`SummaryDict`, else ``"dynamic"`` / ``None`` unless given."""
-        rec = d.record if isinstance(d, SummaryDict) else None
+    def from_dict(cls, d: Mapping[str, Any]) -> Summary:
+        """The inverse of :meth:`to_dict` (a dict without ``kind`` reads as a dynamic run)."""
         vals = {k: d[k] for k in _SUMMARY_COLUMNS if k != "switches_by_knob"}
         vals["switches_by_knob"] = dict(d.get("switches_by_knob") or dict.fromkeys(KNOBS, 0))
         vals.update({k: d.get(k) for k in _TEST_COLUMNS})
         vals["dropped_by_reason"] = dict(vals["dropped_by_reason"])
         vals["point_usage"] = dict(vals["point_usage"])
-        if kind is None:
-            kind, point = (rec.kind, rec.point) if rec is not None else ("dynamic", None)
-        return cls(**vals, kind=kind, point=point)
+        return cls(**vals, kind=d.get("kind", "dynamic"), point=d.get("point"))
 
 
 _TEST_COLUMNS = ("mean_accuracy_served_test", "effective_accuracy_test",
@@ -237,18 +232,9 @@ _SUMMARY_COLUMNS = tuple(f.name for f in fields(Summary)
                          if f.name not in _TEST_COLUMNS and f.name not in ("kind", "point"))
 
 
-class SummaryDict(dict[str, Any]):
-    """A :class:`Summary` as its ``summary.json`` dict — ``json.dump`` writes it like any dict —
-    that still knows its ``record`` (so its :attr:`Summary.kind`). What
-    :attr:`SimResult.summary <dynpim.runtime.simulator.SimResult.summary>` and
-    :func:`~dynpim.runtime.simulator.compare` return."""
-
-    record: Summary
-
-
 def kind_of(row: Summary | Mapping[str, Any]) -> PolicyKind:
-    """The kind of run a summary (record or dict) comes from: its record's ``kind``; a plain
-    dict, which has no record, counts as ``"dynamic"``."""
+    """The kind of run a summary (record or ``summary.json`` dict) comes from; a dict written
+    before the ``kind`` column existed counts as ``"dynamic"``."""
     if isinstance(row, Summary):
         return row.kind
-    return row.record.kind if isinstance(row, SummaryDict) else "dynamic"
+    return row.get("kind", "dynamic")

@@ -58,7 +58,6 @@ from .records import (
     Request,
     SimDecision,
     Summary,
-    SummaryDict,
     Window,
     kind_of,
 )
@@ -265,7 +264,7 @@ class SimResult:
     decision_records: list[SimDecision] = field(repr=False)
 
     @cached_property
-    def summary(self) -> SummaryDict:
+    def summary(self) -> dict[str, Any]:
         """The ``summary.json`` dict."""
         return self.summary_record.to_dict()
 
@@ -698,8 +697,8 @@ def compare_runs(table: OperatingTable, trace: Trace, *,
 
 def compare(table: OperatingTable, trace: Trace, *,
             policies: tuple[str, ...] = ("budget", "feedback"), static: bool = True,
-            **kwargs: Any) -> list[SummaryDict]:
-    """:func:`compare_runs` as ``summary.json`` dicts (each keeps its record, so its kind)."""
+            **kwargs: Any) -> list[dict[str, Any]]:
+    """:func:`compare_runs` as ``summary.json`` dicts (each with its ``kind`` and ``point``)."""
     return [s.to_dict() for s in compare_runs(table, trace, policies=policies, static=static,
                                               **kwargs)]
 
