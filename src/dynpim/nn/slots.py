@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from dynpim.errors import is_integer, is_real
 
 
@@ -57,11 +59,18 @@ class Slot:
         """Raise ``ValueError`` naming this slot when ``width`` is not a valid width."""
         if not is_integer(width):
             raise ValueError(f"slot {self.name!r}: width must be an int, got {width!r}")
-        if not self.min_channels <= width <= self.max_channels or width % self.step:
-            raise ValueError(
-                f"slot {self.name!r}: width {width} not allowed; allowed range is "
-                f"{self.min_channels}..{self.max_channels} in steps of {self.step}"
-            )
+        if self.invalid(width):
+            raise ValueError(self._not_allowed(width))
+
+    def invalid(self, widths: Any) -> Any:
+        """The width rule, for one int or elementwise for an integer array: True where a width
+        is outside ``min_channels..max_channels`` or not a multiple of ``step``."""
+        return (widths < self.min_channels) | (widths > self.max_channels) | \
+            (widths % self.step != 0)
+
+    def _not_allowed(self, width: int) -> str:
+        return (f"slot {self.name!r}: width {width} not allowed; allowed range is "
+                f"{self.min_channels}..{self.max_channels} in steps of {self.step}")
 
     def round(self, value: float) -> int:
         """Nearest valid width to ``value`` channels."""
@@ -144,6 +153,27 @@ class SubnetConfig:
     def ratio(self, slots: Sequence[Slot]) -> float:
         """Mean fraction of channels kept over all slots (a label, not a cost)."""
         return sum(w / s.max_channels for w, s in zip(self.widths, slots)) / max(1, len(slots))
+
+
+def validate_configs(slots: Sequence[Slot], configs: Any) -> np.ndarray:
+    """Many configs (``SubnetConfig``s, width lists or an array) as one validated
+    ``(n_configs, n_slots)`` int64 array: the one validation of the vectorised road
+    (:class:`dynpim.nn.LayerTable`, ``dynpim.pim.estimate_many``); each width is checked by
+    :meth:`Slot.invalid`, the rule :meth:`Slot.check` applies to one config."""
+    if isinstance(configs, np.ndarray):
+        arr = configs.astype(np.int64, copy=False)
+    else:
+        arr = np.array([c.widths if isinstance(c, SubnetConfig) else tuple(c) for c in configs],
+                       dtype=np.int64)
+    if arr.ndim != 2 or arr.shape[1] != len(slots):
+        raise ValueError(f"configs must be (n_configs, {len(slots)}) widths, got shape "
+                         f"{arr.shape}")
+    for j, slot in enumerate(slots):
+        col = arr[:, j]
+        bad = slot.invalid(col)
+        if bad.any():
+            raise ValueError(slot._not_allowed(int(col[bad][0])))
+    return arr
 
 
 def load_configs(path: str) -> list[SubnetConfig]:
