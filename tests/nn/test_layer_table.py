@@ -109,3 +109,13 @@ def test_slot_rule_scalar_and_vectorised_agree():
         else:
             slot.check(w)
     assert validate_configs([slot], [[4], [16]]).tolist() == [[4], [16]]
+
+
+def test_the_first_bad_slot_is_named_at_its_first_bad_config():
+    slots = [Slot("a", 16, 4, 4), Slot("b", 8, 2, 2)]
+    arr = np.array([[16, 3], [8, 8], [5, 2], [7, 9]])  # slot a fails at rows 2, 3; b at 0, 3
+    with pytest.raises(ValueError, match=r"^slot 'a': width 5 not allowed; allowed range is "
+                                         r"4\.\.16 in steps of 4$"):
+        validate_configs(slots, arr)
+    with pytest.raises(ValueError, match=r"^slot 'b': width 3 not allowed"):
+        validate_configs(slots, arr[:2])

@@ -63,10 +63,9 @@ class Slot:
             raise ValueError(self._not_allowed(width))
 
     def invalid(self, widths: Any) -> Any:
-        """The width rule, for one int or elementwise for an integer array: True where a width
-        is outside ``min_channels..max_channels`` or not a multiple of ``step``."""
-        return (widths < self.min_channels) | (widths > self.max_channels) | \
-            (widths % self.step != 0)
+        """True where a width (one int or an integer array) breaks this slot's rule
+        (:func:`invalid_widths`)."""
+        return invalid_widths(widths, self.min_channels, self.max_channels, self.step)
 
     def _not_allowed(self, width: int) -> str:
         return (f"slot {self.name!r}: width {width} not allowed; allowed range is "
@@ -76,6 +75,12 @@ class Slot:
         """Nearest valid width to ``value`` channels."""
         w = int(round(value / self.step)) * self.step
         return max(self.min_channels, min(self.max_channels, w))
+
+
+def invalid_widths(widths: Any, lo: Any, hi: Any, step: Any) -> Any:
+    """The one width rule, elementwise (numpy broadcasting, or plain ints): True where a width
+    is outside ``lo..hi`` or not a multiple of ``step``."""
+    return (widths < lo) | (widths > hi) | (widths % step != 0)
 
 
 class HasSlots(Protocol):
@@ -168,11 +173,14 @@ def validate_configs(slots: Sequence[Slot], configs: Any) -> np.ndarray:
     if arr.ndim != 2 or arr.shape[1] != len(slots):
         raise ValueError(f"configs must be (n_configs, {len(slots)}) widths, got shape "
                          f"{arr.shape}")
-    for j, slot in enumerate(slots):
-        col = arr[:, j]
-        bad = slot.invalid(col)
-        if bad.any():
-            raise ValueError(slot._not_allowed(int(col[bad][0])))
+    def per_slot(attr: str) -> np.ndarray:
+        return np.array([getattr(s, attr) for s in slots], dtype=np.int64)
+
+    bad = invalid_widths(arr, per_slot("min_channels"), per_slot("max_channels"),
+                         per_slot("step"))
+    if bad.any():  # the first slot with a bad width, at its first bad config
+        j = int(np.argmax(bad.any(axis=0)))
+        raise ValueError(slots[j]._not_allowed(int(arr[:, j][bad[:, j]][0])))
     return arr
 
 

@@ -6,7 +6,7 @@ model's :class:`dynpim.nn.LayerTable` holds both for its layers."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,7 +61,12 @@ class LayerSpec:
     def at(self, in_channels: int, out_channels: int) -> LayerSpec:
         """The same layer with other channel counts (depthwise: groups follow the channels)."""
         groups = in_channels if self.kind == "dwconv" else self.groups
-        return replace(self, in_channels=in_channels, out_channels=out_channels, groups=groups)
+        # ``dataclasses.replace`` without re-running __init__ (a plain frozen record; this is on
+        # the path of every single-config estimate)
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__, in_channels=in_channels, out_channels=out_channels,
+                            groups=groups)
+        return out
 
 
 def gemm_dims(cin: Any, cout: Any, khkw: Any, npix: Any, depthwise: Any, groups: Any
@@ -93,17 +98,15 @@ class LayerGeometry:
 
     @classmethod
     def of(cls, specs: Sequence[LayerSpec]) -> LayerGeometry:
-        def ints(values: Any) -> np.ndarray:
-            return np.array(list(values), dtype=np.int64)
-
-        return cls(
-            max_in=ints(s.in_channels for s in specs), max_out=ints(s.out_channels for s in specs),
-            in_slot=ints(-1 if s.in_slot is None else s.in_slot for s in specs),
-            out_slot=ints(-1 if s.out_slot is None else s.out_slot for s in specs),
-            khkw=ints(s.kernel_size[0] * s.kernel_size[1] for s in specs),
-            npix=ints(s.out_hw[0] * s.out_hw[1] for s in specs),
-            depthwise=np.array([s.kind == "dwconv" for s in specs], dtype=bool),
-            groups=ints(s.groups for s in specs))
+        rows = np.array([(s.in_channels, s.out_channels,
+                          -1 if s.in_slot is None else s.in_slot,
+                          -1 if s.out_slot is None else s.out_slot,
+                          s.kernel_size[0] * s.kernel_size[1], s.out_hw[0] * s.out_hw[1],
+                          s.kind == "dwconv", s.groups) for s in specs],
+                        dtype=np.int64).reshape(len(specs), 8)
+        max_in, max_out, in_slot, out_slot, khkw, npix, dw, groups = (
+            np.ascontiguousarray(rows[:, i]) for i in range(8))
+        return cls(max_in, max_out, in_slot, out_slot, khkw, npix, dw.astype(bool), groups)
 
     def channels(self, configs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """In/out channel counts ``(n_configs, n_layers)`` (int64) of an already validated
@@ -127,9 +130,13 @@ class LayerGeometry:
 def _take(configs: np.ndarray, slot: np.ndarray, full: np.ndarray) -> np.ndarray:
     """``configs[:, slot]`` per layer, ``full`` where the slot index is -1; C-ordered (the
     layout fixes the order in which later sums over layers add, so the costs bit for bit)."""
+    fixed = slot < 0
     if configs.shape[1] == 0:  # no slots: every width fixed
         return np.broadcast_to(full, (configs.shape[0], len(full))).copy()
-    return np.ascontiguousarray(np.where(slot >= 0, configs[:, np.maximum(slot, 0)], full))
+    out = np.ascontiguousarray(configs.take(np.maximum(slot, 0), axis=1))
+    if fixed.any():
+        out[:, fixed] = full[fixed]
+    return out
 
 
 def widths_matrix(specs: Sequence[LayerSpec], configs: np.ndarray
