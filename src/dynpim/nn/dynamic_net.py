@@ -7,10 +7,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from .bn import BNBank
+from .layer_table import LayerTable
 from .layers import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, SubnetState, _Dynamic
 from .precision import Precision, bank_key, check_precision
 from .residual import Residual
@@ -60,7 +62,8 @@ class DynamicNet(nn.Module):
         self.preprocessing: dict[str, Any] | None = None
         self._state = SubnetState()
         self._validated: set[str] = set()
-        self._spec_cache: dict[tuple[int, ...], list[LayerSpec]] = {}
+        # one LayerTable per input size; slots and layers are bound at construction (above)
+        self._tables: dict[tuple[int, ...], LayerTable] = {}
         index = {n: i for i, n in enumerate(names)}
         for lname, m in self.dynamic_layers():
             for s in (m.in_slot, m.out_slot):
@@ -208,11 +211,19 @@ class DynamicNet(nn.Module):
         cout = widths[m.out_slot_idx] if m.out_slot_idx is not None else max_out
         return cin, cout
 
-    def layer_table(self, input_size: Sequence[int] | None = None) -> list[LayerSpec]:
-        """Conv/linear layers at max width with their slot indices and spatial sizes."""
+    def layer_table_at(self, input_size: Sequence[int] | None = None) -> LayerTable:
+        """The model's :class:`LayerTable` at ``input_size`` (default: ``self.input_size``):
+        its conv/linear layers at max width with their slots and spatial sizes. Built once per
+        input size by a forward pass at the max config, then cached (rebuilt only if
+        ``self.slots`` is replaced: layers bind their slots at construction)."""
         size = tuple(input_size or self.input_size)
-        if size in self._spec_cache:
-            return self._spec_cache[size]
+        table = self._tables.get(size)
+        if table is None or table.slots is not self.slots:
+            table = self._tables[size] = LayerTable(tuple(self._trace_specs(size)), self.slots)
+        return table
+
+    def _trace_specs(self, size: tuple[int, ...]) -> list[LayerSpec]:
+        """Conv/linear layers at max width, spatial sizes read by hooks on one forward pass."""
         hw: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}
         hooks = []
         for n, m in self.dynamic_layers():
@@ -243,24 +254,25 @@ class DynamicNet(nn.Module):
                 specs.append(LayerSpec(
                     n, "linear", m.in_features, m.out_features, (1, 1), (1, 1), (0, 0), 1,
                     (1, 1), (1, 1), m.in_slot_idx, m.out_slot_idx, m.bias is not None))
-        self._spec_cache[size] = specs
         return specs
+
+    def layer_table(self, input_size: Sequence[int] | None = None) -> list[LayerSpec]:
+        """Conv/linear layers at max width with their slot indices and spatial sizes (the
+        specs of :meth:`layer_table_at`, as a list)."""
+        return list(self.layer_table_at(input_size).specs)
 
     def layer_specs(self, cfg: SubnetConfig | Sequence[int] | None = None,
                     input_size: Sequence[int] | None = None) -> list[LayerSpec]:
         """Conv/linear layers of the sub-net ``cfg`` (default: the active one)."""
         cfg = self.validate(cfg) if cfg is not None else self.current_config
-        out = []
-        for s in self.layer_table(input_size):
-            cin = cfg.widths[s.in_slot] if s.in_slot is not None else s.in_channels
-            cout = cfg.widths[s.out_slot] if s.out_slot is not None else s.out_channels
-            out.append(s.at(cin, cout))
-        return out
+        return self.layer_table_at(input_size).specs_at(cfg.widths)
 
     def macs(self, cfg: SubnetConfig | Sequence[int] | None = None,
              input_size: Sequence[int] | None = None) -> int:
         """Multiply-accumulates of one inference (conv + linear layers)."""
-        return sum(s.macs for s in self.layer_specs(cfg, input_size))
+        cfg = self.validate(cfg) if cfg is not None else self.current_config
+        table = self.layer_table_at(input_size)
+        return int(table.geometry.macs(np.asarray([cfg.widths], dtype=np.int64))[0])
 
     def params(self, cfg: SubnetConfig | Sequence[int] | None = None) -> int:
         """Parameters of the sub-net: conv/linear weights and biases, BN affine."""

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from dynpim.errors import is_integer, is_real
 
 
@@ -57,16 +59,28 @@ class Slot:
         """Raise ``ValueError`` naming this slot when ``width`` is not a valid width."""
         if not is_integer(width):
             raise ValueError(f"slot {self.name!r}: width must be an int, got {width!r}")
-        if not self.min_channels <= width <= self.max_channels or width % self.step:
-            raise ValueError(
-                f"slot {self.name!r}: width {width} not allowed; allowed range is "
-                f"{self.min_channels}..{self.max_channels} in steps of {self.step}"
-            )
+        if self.invalid(width):
+            raise ValueError(self._not_allowed(width))
+
+    def invalid(self, widths: Any) -> Any:
+        """True where a width (one int or an integer array) breaks this slot's rule
+        (:func:`invalid_widths`)."""
+        return invalid_widths(widths, self.min_channels, self.max_channels, self.step)
+
+    def _not_allowed(self, width: int) -> str:
+        return (f"slot {self.name!r}: width {width} not allowed; allowed range is "
+                f"{self.min_channels}..{self.max_channels} in steps of {self.step}")
 
     def round(self, value: float) -> int:
         """Nearest valid width to ``value`` channels."""
         w = int(round(value / self.step)) * self.step
         return max(self.min_channels, min(self.max_channels, w))
+
+
+def invalid_widths(widths: Any, lo: Any, hi: Any, step: Any) -> Any:
+    """The one width rule, elementwise (numpy broadcasting, or plain ints): True where a width
+    is outside ``lo..hi`` or not a multiple of ``step``."""
+    return (widths < lo) | (widths > hi) | (widths % step != 0)
 
 
 class HasSlots(Protocol):
@@ -144,6 +158,30 @@ class SubnetConfig:
     def ratio(self, slots: Sequence[Slot]) -> float:
         """Mean fraction of channels kept over all slots (a label, not a cost)."""
         return sum(w / s.max_channels for w, s in zip(self.widths, slots)) / max(1, len(slots))
+
+
+def validate_configs(slots: Sequence[Slot], configs: Any) -> np.ndarray:
+    """Many configs (``SubnetConfig``s, width lists or an array) as one validated
+    ``(n_configs, n_slots)`` int64 array: the one validation of the vectorised road
+    (:class:`dynpim.nn.LayerTable`, ``dynpim.pim.estimate_many``); each width is checked by
+    :meth:`Slot.invalid`, the rule :meth:`Slot.check` applies to one config."""
+    if isinstance(configs, np.ndarray):
+        arr = configs.astype(np.int64, copy=False)
+    else:
+        arr = np.array([c.widths if isinstance(c, SubnetConfig) else tuple(c) for c in configs],
+                       dtype=np.int64)
+    if arr.ndim != 2 or arr.shape[1] != len(slots):
+        raise ValueError(f"configs must be (n_configs, {len(slots)}) widths, got shape "
+                         f"{arr.shape}")
+    def per_slot(attr: str) -> np.ndarray:
+        return np.array([getattr(s, attr) for s in slots], dtype=np.int64)
+
+    bad = invalid_widths(arr, per_slot("min_channels"), per_slot("max_channels"),
+                         per_slot("step"))
+    if bad.any():  # the first slot with a bad width, at its first bad config
+        j = int(np.argmax(bad.any(axis=0)))
+        raise ValueError(slots[j]._not_allowed(int(arr[:, j][bad[:, j]][0])))
+    return arr
 
 
 def load_configs(path: str) -> list[SubnetConfig]:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..nn.layer_table import LayerTable
 from ..nn.specs import LayerSpec
 from .bits import LayerBits, model_bits, uniform_bits
 from .dataflow import (
@@ -313,7 +314,7 @@ def estimate_layers(specs: Sequence[LayerSpec], hw: Hardware, *,
     ``wbits``/``abits`` (an int or one per layer; default: the preset's)."""
     if not specs:
         raise ValueError("no conv/linear layers to estimate")
-    table = list(table or specs)
+    table = table if isinstance(table, LayerTable) and table else list(table or specs)
     if len(table) != len(specs):
         raise ValueError(f"table has {len(table)} layers but specs has {len(specs)}")
     if bits is None:
@@ -328,7 +329,8 @@ def estimate_layers(specs: Sequence[LayerSpec], hw: Hardware, *,
     for j, s in enumerate(specs):
         counts = OpCounts(**{f: int(c[f"n_{f}"][0, j]) for f in COUNT_FIELDS})
         layers.append(LayerCost(
-            s.name, s.kind, (int(m[0, j]), int(k[0, j]), int(n[0, j])), int(g[0, j]), s.macs,
+            s.name, s.kind, (int(m[0, j]), int(k[0, j]), int(n[0, j])), int(g[0, j]),
+            int(m[0, j] * k[0, j] * n[0, j]),
             int(bits.wbits[j]), int(bits.abits[j]), int(mp.layer_subarrays[j]),
             int(c["active_subarrays"][0, j]), int(c["passes"][0, j]),
             int(mp.pixels_per_row[j]), float(counts.sense_bits / counts.sensed_cols),
@@ -363,8 +365,8 @@ def estimate(model, cfg, hw: Hardware, input_size: Sequence[int] | None = None,
     Each layer runs at the bits the model gives it (:func:`dynpim.pim.bits.model_bits`);
     ``wbits``/``abits`` override them (a float model's widths; default: the preset's)."""
     cfg = model.validate(cfg)
-    table = model.layer_table(input_size)
-    specs = model.layer_specs(cfg, input_size)
+    table = model.layer_table_at(input_size)
+    specs = table.specs_at(cfg.widths)
     bits = model_bits(model, table, hw, wbits, abits)
     return estimate_layers(specs, hw, table=table, active_subarrays=active_subarrays,
                            bits=bits, mapping=mapping, config=cfg.widths)

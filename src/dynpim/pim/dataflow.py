@@ -33,7 +33,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..defaults import DEFAULT_MAPPING, MAPPINGS
-from ..nn.specs import LayerSpec
+from ..nn.layer_table import LayerTable
+from ..nn.specs import LayerGeometry, LayerSpec
 from .hardware import Hardware
 
 Count: TypeAlias = "int | np.integer | np.ndarray"
@@ -134,16 +135,11 @@ def layer_schedule(m, k, g, subarrays_per_tile, wbits, cols, n=1, pixels_per_row
 def gemm_arrays(specs: Sequence[LayerSpec], cin: ArrayLike, cout: ArrayLike
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(m, k, n, g)`` arrays of the layers ``specs`` at channel counts ``cin``/``cout``
-    (shape ``(..., len(specs))``); depthwise layers get one group per channel."""
-    khkw = np.array([s.kernel_size[0] * s.kernel_size[1] for s in specs], dtype=np.int64)
-    npix = np.array([s.out_hw[0] * s.out_hw[1] for s in specs], dtype=np.int64)
-    dw = np.array([s.kind == "dwconv" for s in specs])
-    groups = np.array([s.groups for s in specs], dtype=np.int64)
-    cin, cout = np.asarray(cin, dtype=np.int64), np.asarray(cout, dtype=np.int64)
-    g = np.where(dw, cout, groups)
-    k = np.where(dw, khkw, (cin // np.where(dw, 1, groups)) * khkw)
-    n = np.broadcast_to(npix, cout.shape)
-    return cout, k, n, g
+    (shape ``(..., len(specs))``); depthwise layers get one group per channel. The rule is
+    :func:`dynpim.nn.gemm_dims`; a model's :class:`dynpim.nn.LayerTable` brings its per-layer
+    arrays ready-made."""
+    geometry = specs.geometry if isinstance(specs, LayerTable) else LayerGeometry.of(specs)
+    return geometry.gemm(cin, cout)
 
 
 @dataclass(frozen=True)

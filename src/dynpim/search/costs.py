@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from dynpim.nn import DynamicNet, SubnetConfig, widths_matrix
+from dynpim.nn import DynamicNet, SubnetConfig
 
 # search cost name -> key in the cost dict
 COST_KEYS = {"energy": "energy_j", "latency": "latency_s", "macs": "macs"}
@@ -18,16 +18,9 @@ CostFn = Callable[[Sequence[SubnetConfig]], dict[str, np.ndarray]]
 
 def macs_many(model: DynamicNet, configs: Sequence[SubnetConfig],
               input_size: Sequence[int] | None = None) -> np.ndarray:
-    """MACs of every config (int64), vectorised over configs; equals ``model.macs(cfg)``."""
-    specs = model.layer_table(input_size)
-    arr = np.asarray([c.widths for c in configs], dtype=np.int64).reshape(len(configs), -1)
-    cin, cout = widths_matrix(specs, arr)
-    total = np.zeros(len(configs), dtype=np.int64)
-    for j, s in enumerate(specs):
-        kh, kw = s.kernel_size
-        per_out_in = 1 if s.kind == "dwconv" else cin[:, j]
-        total += cout[:, j] * per_out_in * kh * kw * s.out_hw[0] * s.out_hw[1]
-    return total
+    """MACs of every config (int64), vectorised over configs; equals ``model.macs(cfg)`` (both
+    read the model's :class:`dynpim.nn.LayerTable`)."""
+    return model.layer_table_at(input_size).macs(configs)
 
 
 def make_cost_fn(model: DynamicNet, hw: Any | None = None, *,
