@@ -2,10 +2,10 @@
 the files :meth:`SimResult.write` writes, :func:`compare` rows, :func:`best_static` and the
 Markdown table), hashed. The hashes in ``simulator_golden.json`` were captured from the
 simulator before it became an event-loop class with typed records (issue 19); the test in
-test_simulator_records.py asserts they have not moved. They were re-captured once, when the
-summary gained ``switches_by_knob`` and again when it gained the ``kind`` and ``point`` columns,
-each time after checking that without the new keys every hash equals the one captured before (``python tests/runtime/golden_simulator.py`` rewrites them).
-Not part of the package."""
+test_simulator_records.py asserts they have not moved. They were re-captured twice: when the
+summary gained ``switches_by_knob``, and when it gained the ``kind`` and ``point`` columns, each
+time after checking that without the new keys every hash equals the one captured before
+(``python tests/runtime/golden_simulator.py`` rewrites them). Not part of the package."""
 
 from __future__ import annotations
 
