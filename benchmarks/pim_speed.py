@@ -14,12 +14,13 @@ import os
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_v] = "1"
 
+import argparse  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from _common import md_table, write_result  # noqa: E402
+from _common import add_provenance_args, md_table, start_run, write_result  # noqa: E402
 
 from dynpim import pim  # noqa: E402
 from dynpim.models import create_model  # noqa: E402
@@ -35,6 +36,9 @@ def best_of(fn, repeats: int = 5) -> float:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_provenance_args(ap)
+    start_run(ap.parse_args().allow_dirty)
     torch.set_num_threads(1)
     model = create_model("resnet20", num_classes=10, in_channels=1)
     hw = pim.load_preset("sot-mram")

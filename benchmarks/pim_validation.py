@@ -22,6 +22,7 @@ where ``circular`` says whether the reference number was used to set any paramet
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -32,7 +33,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "tests" / "pim"))
 
 import numpy as np  # noqa: E402
-from _common import md_table, write_result  # noqa: E402
+from _common import add_provenance_args, md_table, start_run, write_result  # noqa: E402
 from test_validation import ALEXNET  # noqa: E402  (the AlexNet layer list, one definition)
 
 from dynpim import pim  # noqa: E402
@@ -156,6 +157,9 @@ def markdown(rows: list[dict], sweep: list[dict]) -> str:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_provenance_args(ap)
+    start_run(ap.parse_args().allow_dirty)
     rows = cross_tool_rows() + ambit_rows()
     sweep = imce_sweep()
     md = markdown(rows, sweep)
