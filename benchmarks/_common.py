@@ -217,3 +217,22 @@ def md_table(header: list[str], rows: list[list[Any]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(out)
+
+
+RECIPE_KEYS = ("lr", "weight_decay", "subnet_loss")
+
+
+def load_recipes(path: str) -> dict[str, dict]:
+    """``{"dynamic": {...}, "individual_<w>": {...}}``: the training settings (lr, weight
+    decay, sub-net loss) of each arm's kept variant in a sandwich_ablation result."""
+    with open(path) as f:
+        res = json.load(f)
+    if res.get("missing"):
+        raise SystemExit(f"{path} is a partial ablation ({len(res['missing'])} runs missing): "
+                         "finish it before taking recipes from it")
+    variants = res["variants"]
+    out = {}
+    for arm_name, variant in res["kept"].items():
+        part = next(p for p in variants.values() if p["variant"] == variant)
+        out[arm_name] = {k: part["settings"][k] for k in RECIPE_KEYS} | {"variant": variant}
+    return out

@@ -52,7 +52,9 @@ from dynpim.train import TrainConfig, train
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from _common import (  # noqa: E402
+    RECIPE_KEYS,
     add_provenance_args,
+    load_recipes,
     part_stamp,
     seed_list,
     start_run,
@@ -287,25 +289,6 @@ def main() -> None:
     default_out = a.out == os.path.join(HERE, "results", "accuracy_fmnist.json")
     write_result("accuracy_fmnist", result, markdown=table, path=a.out, quick=a.quick,
                  partial=bool(a.only) and default_out)
-
-
-RECIPE_KEYS = ("lr", "weight_decay", "subnet_loss")
-
-
-def load_recipes(path: str) -> dict[str, dict]:
-    """``{"dynamic": {...}, "individual_<w>": {...}}``: the training settings (lr, weight
-    decay, sub-net loss) of each arm's kept variant in a sandwich_ablation result."""
-    with open(path) as f:
-        res = json.load(f)
-    if res.get("missing"):
-        raise SystemExit(f"{path} is a partial ablation ({len(res['missing'])} runs missing): "
-                         "finish it before taking recipes from it")
-    variants = res["variants"]
-    out = {}
-    for arm_name, variant in res["kept"].items():
-        part = next(p for p in variants.values() if p["variant"] == variant)
-        out[arm_name] = {k: part["settings"][k] for k in RECIPE_KEYS} | {"variant": variant}
-    return out
 
 
 def recipe(a: argparse.Namespace, mode: str, w: float | None) -> dict:

@@ -15,7 +15,8 @@ vs latency) are *selected* on validation; their test accuracies are *reported*. 
 over ``--seeds``. Each training caches its numbers in ``<runs-dir>/seed<k>/<name>/result.json``
 (resumable across sessions; keep ``--runs-dir`` outside the work tree).
 
-    python benchmarks/precision_fmnist.py --device cpu --seeds 0,1 --runs-dir /var/tmp/prec
+    python benchmarks/precision_fmnist.py --device cpu --seeds 0,1 --runs-dir /var/tmp/prec \
+        --recipes benchmarks/results/sandwich_ablation.json   # recipes chosen on validation
     python benchmarks/precision_fmnist.py --quick       # smoke run on digits, ~1 min
 
 Targets (issue 17): joint within 0.5 points of width-only at 8/8 at every width; joint full
@@ -44,7 +45,14 @@ from dynpim.train import TrainConfig, calibration_batches, evaluate_configs, tra
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _common import add_provenance_args, md_table, start_run, write_result  # noqa: E402
+from _common import (  # noqa: E402
+    RECIPE_KEYS,
+    add_provenance_args,
+    load_recipes,
+    md_table,
+    start_run,
+    write_result,
+)
 
 WIDTHS = (0.25, 0.5, 0.75, 1.0)
 
@@ -58,6 +66,11 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--precisions", default="6/6,4/4,3/3,2/2")
     ap.add_argument("--dedicated", default="4/4,2/2", help="full-width fixed-precision controls")
     ap.add_argument("--seeds", default="0")
+    ap.add_argument("--recipes", metavar="JSON", default=None,
+                    help="recipes chosen on validation by sandwich_ablation: the joint and the "
+                    "width-only network train with its dynamic recipe, the dedicated "
+                    "fixed-precision networks with its full-width individual recipe (overrides "
+                    "--lr); default: --lr for every network, hard labels")
     ap.add_argument("--runs-dir", default="/var/tmp/precision_fmnist")
     ap.add_argument("--data-dir")
     ap.add_argument("--quick", action="store_true", help="digits, 1 epoch, a few steps")
@@ -102,9 +115,14 @@ def evaluate_points(model, splits, widths, bits_list, calib) -> list[dict]:
 def train_one(a, cfg: TrainConfig, splits, seed: int, name: str) -> dict:
     out = os.path.join(a.runs_dir, f"seed{seed}", name)
     cache = os.path.join(out, "result.json")
+    recipe = {k: v for k, v in cfg.to_dict().items() if k in RECIPE_KEYS}
     if os.path.exists(cache):
         with open(cache) as f:
-            return json.load(f)
+            done = json.load(f)
+        if done.get("recipe", recipe) != recipe:
+            raise SystemExit(f"{cache} was trained with {done['recipe']}, this run asks for "
+                             f"{recipe}: use another --runs-dir")
+        return done
     # a training killed with its session continues from its last epoch's checkpoint
     resumed = os.path.isfile(os.path.join(out, "checkpoint", "meta.json"))
     t0 = time.perf_counter()
@@ -114,7 +132,7 @@ def train_one(a, cfg: TrainConfig, splits, seed: int, name: str) -> dict:
     widths = WIDTHS if cfg.mode == "dynamic" else (cfg.width,)
     bits_list = [None, *model.precisions[1:]]
     done = {"name": name, "seed": seed, "time_s": round(time.perf_counter() - t0, 1),
-            "resumed": resumed,
+            "resumed": resumed, "recipe": recipe,
             "points": evaluate_points(model, splits, widths, bits_list, calib)}
     with open(cache, "w") as f:
         json.dump(done, f)
@@ -154,14 +172,18 @@ def main() -> None:
     base = base_config(a)
     splits = load_dataset(base.dataset, data_dir=base.data_dir, holdout=base.holdout)
     seeds = [int(s) for s in a.seeds.split(",")]
+    recipes = load_recipes(a.recipes) if a.recipes else {}
+    dyn = {k: v for k, v in recipes.get("dynamic", {}).items() if k in RECIPE_KEYS}
+    ded = {k: v for k, v in recipes.get("individual_1", {}).items()
+           if k in ("lr", "weight_decay")}
     per_seed = {}
     for seed in seeds:
-        runs = {"joint": train_one(a, replace(base, precisions=a.precisions), splits, seed,
-                                   "joint"),
-                "width_only": train_one(a, base, splits, seed, "width_only")}
+        runs = {"joint": train_one(a, replace(base, precisions=a.precisions, **dyn), splits,
+                                   seed, "joint"),
+                "width_only": train_one(a, replace(base, **dyn), splits, seed, "width_only")}
         for w, ab in parse_precisions(a.dedicated):
             cfg = replace(base, mode="individual", width=1.0, wbits=w, abits=ab,
-                          sampling="uniform")
+                          sampling="uniform", **ded)
             runs[f"dedicated_w{w}a{ab}"] = train_one(a, cfg, splits, seed, f"dedicated_w{w}a{ab}")
         per_seed[seed] = runs
     result = summarise(per_seed)
@@ -169,6 +191,7 @@ def main() -> None:
     if a.quick and out is None:  # never where the real result goes, committed or not
         out = os.path.join(HERE, "..", "runs", "benchmarks", "precision_fmnist_quick.json")
     write_result("precision_fmnist", {**result, "seeds": seeds, "settings": base.to_dict(),
+                                      "recipes": recipes or None,
                                       "accuracy_split": {"selection (fronts)": "validation",
                                                          "reported": "test"}},
                  markdown=markdown(result), path=out, quick=a.quick)
