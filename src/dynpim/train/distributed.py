@@ -91,5 +91,10 @@ class DistContext:
             dist.barrier()
 
     def close(self) -> None:
+        """Leave the process group together: a barrier first, so that no rank tears down its
+        gloo threads while rank 0 (which hosts the rendezvous store) is still saving; a rank
+        that left early aborted now and then with "terminate called without an active
+        exception" (about 1 run in 10 on 2 cores)."""
         if self.enabled and dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()

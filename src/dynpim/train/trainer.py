@@ -5,6 +5,7 @@ checkpoints, resume, data parallelism."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import random
@@ -448,6 +449,10 @@ def train(cfg: TrainConfig, *, model: DynamicNet | None = None,
             trainer.resume(resume if isinstance(resume, str) else None)
         return trainer.run()
     finally:
+        # drop the DDP wrapper before leaving the process group: its reducer holds the gloo
+        # group, and a group freed only at interpreter exit can abort the process
+        trainer.net = trainer.model
+        gc.collect()
         trainer.dist.close()
         if cfg.channels_last:  # hand back the usual layout (export, PIM mapping, numpy)
             # (Module.to takes memory_format at run time; torch's overloads omit it)
