@@ -18,7 +18,8 @@ same training budget, compared as accuracy versus modelled SOT-MRAM PIM energy a
 Splits: the search scores candidates on ``--holdout`` validation images carved from the training
 set; every reported accuracy is on the test split. ``--seeds 0,1`` repeats the whole pipeline
 per seed (run directories ``<runs-dir>/seed<k>``, each finished seed cached in its
-``curves.json`` so a long run can be resumed and merged in a later session); the gap curves are
+``curves.json``, each finished training or search inside a seed reused and a killed one resumed
+from its checkpoint or trajectory, so a long run can span sessions); the gap curves are
 averaged over the seeds on a common energy grid, the target is judged on the mean, and the
 spread (standard deviation over seeds) is reported per uniform width and per statistic.
 
@@ -136,15 +137,31 @@ def train_cfg(a: argparse.Namespace, out: str, configs: str | None = None) -> Tr
 
 
 def job_train(a: argparse.Namespace, name: str, configs: str | None) -> None:
+    """One training; a finished one (``done.json``) is reused and one killed with its session
+    continues from its last epoch's checkpoint, so a seed's pipeline can span sessions."""
     out = os.path.join(a.seed_runs_dir, name)
-    train(train_cfg(a, out, configs), splits=splits_for(a))
+    done = os.path.join(out, "done.json")
+    if os.path.exists(done):
+        print(f"{name} (seed {a.seed}): reused {out}", flush=True)
+        return
+    resumed = os.path.isfile(os.path.join(out, "checkpoint", "meta.json"))
+    train(train_cfg(a, out, configs), splits=splits_for(a), resume=resumed)
+    os.makedirs(out, exist_ok=True)
+    with open(done, "w") as f:
+        json.dump({"resumed": resumed,
+                   "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, f)
 
 
 def job_search(a: argparse.Namespace, name: str, objective: str) -> None:
     from dynpim.stages.search import SearchRunOptions, search
 
     ck = os.path.join(a.seed_runs_dir, "uniform", "checkpoint")
-    opts = SearchRunOptions(checkpoint=ck, out=os.path.join(a.seed_runs_dir, f"search_{name}"),
+    out = os.path.join(a.seed_runs_dir, f"search_{name}")
+    if os.path.exists(os.path.join(out, "chosen.json")):  # finished in an earlier session
+        print(f"search_{name} (seed {a.seed}): reused {out}", flush=True)
+        return
+    # resume=True continues a search killed with its session from its trajectory file
+    opts = SearchRunOptions(checkpoint=ck, out=out, resume=True,
                             objective=objective, cost="energy", ranking="none",
                             group_divisor=2 if a.quick else a.group_divisor, k=a.k,
                             device=a.device, holdout=100 if a.quick else a.holdout,

@@ -58,3 +58,24 @@ def test_seed_list_and_per_seed_run_dirs():
     b = sf.for_seed(a, 4)
     assert b.seed == 4 and b.seed_runs_dir == "/tmp/x/seed4" and a.runs_dir == "/tmp/x"
     assert sf.parse(["--seed", "7"]).seeds == [7] and sf.parse([]).seeds == [0]
+
+
+def test_jobs_reuse_finished_work_and_resume_killed_trainings(tmp_path, monkeypatch):
+    """A seed's pipeline can span sessions: a finished training (done.json) or search
+    (chosen.json) is not run again; a training with a checkpoint resumes from it."""
+    a = sf.for_seed(sf.parse(["--runs-dir", str(tmp_path), "--quick"]), 0)
+    calls = []
+    monkeypatch.setattr(sf, "splits_for", lambda a: None)
+    monkeypatch.setattr(sf, "train", lambda cfg, splits, resume: calls.append((cfg.out, resume)))
+    sf.job_train(a, "fresh", None)                      # nothing there: a new training
+    (tmp_path / "seed0" / "killed" / "checkpoint").mkdir(parents=True)
+    (tmp_path / "seed0" / "killed" / "checkpoint" / "meta.json").write_text("{}")
+    sf.job_train(a, "killed", None)                     # a checkpoint: resumed
+    assert calls == [(str(tmp_path / "seed0" / "fresh"), False),
+                     (str(tmp_path / "seed0" / "killed"), True)]
+    assert (tmp_path / "seed0" / "killed" / "done.json").is_file()
+    sf.job_train(a, "killed", None)                     # done.json: reused, not trained again
+    assert len(calls) == 2
+    (tmp_path / "seed0" / "search_nonuniform").mkdir()
+    (tmp_path / "seed0" / "search_nonuniform" / "chosen.json").write_text("[]")
+    sf.job_search(a, "nonuniform", "accuracy-per-cost")  # would fail without a checkpoint
