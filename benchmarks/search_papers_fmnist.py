@@ -71,6 +71,7 @@ from dynpim.train import (  # noqa: E402
     calibration_batches,
     load_checkpoint,
     train,
+    training_state,
 )
 
 NAME = "search_papers_fmnist"
@@ -131,13 +132,14 @@ def run_papers(a: argparse.Namespace, seed: int, out: str) -> tuple[str, str]:
 def run_usnets(a: argparse.Namespace, seed: int, out: str) -> str:
     """US-Nets baseline: uniform sampling over every channel count, same epochs."""
     ck = os.path.join(out, "checkpoint")
-    if os.path.isfile(os.path.join(ck, "meta.json")):
+    state = training_state(ck)  # a training killed with its session has a partial one
+    if state == "finished":
         return ck
     cfg = TrainConfig(model="resnet20_fine", dataset=a.dataset, data_dir=a.data_dir,
                       mode="dynamic", sampling="uniform", min_width=0.25, max_width=1.0,
                       epochs=a.epochs, seed=seed, out=out, device=a.device, progress=False,
                       calib_batches=a.calib_batches)
-    res = train(cfg, log=lambda s: print(s, flush=True))
+    res = train(cfg, log=lambda s: print(s, flush=True), resume=state == "partial")
     assert res.checkpoint is not None
     return res.checkpoint
 

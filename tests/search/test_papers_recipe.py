@@ -63,3 +63,25 @@ def test_papers_recipe_needs_a_model_or_checkpoint(tmp_path, capsys):
     assert main(["search", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "--model and --dataset" in err and "--checkpoint is required" in err
+
+
+def test_a_killed_pretraining_is_resumed_not_used(tmp_path, monkeypatch):
+    """Every epoch saves a checkpoint, so a pipeline killed with its session leaves one: the
+    pre-training continues from it; only a finished one is used as it is."""
+    from dynpim.stages import recipes
+    from dynpim.stages.search import SearchRunOptions
+
+    calls = []
+
+    class Done:
+        checkpoint = "trained"
+
+    monkeypatch.setattr(recipes, "train",
+                        lambda cfg, log=None, resume=False: calls.append(resume) or Done())
+    opts = SearchRunOptions(recipe="papers", model="lenet", dataset="digits", pretrain_epochs=1,
+                            out=str(tmp_path))
+    for state, expect in (("none", "trained"), ("partial", "trained"),
+                          ("finished", str(tmp_path / "pretrained" / "checkpoint"))):
+        monkeypatch.setattr(recipes, "training_state", lambda path, s=state: s)
+        assert recipes.pretrain(opts, log=None) == expect
+    assert calls == [False, True]  # new, resumed; the finished one is not trained again

@@ -13,6 +13,7 @@ from dynpim.train import (
     sandwich,
     soft_cross_entropy,
     train,
+    training_state,
 )
 from dynpim.train.optim import lr_at, param_groups
 from dynpim.train.samplers import step_generator
@@ -150,6 +151,8 @@ class _Kill(Exception):
 def test_resume_is_bit_exact(tiny_cfg, synth, tmp_path, how):
     ref = train(tiny_cfg(epochs=3, out=str(tmp_path / "ref")), splits=synth)
     cfg = tiny_cfg(epochs=3, out=str(tmp_path / "b"))
+    ck = str(tmp_path / "b" / "checkpoint")
+    assert training_state(ck) == "none" and training_state(ref.checkpoint) == "finished"
     if how == "max_steps":  # stops mid-epoch 2 (7 steps per epoch), checkpoints there
         train(cfg.replace(max_steps=10), splits=synth)
     else:  # crash mid-epoch 2: the epoch-1 checkpoint survives
@@ -159,7 +162,9 @@ def test_resume_is_bit_exact(tiny_cfg, synth, tmp_path, how):
         with pytest.raises(_Kill):
             train(cfg, splits=synth, hooks=[hook])
         assert load_checkpoint(cfg.out).step == 7
+    assert training_state(ck) == "partial"  # a pipeline must resume it, not use it
     res = train(cfg, splits=synth, resume=True)
+    assert training_state(ck) == "finished"
     assert _equal(_weights(ref.model), _weights(res.model))
     assert [h["train_loss"] for h in res.history] == [h["train_loss"] for h in ref.history] \
         or how == "max_steps"

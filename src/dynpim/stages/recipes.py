@@ -10,7 +10,7 @@ import os
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from dynpim.train import TrainConfig, train
+from dynpim.train import TrainConfig, train, training_state
 
 from .run import Log
 
@@ -39,12 +39,15 @@ def pretrain(opts: SearchRunOptions, log: Log | None) -> str:
                       mode="individual", width=1.0, epochs=opts.pretrain_epochs,
                       lr=opts.train_lr, batch_size=opts.batch_size, seed=opts.seed,
                       out=out, device=opts.device, progress=False, eval_widths=(1.0,))
-    if os.path.isfile(os.path.join(out, "checkpoint", "meta.json")):
+    state = training_state(os.path.join(out, "checkpoint"))
+    if state == "finished":
         if log:
             log(f"using the pre-trained model in {out}")
         return os.path.join(out, "checkpoint")
     if opts.ranking != "noise":
-        res = train(cfg, log=log)
+        if state == "partial" and log:  # killed with its session: continue, do not use it
+            log(f"resuming the pre-training in {out}")
+        res = train(cfg, log=log, resume=state == "partial")
         assert res.checkpoint is not None
         return res.checkpoint
     return _pretrain_with_noise(opts, cfg, out, log)
@@ -77,7 +80,7 @@ def _pretrain_with_noise(opts: SearchRunOptions, cfg: TrainConfig, out: str,
     path = os.path.join(out, "checkpoint")
     tc = asdict(cfg)
     tc["holdout"] = len(splits.holdout_y)
-    save_checkpoint(path, model, extra={"train_config": tc, "noise_scores": {
+    save_checkpoint(path, model, extra={"train_config": tc, "finished": True, "noise_scores": {
         k: v.tolist() for k, v in scores.items()}})
     return path
 
@@ -87,7 +90,8 @@ def retrain(opts: SearchRunOptions, tc: dict[str, Any], model: Any, chosen_path:
     """The papers' last step: the dynamic network trained from scratch (sandwich rule) on the
     filtered configs, into ``<out>/retrained``. Returns its checkpoint path."""
     done = os.path.join(opts.out, "retrained", "checkpoint")
-    if opts.resume and os.path.isfile(os.path.join(done, "meta.json")):
+    state = training_state(done) if opts.resume else "none"
+    if state == "finished":
         if log:
             log(f"using the retrained network in {done}")
         return done
@@ -106,6 +110,6 @@ def retrain(opts: SearchRunOptions, tc: dict[str, Any], model: Any, chosen_path:
     if log:
         log(f"retraining the dynamic {model.name} on the {opts.filter}-filtered configs for "
             f"{opts.retrain_epochs} epoch(s)")
-    res = train(cfg, log=log)
+    res = train(cfg, log=log, resume=state == "partial")  # partial: killed with its session
     assert res.checkpoint is not None
     return res.checkpoint

@@ -13,7 +13,7 @@ from typing import Any
 _WHERE = {
     "Checkpoint": "checkpoint", "load_checkpoint": "checkpoint", "read_meta": "checkpoint",
     "resolve_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
-    "store_bn_bank": "checkpoint",
+    "store_bn_bank": "checkpoint", "training_state": "checkpoint",
     "TrainConfig": "config",
     "calibration_batches": "evaluate", "evaluate": "evaluate", "evaluate_configs": "evaluate",
     "format_table": "evaluate", "table_heading": "evaluate", "write_table": "evaluate",

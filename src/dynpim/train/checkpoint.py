@@ -405,6 +405,18 @@ def read_meta(path: str, *, resolve: bool = True) -> dict[str, Any]:
     return meta
 
 
+def training_state(path: str) -> str:
+    """``"none"`` (no checkpoint at ``path``), ``"partial"`` (saved at an epoch of a training
+    that was stopped or killed: resume it) or ``"finished"`` (the trainer's final save, with
+    the test table, or a save marked ``finished``). A long pipeline that reuses a stage's
+    checkpoint must tell the last two apart: every epoch saves one."""
+    found = recover_checkpoint(path)
+    if found is None:
+        return "none"
+    meta = read_meta(found, resolve=False)
+    return "finished" if meta.get("finished") is True or "test" in meta else "partial"
+
+
 def _load_tensors(path: str, name: str, meta: dict[str, Any]) -> dict[str, Tensor]:
     fp = os.path.join(path, name)
     if not os.path.isfile(fp):
