@@ -272,49 +272,35 @@ class InputQuant(nn.Module):
         return f"bits={self.bits}, range=[{float(self.lo):.4g}, {float(self.hi):.4g}]"
 
 
-def _qdq_weight(m: QuantDynamicConv2d | QuantDynamicLinear,
-                layer: nn.Conv2d | nn.Linear) -> nn.Module | None:
-    if m.wbits == FLOAT_BITS:
-        return None
-    return QDQWeight(layer, weight_codes(m.weight.detach(), m.wbits)[1][:layer.weight.shape[0]])
+class _QuantWeights:
+    """What the quantized conv and linear layers share: the stored ``wbits``, the bits in use
+    (the model's run-time precision may lower them), the optional input quantizer in front of
+    the static form, the QDQ export of the weight, the repr. Mixed in before the dynamic layer
+    (``super()`` then reaches :class:`DynamicConv2d` / :class:`DynamicLinear`)."""
 
+    wbits: int
+    in_quant: nn.Module | None
+    weight: nn.Parameter
 
-def _active_wbits(m: QuantDynamicConv2d | QuantDynamicLinear) -> int:
-    state = getattr(m, "_state", None)
-    return m.wbits if state is None or state.bits is None else min(m.wbits, state.bits[0])
-
-
-class QuantDynamicConv2d(DynamicConv2d):
-    """:class:`DynamicConv2d` with fake-quantized weights (and an optional input quantizer)."""
-
-    def __init__(self, *args, wbits: int = 8, in_quant: nn.Module | None = None,
-                 **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def _init_quant(self, wbits: int, in_quant: nn.Module | None) -> None:
         self.wbits = check_bits("wbits", wbits)
         self.in_quant = in_quant
 
     @property
     def active_wbits(self) -> int:
         """Weight bits in use: the model's active precision, else the stored ``wbits``."""
-        return _active_wbits(self)
+        state = getattr(self, "_state", None)
+        return self.wbits if state is None or state.bits is None \
+            else min(self.wbits, state.bits[0])
 
-    def quant_sliced(self, in_c: int, out_c: int) -> tuple[Tensor, Tensor | None, int]:
-        """Fake-quant weight (scales from the full fan-in, sliced), bias and groups."""
-        wq = fake_quant_weight(self.weight, self.wbits, self.active_wbits)
-        b = self.bias
-        if self.depthwise:
-            return wq[:in_c], None if b is None else b[:in_c], in_c
-        return wq[:out_c, :in_c], None if b is None else b[:out_c], 1
+    def _fake_quant(self, weight: Tensor) -> Tensor:
+        return fake_quant_weight(weight, self.wbits, self.active_wbits)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if self.in_quant is not None:
-            x = self.in_quant(x)
-        w, b, groups = self.quant_sliced(x.shape[1], self.active_out(self.out_channels))
-        return F.conv2d(x, w, b, self.stride, self.padding, 1, groups)
+    def _quantize_input(self, x: Tensor) -> Tensor:
+        return x if self.in_quant is None else self.in_quant(x)
 
-    def to_static(self, in_c: int, out_c: int) -> nn.Module:
-        """Plain ``nn.Conv2d`` holding the fake-quant weights (preceded by the input quantizer)."""
-        m = self.static_conv(in_c, *self.quant_sliced(in_c, out_c))
+    def _behind_input_quant(self, m: nn.Module) -> nn.Module:
+        """The static layer ``m``, preceded by a frozen copy of the input quantizer if any."""
         if self.in_quant is None:
             return m
         return nn.Sequential(copy.deepcopy(self.in_quant).eval(), m)
@@ -322,50 +308,61 @@ class QuantDynamicConv2d(DynamicConv2d):
     def qdq_weight(self, layer: nn.Conv2d | nn.Linear) -> nn.Module | None:
         """``layer`` (this layer's static form) with its weight as int8 codes x per-channel
         scales (QDQ, ONNX export); ``None`` for float weights."""
-        return _qdq_weight(self, layer)
+        if self.wbits == FLOAT_BITS:
+            return None
+        codes = weight_codes(self.weight.detach(), self.wbits)[1]
+        return QDQWeight(layer, codes[:layer.weight.shape[0]])
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, wbits={self.wbits}, active {self.active_wbits}"
+        return f"{super().extra_repr()}, wbits={self.wbits}, active {self.active_wbits}"  # type: ignore[misc]
 
 
-class QuantDynamicLinear(DynamicLinear):
+class QuantDynamicConv2d(_QuantWeights, DynamicConv2d):
+    """:class:`DynamicConv2d` with fake-quantized weights (and an optional input quantizer)."""
+
+    def __init__(self, *args, wbits: int = 8, in_quant: nn.Module | None = None,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._init_quant(wbits, in_quant)
+
+    def quant_sliced(self, in_c: int, out_c: int) -> tuple[Tensor, Tensor | None, int]:
+        """Fake-quant weight (scales from the full fan-in, sliced), bias and groups."""
+        wq, b = self._fake_quant(self.weight), self.bias
+        if self.depthwise:
+            return wq[:in_c], None if b is None else b[:in_c], in_c
+        return wq[:out_c, :in_c], None if b is None else b[:out_c], 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self._quantize_input(x)
+        w, b, groups = self.quant_sliced(x.shape[1], self.active_out(self.out_channels))
+        return F.conv2d(x, w, b, self.stride, self.padding, 1, groups)
+
+    def to_static(self, in_c: int, out_c: int) -> nn.Module:
+        """Plain ``nn.Conv2d`` holding the fake-quant weights (preceded by the input quantizer)."""
+        return self._behind_input_quant(self.static_conv(in_c, *self.quant_sliced(in_c, out_c)))
+
+
+class QuantDynamicLinear(_QuantWeights, DynamicLinear):
     """:class:`DynamicLinear` with fake-quantized weights and its own input quantizer (linear
     inputs in the zoo come from a pooling layer, off the activation grid)."""
 
     def __init__(self, *args, wbits: int = 8, in_quant: nn.Module | None = None,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.wbits = check_bits("wbits", wbits)
-        self.in_quant = in_quant
-
-    @property
-    def active_wbits(self) -> int:
-        """Weight bits in use: the model's active precision, else the stored ``wbits``."""
-        return _active_wbits(self)
+        self._init_quant(wbits, in_quant)
 
     def quant_sliced(self, in_f: int, out_f: int) -> tuple[Tensor, Tensor | None]:
-        wq = fake_quant_weight(self.weight, self.wbits, self.active_wbits)
+        wq = self._fake_quant(self.weight)
         return wq[:out_f, :in_f], None if self.bias is None else self.bias[:out_f]
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.in_quant is not None:
-            x = self.in_quant(x)
+        x = self._quantize_input(x)
         w, b = self.quant_sliced(x.shape[-1], self.active_out(self.out_features))
         return F.linear(x, w, b)
 
     def to_static(self, in_f: int, out_f: int) -> nn.Module:
-        m = static_linear(*self.quant_sliced(in_f, out_f))
-        if self.in_quant is None:
-            return m
-        return nn.Sequential(copy.deepcopy(self.in_quant).eval(), m)
-
-    def qdq_weight(self, layer: nn.Conv2d | nn.Linear) -> nn.Module | None:
-        """``layer`` (this layer's static form) with its weight as int8 codes x per-channel
-        scales (QDQ, ONNX export); ``None`` for float weights."""
-        return _qdq_weight(self, layer)
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, wbits={self.wbits}, active {self.active_wbits}"
+        """Plain ``nn.Linear`` holding the fake-quant weights (preceded by the input quantizer)."""
+        return self._behind_input_quant(static_linear(*self.quant_sliced(in_f, out_f)))
 
 
 def load_float_weights(model: nn.Module, state: dict[str, Tensor]) -> list[str]:
