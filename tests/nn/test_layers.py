@@ -1,3 +1,6 @@
+import os
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -5,7 +8,6 @@ from torch import nn
 from dynpim.nn import (
     DynamicBatchNorm2d,
     DynamicConv2d,
-    DynamicLinear,
     DynamicNet,
     Slot,
     SubnetConfig,
@@ -13,17 +15,8 @@ from dynpim.nn import (
     set_sync_batchnorm,
 )
 
-
-def tiny() -> DynamicNet:
-    body = nn.Sequential(
-        DynamicConv2d(1, 16, 3, padding=1, out_slot="a"), DynamicBatchNorm2d(16, slot="a"),
-        nn.ReLU(),
-        DynamicConv2d(16, 16, 3, padding=1, depthwise=True, in_slot="a", out_slot="a"),
-        DynamicBatchNorm2d(16, slot="a"), nn.ReLU(),
-        DynamicConv2d(16, 32, 1, in_slot="a", out_slot="b"), DynamicBatchNorm2d(32, slot="b"),
-        nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), DynamicLinear(32, 10, in_slot="b"),
-    )
-    return DynamicNet(body, [Slot.make("a", 16), Slot.make("b", 32)], input_size=(1, 8, 8))
+sys.path.insert(0, os.path.dirname(__file__))
+from tiny_nets import tiny  # noqa: E402
 
 
 def test_conv_slices_views_without_copy():
