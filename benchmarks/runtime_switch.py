@@ -54,7 +54,7 @@ def best_us(name: str, fn, repeats: int, inner: int, k: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--repeats", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--best-of", type=int, default=3, help="rounds; the best is kept (default 3)")

@@ -112,7 +112,7 @@ def build_table(measured: dict | None = None) -> tuple[OperatingTable, object]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--duration-s", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=0)
     src = ap.add_mutually_exclusive_group()
