@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from dynpim import __version__
 from dynpim.errors import DynpimError
@@ -53,6 +53,22 @@ def widths_list(text: str) -> tuple[float, ...]:
     if not out or not all(0 < w <= 1 for w in out):
         raise argparse.ArgumentTypeError(f"widths must be numbers in (0, 1], got {text!r}")
     return out
+
+
+def int_list(what: str) -> Callable[[str], list[int]]:
+    """An argparse type for ``"1,2,4"`` -> ``[1, 2, 4]``: at least one int, an error naming
+    ``what`` (e.g. "thread count") otherwise."""
+    def parse(text: str) -> list[int]:
+        try:
+            out = [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") \
+                from None
+        if not out:
+            raise argparse.ArgumentTypeError(f"expected at least one {what}")
+        return out
+
+    return parse
 
 
 USER_ERRORS: tuple[type[BaseException], ...] = (DynpimError, ValueError, OSError)

@@ -10,15 +10,7 @@ import argparse
 import json
 import os
 
-
-def _ints(text: str) -> list[int]:
-    try:
-        out = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
-    if not out:
-        raise argparse.ArgumentTypeError("expected at least one thread count")
-    return out
+from dynpim.cli import int_list
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--configs", help="JSON configs (e.g. chosen.json); default: the "
                    "checkpoint's stored configs")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
-    p.add_argument("--threads", type=_ints, help="CPU thread counts to measure, e.g. 1,2 "
-                   "(default: torch's current count)")
+    p.add_argument("--threads", type=int_list("thread count"),
+                   help="CPU thread counts to measure, e.g. 1,2 (default: torch's current count)")
     p.add_argument("--batch-size", type=int, default=1, help="images per inference (default 1)")
     p.add_argument("--warmup", type=int, default=10, help="untimed runs first (default 10)")
     p.add_argument("--repeats", type=int, default=50, help="timed runs (default 50)")

@@ -19,17 +19,8 @@ from __future__ import annotations
 
 import argparse
 
+from dynpim.cli import int_list
 from dynpim.defaults import DEFAULT_PRESET
-
-
-def levels_list(s: str) -> list[int]:
-    try:
-        out = [int(v) for v in s.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {s!r}") from None
-    if not out:
-        raise argparse.ArgumentTypeError("expected at least one level")
-    return out
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="measured:* only: assumed average power while computing, W (energy = "
                    "power x latency); default 0 = power not modelled")
     p.add_argument("--preset", default=DEFAULT_PRESET, help="PIM hardware preset or YAML path")
-    p.add_argument("--active-levels", type=levels_list,
+    p.add_argument("--active-levels", type=int_list("level"),
                    help="active computational sub-array counts, e.g. 8,32,128,512 (default: "
                    "all, 1/4, 1/16, 1/64, 1/256 of the chip)")
     p.add_argument("--split", choices=("validation", "holdout", "test"), default="validation",
