@@ -48,6 +48,13 @@ Every section says which split each accuracy is on ("accuracy split"). Splits ar
 is only reported. Results recorded before that rule say where they broke it. Results recorded
 since carry the load average, the core count and CPU affinity, and are marked when recorded from
 a work tree with uncommitted changes.
+
+Long training benchmarks span sessions on the 2-core machine. `accuracy_fmnist`,
+`precision_fmnist`, `search_fmnist` and `search_papers_fmnist` keep every training in
+`--runs-dir` (keep it outside the work tree, e.g. under `/var/tmp`): a finished training (or
+search) is reused, a killed one continues from its last epoch's checkpoint (a search from its
+trajectory). Run them from a clean clone; seeds may run as separate processes, each with `--out`
+naming a scratch result, and a last call with every seed merges the cached runs into the result.
 """
 
 # The split behind each accuracy of results that predate the ``accuracy_split`` field.
