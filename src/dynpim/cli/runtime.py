@@ -111,15 +111,8 @@ def run_trace(args: argparse.Namespace) -> int:
 
 def run_simulate(args: argparse.Namespace) -> int:
     from dynpim.runtime import Controller, OperatingTable, Trace, parse_spec
-    from dynpim.runtime.simulator import (
-        REQUEST_COLUMNS,
-        arrival_times,
-        best_static,
-        check_options,
-        compare,
-        comparison_markdown,
-        simulate,
-    )
+    from dynpim.runtime.comparison import best_static, compare, comparison_markdown
+    from dynpim.runtime.simulator import REQUEST_COLUMNS, arrival_times, check_options, simulate
 
     previous = check_run_dir(args.out, "simulate", overwrite=args.overwrite,
                              resume_option=None)

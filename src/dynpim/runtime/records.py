@@ -5,7 +5,7 @@
 tuples below fix their order), and ``from_dict`` reads such a row back.
 
 Which kind of run a summary comes from — a policy run on the whole table (``"dynamic"``) or
-:func:`~dynpim.runtime.simulator.compare`'s run of one point (``"static"``) — is the typed field
+:func:`~dynpim.runtime.comparison.compare`'s run of one point (``"static"``) — is the typed field
 :attr:`Summary.kind` (with :attr:`Summary.point`, the static point's label), written as the
 ``kind`` and ``point`` columns of ``summary.json`` (last, after the older columns; a file
 without them reads back as a dynamic run). The ``name`` column is only a display name, never

@@ -3,10 +3,10 @@
 Where things are: :func:`simulate` checks its options and runs one :class:`Simulator` (the event
 loop, its state as attributes) to a :class:`SimResult` holding the typed records of
 ``records.py`` (:class:`Summary`, :class:`Request`, :class:`SimDecision`, windows as
-:class:`WindowStats` columns); dicts appear only at the file edge (``SimResult.write``, and the
-``summary`` / ``requests`` / ``windows`` / ``decisions`` views). :func:`compare_runs` runs every
-policy and every static point and marks each summary's kind; :func:`compare`,
-:func:`best_static` and :func:`comparison_markdown` read those.
+:class:`~dynpim.runtime.windows.WindowStats` columns, accumulated in ``windows.py``); dicts
+appear only at the file edge (``SimResult.write``, and the ``summary`` / ``requests`` /
+``windows`` / ``decisions`` views). ``comparison.py`` runs every policy and every static point
+on one trace (:func:`~dynpim.runtime.comparison.compare_runs`) and reads the summaries.
 
 Model (docs/runtime.md has the full semantics):
 
@@ -38,11 +38,11 @@ import math
 import os
 from array import array
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain, repeat
-from typing import Any, TypeVar, overload
+from typing import Any
 
 import numpy as np
 
@@ -59,14 +59,12 @@ from .records import (
     SimDecision,
     Summary,
     Window,
-    kind_of,
 )
 from .table import OperatingPoint, OperatingTable
 from .traces import Trace
+from .windows import WindowAccumulator, WindowStats, violations, window_length
 
 MAX_ARRIVALS = 20_000_000
-
-Row = TypeVar("Row", bound="Summary | Mapping[str, Any]")
 
 
 def knobs_moved(old: OperatingPoint, new: OperatingPoint) -> tuple[str, ...]:
@@ -104,110 +102,6 @@ def arrival_times(trace: Trace, mode: str = "poisson", seed: int = 0) -> np.ndar
     return t[seg] + (targets - cum[seg]) / r[seg]
 
 
-@dataclass
-class WindowStats:
-    """Per-window aggregates, stored compactly (energy, mean cap, served count and accuracy
-    sum per window); every other column is derived when read (:meth:`columns`)."""
-
-    t0: float
-    window_s: float
-    energy_j: np.ndarray
-    power_cap_w: np.ndarray
-    served: np.ndarray
-    accuracy_sum: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.energy_j)
-
-    def columns(self) -> dict[str, np.ndarray]:
-        """``WINDOW_COLUMNS`` as numpy arrays."""
-        n, win = len(self), self.window_s
-        edges = self.t0 + win * np.arange(n + 1)
-        power = self.energy_j / win
-        cap = self.power_cap_w
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_acc = np.where(self.served > 0,
-                                self.accuracy_sum / np.maximum(self.served, 1), np.nan)
-        return {"t_start_s": edges[:-1], "t_end_s": edges[1:], "power_cap_w": cap,
-                "power_w": power, "energy_j": self.energy_j,
-                "violation": violations(power, cap).astype(np.int64),
-                "served": self.served, "mean_accuracy": mean_acc}
-
-
-def violations(power: np.ndarray, cap: np.ndarray) -> np.ndarray:
-    """Windows whose mean power exceeds their mean cap (relative tolerance 1e-9)."""
-    return power > cap * (1 + 1e-9) + 1e-15
-
-
-class _Windows:
-    """Energy, served requests and accuracy per window of ``win`` seconds from ``t0``,
-    accumulated as segments arrive (memory: one float per window, grown on demand)."""
-
-    def __init__(self, t0: float, win: float, n: int) -> None:
-        self.t0, self.win = t0, win
-        self.energy = np.zeros(max(n, 1))
-        self.served = np.zeros(max(n, 1), dtype=np.int64)
-        self.acc = np.zeros(max(n, 1))
-
-    def _grow(self, k: int) -> None:
-        if k >= len(self.energy):
-            extra = max(k + 1, 2 * len(self.energy)) - len(self.energy)
-            self.energy = np.concatenate([self.energy, np.zeros(extra)])
-            self.served = np.concatenate([self.served, np.zeros(extra, dtype=np.int64)])
-            self.acc = np.concatenate([self.acc, np.zeros(extra)])
-
-    def add_energy(self, a: float, b: float, en: float) -> None:
-        """Spread ``en`` uniformly over [a, b) (all of it in a's window when b <= a)."""
-        if en <= 0:
-            return
-        t0, win = self.t0, self.win
-        if b <= a:
-            k = int((a - t0) / win)
-            self._grow(k)
-            self.energy[k] += en
-            return
-        k_lo = max(int(math.floor((a - t0) / win)) - 1, 0)
-        k_hi = int(math.ceil((b - t0) / win)) + 1
-        self._grow(k_hi)
-        if k_hi - k_lo <= 3:  # the usual case: a service well inside one or two windows
-            for k in range(k_lo, k_hi):
-                lo = min(max(t0 + win * k, a), b)
-                hi = min(max(t0 + win * (k + 1), a), b)
-                if hi > lo:
-                    self.energy[k] += en * (hi - lo) / (b - a)
-            return
-        edges = t0 + win * np.arange(k_lo, k_hi + 1)
-        lo = np.clip(edges[:-1], a, b)
-        hi = np.clip(edges[1:], a, b)
-        self.energy[k_lo:k_hi] += en * (hi - lo) / (b - a)
-
-    def add_served(self, t: float, accuracy: float) -> None:
-        k = max(int((t - self.t0) / self.win), 0)
-        self._grow(k)
-        self.served[k] += 1
-        self.acc[k] += accuracy
-
-    def finish(self, trace: Trace, end: float) -> WindowStats:
-        """The windows over [t0, end), with the time-averaged trace cap of each."""
-        win = self.win
-        n = max(1, int(math.ceil((end - trace.start_s) / win - 1e-9)))
-        self._grow(n)
-        for arr in (self.energy, self.served, self.acc):  # anything at or past ``end``
-            arr[n - 1] += arr[n:].sum()
-        # time-averaged cap per window: integrate the zero-order-hold cap (held past the end)
-        tt = np.concatenate([trace.time_s, [max(end, trace.end_s) + win]])
-        cum = np.diff(tt)
-        cum *= np.append(trace.power_cap_w[:-1], trace.power_cap_w[-2])
-        cum = np.concatenate([[0.0], np.cumsum(cum)])
-        cap = np.diff(np.interp(trace.start_s + win * np.arange(n + 1), tt, cum)) / win
-        del tt, cum
-        out = WindowStats(self.t0, win, self.energy[:n].copy(), cap, self.served[:n].copy(),
-                          self.acc[:n].copy())
-        # release the working arrays
-        self.energy, self.acc, self.served = np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
-        return out
-
-
 def check_options(*, queue_limit: int | None = None, idle_power_w: float = 0.0,
                   actual_latency_scale: float = 1.0, actual_power_scale: float = 1.0,
                   deadline_s: float | None = None, window_s: float | None = None,
@@ -235,16 +129,6 @@ def _floats(a: np.ndarray) -> array:
     out = array("d")
     out.frombytes(np.ascontiguousarray(a, dtype=np.float64).tobytes())
     return out
-
-
-def _window_s(trace: Trace, window_s: float | None) -> float:
-    """The accounting window: ``window_s``, else the trace's smallest row step."""
-    if window_s is not None and not is_real(window_s):
-        raise ValueError(f"window_s must be > 0, got {window_s!r}")
-    win = float(window_s) if window_s is not None else float(np.diff(trace.time_s).min())
-    if not win > 0 or not math.isfinite(win):
-        raise ValueError(f"window_s must be > 0, got {window_s!r}")
-    return win
 
 
 @dataclass
@@ -378,7 +262,7 @@ class Simulator:
         self.in_service: tuple[OperatingPoint, float, float] | None = None  # point, lat, power
         self.finish_at = math.inf
         self.last_busy_end = trace.start_s
-        self.windows = _Windows(trace.start_s, opts.window_s,
+        self.windows = WindowAccumulator(trace.start_s, opts.window_s,
                                 int(math.ceil(trace.duration_s / opts.window_s)) + 1)
         # arrival time and queue length met, of each queued request (when kept or sunk)
         self.in_flight: dict[int, tuple[float, int]] = {}
@@ -647,7 +531,7 @@ def simulate(
                   window_s=window_s, min_accuracy=min_accuracy)
     ctrl = controller or Controller(table, policy, **controller_kwargs)
     ctrl.reset()
-    opts = SimOptions(_window_s(trace, window_s), deadline_s, min_accuracy, queue_limit,
+    opts = SimOptions(window_length(trace, window_s), deadline_s, min_accuracy, queue_limit,
                       float(idle_power_w), rate_aware, drop_expired, actual_latency_scale,
                       actual_power_scale)
     return Simulator(table, ctrl, trace, arrival_times(trace, arrivals, seed), opts, name=name,
@@ -675,82 +559,3 @@ def _test_report(table: OperatingTable, served: list[int], on_time: list[int],
         "effective_accuracy_test": min(best, total(on_time) / n) if n else 0.0,
         "best_point_accuracy_test": best,
     }
-
-
-def compare_runs(table: OperatingTable, trace: Trace, *,
-                 policies: tuple[str, ...] = ("budget", "feedback"), static: bool = True,
-                 **kwargs: Any) -> list[Summary]:
-    """The :class:`Summary` of each policy on ``table`` (kind ``"dynamic"``, named
-    ``dynamic:<policy>``) and of every static point (the table restricted to that one point;
-    kind ``"static"`` with its ``point``, named ``static:<label>``), all on the same trace and
-    arrivals. ``kwargs`` go to :func:`simulate`."""
-    runs = [simulate(table, trace, policy=p, name=f"dynamic:{p}", **kwargs).summary_record
-            for p in policies]
-    if static:
-        kw = {k: v for k, v in kwargs.items() if k not in ("policy", "controller")}
-        for pt in table:
-            s = simulate(table.subset([pt]), trace, policy="budget", name=f"static:{pt.label}",
-                         **kw).summary_record
-            runs.append(replace(s, kind="static", point=pt.label))
-    return runs
-
-
-def compare(table: OperatingTable, trace: Trace, *,
-            policies: tuple[str, ...] = ("budget", "feedback"), static: bool = True,
-            **kwargs: Any) -> list[dict[str, Any]]:
-    """:func:`compare_runs` as ``summary.json`` dicts (each with its ``kind`` and ``point``)."""
-    return [s.to_dict() for s in compare_runs(table, trace, policies=policies, static=static,
-                                              **kwargs)]
-
-
-def _row_dict(row: Summary | Mapping[str, Any]) -> Mapping[str, Any]:
-    return row.to_dict() if isinstance(row, Summary) else row
-
-
-@overload
-def best_static(rows: Sequence[Summary], cap_mode: str = ...) -> Summary | None: ...
-@overload
-def best_static(rows: Sequence[dict[str, Any]], cap_mode: str = ...) -> dict[str, Any] | None: ...
-@overload
-def best_static(rows: Sequence[Row], cap_mode: str = ...) -> Row | None: ...
-def best_static(rows: Sequence[Row], cap_mode: str = "active") -> Row | None:
-    """The static run (:attr:`Summary.kind` ``"static"``) that breaks the cap least, then has
-    the highest effective accuracy; ``rows``: records or their dicts (:func:`compare`), and the
-    chosen one is returned as given.
-
-    "Breaks the cap" is counted like the controller reads the cap: inferences run above it
-    (``cap_mode="active"``) or cap-violation windows (``"average"``).
-    """
-    col = {"active": "inferences_over_cap", "average": "cap_violations"}.get(cap_mode)
-    if col is None:
-        raise ValueError(f"cap_mode must be 'active' or 'average', got {cap_mode!r}")
-
-    def key(row: Row) -> tuple[Any, ...]:
-        r = _row_dict(row)
-        return r[col], r["cap_violations"], -r["effective_accuracy"]
-
-    return min((r for r in rows if kind_of(r) == "static"), key=key, default=None)
-
-
-def comparison_markdown(rows: Sequence[Summary | Mapping[str, Any]]) -> str:
-    """Markdown table of the headline numbers of :func:`compare` rows (records or dicts);
-    accuracies in % on the table's split (named in the header), plus the effective test
-    accuracy when the table carries test accuracies (reporting only)."""
-    dicts = [_row_dict(r) for r in rows]
-    split = dicts[0].get("accuracy_split", "unknown") if dicts else "unknown"
-    test = bool(dicts) and all("effective_accuracy_test" in r for r in dicts)
-    head = (f"| run | served/arrived | mean acc. served % ({split}) | effective acc. % ({split}) "
-            + ("| effective acc. % (test) " if test else "")
-            + "| energy (mJ) | energy/inference (µJ) | deadline misses | cap viol. windows "
-            "| inferences over cap "
-            "| switches |")
-    out = [head, "|" + "---|" * (11 if test else 10)]
-    for r in dicts:
-        t = f"{100 * r['effective_accuracy_test']:.2f} | " if test else ""
-        out.append(f"| {r['name']} | {r['requests_served']}/{r['requests_arrived']} | "
-                   f"{100 * r['mean_accuracy_served']:.2f} | "
-                   f"{100 * r['effective_accuracy']:.2f} | {t}"
-                   f"{1e3 * r['total_energy_j']:.3f} | {1e6 * r['energy_per_inference_j']:.3f} | "
-                   f"{r['deadline_misses']} | {r['cap_violations']}/{r['windows']} | "
-                   f"{r['inferences_over_cap']}/{r['requests_served']} | {r['switches']} |")
-    return "\n".join(out)
