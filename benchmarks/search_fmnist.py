@@ -32,6 +32,14 @@ gap, points).
 Writes ``benchmarks/results/search_fmnist.json`` and two PNG plots.
 
     python benchmarks/search_fmnist.py --device cuda --epochs 15 --seeds 0,1   # ~10 min H100
+    python benchmarks/search_fmnist.py --device cpu --epochs 6 --seeds 0 --parallel no \
+        --recipes benchmarks/results/sandwich_ablation.json --runs-dir /var/tmp/search \
+        --out search_fmnist_seed0         # one seed per process on CPU (~2 h at 1 thread);
+    python benchmarks/search_fmnist.py ... --seeds 0,1   # then merge the cached seeds
+
+``--recipes`` trains every network here (all dynamic) with the recipe sandwich_ablation kept for
+the dynamic arm on validation (lr, weight decay, sub-net loss); without it, ``--lr`` and the
+trainer's defaults (the recipe of the earlier, single-seed GPU result).
     python benchmarks/search_fmnist.py --quick                     # CPU smoke run (~2 min)
 
 A ``--quick`` run never overwrites the committed result (see ``_common.result_path``).
@@ -57,7 +65,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from _common import (  # noqa: E402
+    RECIPE_KEYS,
     add_provenance_args,
+    load_recipes,
     md_table,
     result_path,
     seed_list,
@@ -85,6 +95,10 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=0.2)
+    p.add_argument("--recipes", metavar="JSON",
+                   help="recipes chosen on validation by sandwich_ablation: every training here "
+                   "(all dynamic) uses its dynamic recipe (lr, weight decay, sub-net loss; "
+                   "overrides --lr); default: --lr with the trainer's defaults")
     p.add_argument("--holdout", type=int, default=2500, help="held-out training images")
     p.add_argument("--k", type=int, default=8, help="configs kept from each search")
     p.add_argument("--group-divisor", type=int, default=8)
@@ -107,6 +121,8 @@ def parse(argv=None) -> argparse.Namespace:
     a = p.parse_args(argv)
     if a.seeds is None:
         a.seeds = [0 if a.seed is None else a.seed]
+    a.recipe = ({k: v for k, v in load_recipes(a.recipes)["dynamic"].items()
+                 if k in RECIPE_KEYS} if a.recipes else {"lr": a.lr})
     return a
 
 
@@ -131,7 +147,7 @@ def train_cfg(a: argparse.Namespace, out: str, configs: str | None = None) -> Tr
         model="resnet20", dataset="fashion-mnist", data_dir=a.data_dir, holdout=a.holdout,
         sampling="nonuniform" if configs else "uniform", configs=configs,
         epochs=1 if a.quick else a.epochs, batch_size=64 if a.quick else a.batch_size,
-        lr=a.lr, warmup_epochs=0.0 if a.quick else 1.0, num_random=2, seed=a.seed,
+        warmup_epochs=0.0 if a.quick else 1.0, num_random=2, seed=a.seed, **a.recipe,
         calib_batches=1 if a.quick else 10, max_steps=2 if a.quick else None,
         eval_widths=(0.25, 0.5, 0.75, 1.0), device=a.device, progress=False, out=out)
 
@@ -141,14 +157,21 @@ def job_train(a: argparse.Namespace, name: str, configs: str | None) -> None:
     continues from its last epoch's checkpoint, so a seed's pipeline can span sessions."""
     out = os.path.join(a.seed_runs_dir, name)
     done = os.path.join(out, "done.json")
+    cfg = train_cfg(a, out, configs)
+    recipe = {k: v for k, v in cfg.to_dict().items() if k in RECIPE_KEYS}
     if os.path.exists(done):
+        with open(done) as f:
+            earlier = json.load(f).get("recipe", recipe)
+        if earlier != recipe:
+            raise SystemExit(f"{out} was trained with {earlier}, this run asks for {recipe}: "
+                             "use another --runs-dir")
         print(f"{name} (seed {a.seed}): reused {out}", flush=True)
         return
     resumed = os.path.isfile(os.path.join(out, "checkpoint", "meta.json"))
-    train(train_cfg(a, out, configs), splits=splits_for(a), resume=resumed)
+    train(cfg, splits=splits_for(a), resume=resumed)
     os.makedirs(out, exist_ok=True)
     with open(done, "w") as f:
-        json.dump({"resumed": resumed,
+        json.dump({"resumed": resumed, "recipe": recipe,
                    "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, f)
 
 
@@ -421,7 +444,8 @@ def main(argv=None) -> int:
         plot(curves, key, str(path.parent / f"{a.out}_{tag}.png"))
     data.update(device=a.device, plots=[f"{a.out}_energy.png", f"{a.out}_latency.png"],
                 settings={"epochs": 1 if a.quick else a.epochs, "quick": a.quick,
-                          "batch_size": a.batch_size, "lr": a.lr, "holdout": a.holdout,
+                          "batch_size": a.batch_size, "recipe": a.recipe,
+                          "recipes_from": a.recipes, "holdout": a.holdout,
                           "k": a.k, "group_divisor": a.group_divisor, "seeds": a.seeds,
                           "preset": "sot-mram", "energy_active_subarrays": "all",
                           "latency_active_subarrays": a.latency_subarrays,

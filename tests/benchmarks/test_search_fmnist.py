@@ -2,6 +2,7 @@
 mean over seeds, mean ± sd per width (synthetic curves, no training)."""
 
 import argparse
+import os
 
 import numpy as np
 import pytest
@@ -76,6 +77,20 @@ def test_jobs_reuse_finished_work_and_resume_killed_trainings(tmp_path, monkeypa
     assert (tmp_path / "seed0" / "killed" / "done.json").is_file()
     sf.job_train(a, "killed", None)                     # done.json: reused, not trained again
     assert len(calls) == 2
+    a.recipe = {"lr": 0.05}                             # another recipe: refused, not mixed
+    with pytest.raises(SystemExit, match="use another --runs-dir"):
+        sf.job_train(a, "killed", None)
     (tmp_path / "seed0" / "search_nonuniform").mkdir()
     (tmp_path / "seed0" / "search_nonuniform" / "chosen.json").write_text("[]")
     sf.job_search(a, "nonuniform", "accuracy-per-cost")  # would fail without a checkpoint
+
+
+def test_recipes_from_the_validation_ablation_set_every_training(tmp_path):
+    """--recipes: the trainings use the ablation's kept dynamic recipe, not --lr."""
+    abl = os.path.join(os.path.dirname(sf.__file__), "results", "sandwich_ablation.json")
+    a = sf.for_seed(sf.parse(["--recipes", abl, "--lr", "0.3", "--runs-dir", str(tmp_path)]), 0)
+    kept = sf.load_recipes(abl)["dynamic"]
+    cfg = sf.train_cfg(a, str(tmp_path / "x"))
+    assert (cfg.lr, cfg.weight_decay, cfg.subnet_loss) == \
+        (kept["lr"], kept["weight_decay"], kept["subnet_loss"]) and cfg.lr != 0.3
+    assert sf.train_cfg(sf.for_seed(sf.parse(["--lr", "0.3"]), 0), "o").lr == 0.3
