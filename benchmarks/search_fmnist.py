@@ -34,7 +34,7 @@ Writes ``benchmarks/results/search_fmnist.json`` and two PNG plots.
     python benchmarks/search_fmnist.py --device cuda --epochs 15 --seeds 0,1   # ~10 min H100
     python benchmarks/search_fmnist.py --device cpu --epochs 6 --seeds 0 --parallel no \
         --recipes benchmarks/results/sandwich_ablation.json --runs-dir /var/tmp/search \
-        --out search_fmnist_seed0         # one seed per process on CPU (~2 h at 1 thread);
+        --out search_fmnist_seed0         # one seed per process on CPU (hours at 1 thread);
     python benchmarks/search_fmnist.py ... --seeds 0,1   # then merge the cached seeds
 
 ``--recipes`` trains every network here (all dynamic) with the recipe sandwich_ablation kept for
