@@ -439,6 +439,10 @@ def main(argv=None) -> int:
         r["holdout"] = 100 if a.quick else a.holdout
         runs.append(r)
     data, md = summarise(runs)
+    source = ("kept for the dynamic arm on validation by sandwich_ablation" if a.recipes
+              else "--lr with the trainer's defaults")
+    md = (f"Every network trains {1 if a.quick else a.epochs} epochs with the recipe "
+          + ", ".join(f"{k} {v}" for k, v in a.recipe.items()) + f" ({source}).\n\n" + md)
     curves = {n: data["per_seed"][0]["curves"][n] for n in data["per_seed"][0]["curves"]}
     for key, tag in (("energy_j", "energy"), ("latency_s", "latency")):
         plot(curves, key, str(path.parent / f"{a.out}_{tag}.png"))
