@@ -44,6 +44,7 @@ import sys
 import time
 from dataclasses import replace
 
+import numpy as np
 import torch
 
 from dynpim.data import load_dataset
@@ -56,6 +57,7 @@ from _common import (  # noqa: E402
     add_provenance_args,
     load_recipes,
     part_stamp,
+    result_path,
     seed_list,
     start_run,
     write_result,
@@ -96,6 +98,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--out", default=os.path.join(HERE, "results", "accuracy_fmnist.json"))
     p.add_argument("--runs-dir", default=os.path.join(HERE, "results", "fmnist_runs"))
     p.add_argument("--progress", action="store_true", help="tqdm bars per epoch")
+    p.add_argument("--replot", action="store_true",
+                   help="only redraw the plot of the result at --out (no training)")
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="combine partial results (e.g. one per parallel process) into --out")
     p.add_argument("--threads", type=int, default=None,
@@ -219,9 +223,11 @@ def merge(paths: list[str], out: str, extra: dict | None = None,
         + wall
     print(table)
     result["accuracy_split"] = "test"
+    quick = bool(result["settings"].get("quick"))
+    with_plot(result, str(result_path("accuracy_fmnist", path=out, quick=quick)))
     write_result("accuracy_fmnist", result, markdown=table, path=out,
                  command=command or " ; ".join(result["settings"]["merged_from"]),
-                 machine=result["machines"][0], quick=bool(result["settings"].get("quick")),
+                 machine=result["machines"][0], quick=quick,
                  allow_dirty=True if result["dirty"] else None)
 
 
@@ -233,6 +239,12 @@ def _minutes(part: dict) -> str:
 
 def main() -> None:
     a = parse()
+    if a.replot:
+        with open(a.out) as f:
+            result = json.load(f)
+        with_plot(result, a.out)
+        print(f"wrote {os.path.splitext(a.out)[0]}.png")
+        return
     if a.merge:
         merge(a.merge, a.out)
         return
@@ -287,8 +299,11 @@ def main() -> None:
     table = markdown(result, widths)
     print(table)
     default_out = a.out == os.path.join(HERE, "results", "accuracy_fmnist.json")
+    partial = bool(a.only) and default_out
+    with_plot(result, str(result_path("accuracy_fmnist", path=a.out, quick=a.quick,
+                                      partial=partial)))
     write_result("accuracy_fmnist", result, markdown=table, path=a.out, quick=a.quick,
-                 partial=bool(a.only) and default_out)
+                 partial=partial)
 
 
 def recipe(a: argparse.Namespace, mode: str, w: float | None) -> dict:
@@ -386,6 +401,48 @@ def markdown(result: dict, widths: tuple[float, ...]) -> str:
                      f"{cell('individual', k)} | {gap} |" if macs else f"| {k} | - |")
     lines += ["", verdict(result, widths)]
     return "\n".join(lines)
+
+
+def plot(result: dict, path: str) -> None:
+    """Test top-1 against MMACs per width: every seed's network (small marks) and the mean ±
+    standard deviation over seeds (error bars), dynamic and individual side by side."""
+    from matplotlib.figure import Figure  # no pyplot, no global backend switch
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    widths = sorted(result["macs"], key=float)
+    macs = np.array([result["macs"][w] / 1e6 for w in widths])
+    for mode, colour, shift in (("dynamic", "tab:blue", -0.03), ("individual", "tab:orange",
+                                                                  0.03)):
+        have = [i for i, w in enumerate(widths) if w in result[mode]]
+        x = macs[have] * (1 + shift)  # side by side on the log axis
+        for seed_vals in result.get("per_seed", {}).values():
+            pts = [(x[j], seed_vals[mode][widths[i]]) for j, i in enumerate(have)
+                   if widths[i] in seed_vals.get(mode, {})]
+            if pts:
+                ax.plot(*zip(*pts), ".", color=colour, alpha=0.35, ms=5)
+        mean = [result[mode][widths[i]] for i in have]
+        sd = [result.get(f"{mode}_sd", {}).get(widths[i]) or 0.0 for i in have]
+        n = min((result.get(f"{mode}_n", {}).get(widths[i], 1) for i in have), default=1)
+        ax.errorbar(x, mean, yerr=sd, fmt="o-", color=colour, capsize=3, ms=4,
+                    label=f"{mode} (mean ± sd, {n} seeds)")
+    ax.set_xscale("log")
+    ax.set_xticks(macs, [f"{float(w):g}x\n{m:.1f}" for w, m in zip(widths, macs)])
+    ax.minorticks_off()
+    ax.set_xlabel("width / MMACs per image")
+    ax.set_ylabel("test top-1 (%)")
+    ax.set_title("ResNet-20 / Fashion-MNIST: dynamic vs individual networks")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def with_plot(result: dict, out: str) -> None:
+    """Draw :func:`plot` beside the result ``out`` and list it in ``result["plots"]``."""
+    png = os.path.splitext(out)[0] + ".png"
+    plot(result, png)
+    result["plots"] = [os.path.basename(png)]
 
 
 def verdict(result: dict, widths: tuple[float, ...]) -> str:

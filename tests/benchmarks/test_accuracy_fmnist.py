@@ -79,6 +79,9 @@ def test_merge_pools_seeds_and_allows_a_recipe_per_arm(tmp_path, monkeypatch):
     assert set(got["dynamic_n"].values()) == {2} and set(got["individual_n"].values()) == {1}
     assert got["settings"]["by_mode"]["individual"]["weight_decay"] == 1e-4
     assert "weight decay 0.0001" in got["markdown"]
+    # the plot beside the result, listed for docs/benchmarks.md
+    assert got["plots"] == ["m.png"]
+    assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = json.loads(json.dumps(ind))
     bad["settings"]["epochs"] = 3
     (tmp_path / "bad.json").write_text(json.dumps(bad))
