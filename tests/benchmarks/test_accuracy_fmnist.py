@@ -40,17 +40,20 @@ def test_merging_the_committed_parts_reproduces_the_committed_numbers(tmp_path, 
     monkeypatch.setattr(_common, "_STATE", {})
     monkeypatch.setenv("DYNPIM_ALLOW_DIRTY", "1")
     monkeypatch.setattr(sys, "argv", ["accuracy_fmnist.py"])
-    paths = [f"{PARTS}/cpu_parallel_dynamic.json", f"{PARTS}/cpu_parallel_individual.json"]
+    parts = af.HERE + "/results/accuracy_fmnist_parts"  # the 3-seed run's two processes
+    paths = [f"{parts}/dynamic.json", f"{parts}/individual.json"]
     out = tmp_path / "merged.json"
     af.merge(paths, str(out))
     got = json.loads(out.read_text())
     committed = json.loads(open(af.HERE + "/results/accuracy_fmnist.json").read())
     assert got["dynamic"] == committed["dynamic"]
     assert got["individual"] == committed["individual"]
-    assert set(got["dynamic_n"].values()) == {1} and got["accuracy_split"] == "test"
+    assert got["dynamic_sd"] == committed["dynamic_sd"]
+    assert set(got["dynamic_n"].values()) == {3} and set(got["individual_n"].values()) == {3}
+    assert got["accuracy_split"] == "test" and got["settings"]["recipes"]["dynamic"]["lr"] == 0.1
     dates = [json.load(open(p))["machine"]["date_utc"] for p in paths]
     assert [p["date_utc"] for p in got["parts"]] == dates
-    assert "only 1 seed(s)" in got["markdown"]
+    assert "seed(s)" not in got["markdown"] and "NOT met" in got["markdown"]
 
 
 def test_seed_list():
