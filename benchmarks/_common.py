@@ -236,3 +236,16 @@ def load_recipes(path: str) -> dict[str, dict]:
         part = next(p for p in variants.values() if p["variant"] == variant)
         out[arm_name] = {k: part["settings"][k] for k in RECIPE_KEYS} | {"variant": variant}
     return out
+
+
+def cached_run(path: str, recipe: dict[str, Any]) -> dict[str, Any] | None:
+    """The record a finished training left at ``path`` (None when there is none), refusing one
+    trained with another recipe: a long multi-session run must not mix recipes."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        done = json.load(f)
+    if done.get("recipe", recipe) != recipe:
+        raise SystemExit(f"{path} was trained with {done['recipe']}, this run asks for "
+                         f"{recipe}: use another --runs-dir")
+    return done

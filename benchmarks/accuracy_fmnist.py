@@ -55,6 +55,7 @@ sys.path.insert(0, HERE)
 from _common import (  # noqa: E402
     RECIPE_KEYS,
     add_provenance_args,
+    cached_run,
     load_recipes,
     part_stamp,
     result_path,
@@ -321,14 +322,10 @@ def train_one(a: argparse.Namespace, cfg: TrainConfig, splits, seed: int, mode: 
     name = "dynamic" if w is None else f"individual_{w:g}"
     out = os.path.join(a.runs_dir, f"seed{seed}", name)
     cache = os.path.join(out, "result.json")
-    if os.path.exists(cache):
-        with open(cache) as f:
-            done = json.load(f)
-        want = {k: v for k, v in replace(cfg, **recipe(a, mode, w)).to_dict().items()
-                if k in RECIPE_KEYS}
-        if done.get("recipe", want) != want:
-            raise SystemExit(f"{cache} was trained with {done['recipe']}, this run asks for "
-                             f"{want}: use another --runs-dir")
+    want = {k: v for k, v in replace(cfg, **recipe(a, mode, w)).to_dict().items()
+            if k in RECIPE_KEYS}
+    done = cached_run(cache, want)
+    if done is not None:
         print(f"{name} (seed {seed}): reused {cache}", flush=True)
         return done
     cfg = replace(cfg, mode=mode, width=w, out=out,

@@ -48,6 +48,7 @@ sys.path.insert(0, HERE)
 from _common import (  # noqa: E402
     RECIPE_KEYS,
     add_provenance_args,
+    cached_run,
     load_recipes,
     md_table,
     start_run,
@@ -116,12 +117,8 @@ def train_one(a, cfg: TrainConfig, splits, seed: int, name: str) -> dict:
     out = os.path.join(a.runs_dir, f"seed{seed}", name)
     cache = os.path.join(out, "result.json")
     recipe = {k: v for k, v in cfg.to_dict().items() if k in RECIPE_KEYS}
-    if os.path.exists(cache):
-        with open(cache) as f:
-            done = json.load(f)
-        if done.get("recipe", recipe) != recipe:
-            raise SystemExit(f"{cache} was trained with {done['recipe']}, this run asks for "
-                             f"{recipe}: use another --runs-dir")
+    done = cached_run(cache, recipe)
+    if done is not None:
         return done
     # a training killed with its session continues from its last epoch's checkpoint
     resumed = os.path.isfile(os.path.join(out, "checkpoint", "meta.json"))

@@ -36,11 +36,11 @@ Writes ``benchmarks/results/search_fmnist.json`` and two PNG plots.
         --recipes benchmarks/results/sandwich_ablation.json --runs-dir /var/tmp/search \
         --out search_fmnist_seed0         # one seed per process on CPU (hours at 1 thread);
     python benchmarks/search_fmnist.py ... --seeds 0,1   # then merge the cached seeds
+    python benchmarks/search_fmnist.py --quick                     # CPU smoke run (~2 min)
 
 ``--recipes`` trains every network here (all dynamic) with the recipe sandwich_ablation kept for
 the dynamic arm on validation (lr, weight decay, sub-net loss); without it, ``--lr`` and the
 trainer's defaults (the recipe of the earlier, single-seed GPU result).
-    python benchmarks/search_fmnist.py --quick                     # CPU smoke run (~2 min)
 
 A ``--quick`` run never overwrites the committed result (see ``_common.result_path``).
 
@@ -67,6 +67,7 @@ sys.path.insert(0, HERE)
 from _common import (  # noqa: E402
     RECIPE_KEYS,
     add_provenance_args,
+    cached_run,
     load_recipes,
     md_table,
     result_path,
@@ -159,12 +160,7 @@ def job_train(a: argparse.Namespace, name: str, configs: str | None) -> None:
     done = os.path.join(out, "done.json")
     cfg = train_cfg(a, out, configs)
     recipe = {k: v for k, v in cfg.to_dict().items() if k in RECIPE_KEYS}
-    if os.path.exists(done):
-        with open(done) as f:
-            earlier = json.load(f).get("recipe", recipe)
-        if earlier != recipe:
-            raise SystemExit(f"{out} was trained with {earlier}, this run asks for {recipe}: "
-                             "use another --runs-dir")
+    if cached_run(done, recipe) is not None:
         print(f"{name} (seed {a.seed}): reused {out}", flush=True)
         return
     resumed = os.path.isfile(os.path.join(out, "checkpoint", "meta.json"))

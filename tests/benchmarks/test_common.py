@@ -87,3 +87,12 @@ def test_part_stamp_keeps_each_parts_time(tmp_path):
     s = _common.part_stamp(tmp_path / "a.json", data)
     assert s["date_utc"] == "2026-01-02T03:04:05Z" and s["git_commit"] == "abc"
     assert s["command"] == "python x.py --only a" and s["dirty"] is False
+
+
+def test_cached_run_reuses_and_refuses_another_recipe(tmp_path):
+    path = tmp_path / "result.json"
+    assert _common.cached_run(str(path), {"lr": 0.1}) is None
+    path.write_text(json.dumps({"top1": 90.0, "recipe": {"lr": 0.1}}))
+    assert _common.cached_run(str(path), {"lr": 0.1})["top1"] == 90.0
+    with pytest.raises(SystemExit, match="use another --runs-dir"):
+        _common.cached_run(str(path), {"lr": 0.2})

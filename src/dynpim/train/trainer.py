@@ -449,8 +449,8 @@ def train(cfg: TrainConfig, *, model: DynamicNet | None = None,
             trainer.resume(resume if isinstance(resume, str) else None)
         return trainer.run()
     finally:
-        # drop the DDP wrapper before leaving the process group: its reducer holds the gloo
-        # group, and a group freed only at interpreter exit can abort the process
+        # drop the DDP wrapper (its reducer holds the process group) before leaving the group,
+        # so the group is not freed only at interpreter exit (see DistContext.close)
         trainer.net = trainer.model
         gc.collect()
         trainer.dist.close()
