@@ -21,7 +21,7 @@ export PYTHONPATH=$PWD/src:${PYTHONPATH:-} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 
 PY=${PY:-python3}
 RUNS=${RUNS:-/var/tmp/dynpim_long_runs}
 SLOTS=${SLOTS:-2}
-ES=${ES:-6}; EP=${EP:-15}
+ES=${ES:-6}; EP=${EP:-6}
 JOBS=${JOBS:-search0 search1 prec0 prec1 papers0 papers1}
 RECIPES=benchmarks/results/sandwich_ablation.json
 mkdir -p "$RUNS/logs"

@@ -150,7 +150,8 @@ def train_cfg(a: argparse.Namespace, out: str, configs: str | None = None) -> Tr
         epochs=1 if a.quick else a.epochs, batch_size=64 if a.quick else a.batch_size,
         warmup_epochs=0.0 if a.quick else 1.0, num_random=2, seed=a.seed, **a.recipe,
         calib_batches=1 if a.quick else 10, max_steps=2 if a.quick else None,
-        eval_widths=(0.25, 0.5, 0.75, 1.0), device=a.device, progress=False, out=out)
+        eval_widths=(0.25, 0.5, 0.75, 1.0), device=a.device, progress=False, out=out,
+        channels_last=a.device == "cpu")  # NHWC: faster CPU convs, same arithmetic
 
 
 def job_train(a: argparse.Namespace, name: str, configs: str | None) -> None:

@@ -123,7 +123,8 @@ def run_papers(a: argparse.Namespace, seed: int, out: str) -> tuple[str, str]:
                             pretrain_epochs=a.epochs, retrain_epochs=a.epochs,
                             holdout=a.holdout, group_divisor=a.group_divisor, seed=seed,
                             device=a.device, out=out, resume=True, data_dir=a.data_dir or None,
-                            max_steps=a.max_steps, threads=a.threads or None, **quick)
+                            max_steps=a.max_steps, threads=a.threads or None,
+                            channels_last=a.device == "cpu", **quick)
     search(opts, log=lambda line: print(line, file=sys.stderr, flush=True),
            warn=lambda msg: print(f"dynpim search: warning: {msg}", file=sys.stderr))
     return os.path.join(out, "retrained", "checkpoint"), os.path.join(out, "chosen.json")
@@ -138,7 +139,7 @@ def run_usnets(a: argparse.Namespace, seed: int, out: str) -> str:
     cfg = TrainConfig(model="resnet20_fine", dataset=a.dataset, data_dir=a.data_dir,
                       mode="dynamic", sampling="uniform", min_width=0.25, max_width=1.0,
                       epochs=a.epochs, seed=seed, out=out, device=a.device, progress=False,
-                      calib_batches=a.calib_batches)
+                      calib_batches=a.calib_batches, channels_last=a.device == "cpu")
     res = train(cfg, log=lambda s: print(s, flush=True), resume=state == "partial")
     assert res.checkpoint is not None
     return res.checkpoint

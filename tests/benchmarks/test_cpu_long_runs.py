@@ -23,7 +23,7 @@ def test_each_job_is_one_benchmark_for_one_seed(tmp_path):
     assert log["search1"][log["search1"].index("--runs-dir") + 1] == f"{tmp_path}/search"
     assert "benchmarks/results/sandwich_ablation.json" in log["prec0"]
     assert log["prec0"][log["prec0"].index("--out") + 1] == f"{tmp_path}/precision_seed0.json"
-    assert log["papers1"][log["papers1"].index("--epochs") + 1] == "15"
+    assert log["papers1"][log["papers1"].index("--epochs") + 1] == "6"
     assert log["nope"] == ["unknown", "job", "nope"]
     assert "nope exit 2" in r.stdout and "search1 exit 0" in r.stdout
 

@@ -85,3 +85,23 @@ def test_a_killed_pretraining_is_resumed_not_used(tmp_path, monkeypatch):
         monkeypatch.setattr(recipes, "training_state", lambda path, s=state: s)
         assert recipes.pretrain(opts, log=None) == expect
     assert calls == [False, True]  # new, resumed; the finished one is not trained again
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_channels_last_reaches_the_pretraining(tmp_path, monkeypatch, channels_last):
+    """``--channels-last`` (NHWC, faster CPU convs) is passed on to the papers' trainings."""
+    from dynpim.stages import recipes
+    from dynpim.stages.search import SearchRunOptions
+
+    seen = []
+
+    class Done:
+        checkpoint = "trained"
+
+    monkeypatch.setattr(recipes, "train",
+                        lambda cfg, log=None, resume=False: seen.append(cfg) or Done())
+    monkeypatch.setattr(recipes, "training_state", lambda path: "none")
+    opts = SearchRunOptions(recipe="papers", model="lenet", dataset="digits", pretrain_epochs=1,
+                            out=str(tmp_path), channels_last=channels_last)
+    recipes.pretrain(opts, log=None)
+    assert [c.channels_last for c in seen] == [channels_last]

@@ -38,7 +38,8 @@ def pretrain(opts: SearchRunOptions, log: Log | None) -> str:
                       data_dir=opts.data_dir, holdout=opts.holdout,
                       mode="individual", width=1.0, epochs=opts.pretrain_epochs,
                       lr=opts.train_lr, batch_size=opts.batch_size, seed=opts.seed,
-                      out=out, device=opts.device, progress=False, eval_widths=(1.0,))
+                      out=out, device=opts.device, progress=False, eval_widths=(1.0,),
+                      channels_last=opts.channels_last)
     state = training_state(os.path.join(out, "checkpoint"))
     if state == "finished":
         if log:
@@ -106,7 +107,7 @@ def retrain(opts: SearchRunOptions, tc: dict[str, Any], model: Any, chosen_path:
                       lr=opts.train_lr, batch_size=opts.batch_size, seed=opts.seed,
                       calib_batches=min(50, max(opts.calib_batches, 10)),
                       out=os.path.join(opts.out, "retrained"), device=opts.device,
-                      progress=False)
+                      progress=False, channels_last=opts.channels_last)
     if log:
         log(f"retraining the dynamic {model.name} on the {opts.filter}-filtered configs for "
             f"{opts.retrain_epochs} epoch(s)")

@@ -93,6 +93,7 @@ class SearchRunOptions:
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
+    channels_last: bool = False
     quiet: bool = False
 
     def __post_init__(self) -> None:
