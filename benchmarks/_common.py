@@ -249,3 +249,20 @@ def cached_run(path: str, recipe: dict[str, Any]) -> dict[str, Any] | None:
         raise SystemExit(f"{path} was trained with {done['recipe']}, this run asks for "
                          f"{recipe}: use another --runs-dir")
     return done
+
+
+def compute_seconds(run_dir: str) -> float:
+    """Seconds one training (its epochs' ``time_s`` in ``metrics.jsonl``) or one search (its
+    steps' ``time_s`` in ``trajectory.jsonl``) computed, summed over every session it ran in:
+    a run resumed after its session ended is timed whole, not from its last resume. A run
+    stopped by ``--max-steps`` (``--quick``) before its first epoch ended has no record: 0 s."""
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"{run_dir}: no such run")
+    for fname, counts in (("metrics.jsonl", lambda r: not r.get("final")),
+                          ("trajectory.jsonl", lambda r: r.get("type") == "step")):
+        path = os.path.join(run_dir, fname)
+        if os.path.exists(path):
+            with open(path) as f:
+                recs = [json.loads(line) for line in f if line.strip()]
+            return float(sum(r.get("time_s", 0.0) for r in recs if counts(r)))
+    return 0.0

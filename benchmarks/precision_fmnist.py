@@ -32,7 +32,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -49,6 +48,7 @@ from _common import (  # noqa: E402
     RECIPE_KEYS,
     add_provenance_args,
     cached_run,
+    compute_seconds,
     load_recipes,
     md_table,
     start_run,
@@ -122,13 +122,13 @@ def train_one(a, cfg: TrainConfig, splits, seed: int, name: str) -> dict:
         return done
     # a training killed with its session continues from its last epoch's checkpoint
     resumed = os.path.isfile(os.path.join(out, "checkpoint", "meta.json"))
-    t0 = time.perf_counter()
     res = train(replace(cfg, seed=seed, out=out), splits=splits, resume=resumed)
     model = res.model
     calib = calibration_batches(splits, batch_size=256, num_batches=cfg.calib_batches)
     widths = WIDTHS if cfg.mode == "dynamic" else (cfg.width,)
     bits_list = [None, *model.precisions[1:]]
-    done = {"name": name, "seed": seed, "time_s": round(time.perf_counter() - t0, 1),
+    # training compute, summed over every session it ran in
+    done = {"name": name, "seed": seed, "time_s": round(compute_seconds(out), 1),
             "resumed": resumed, "recipe": recipe,
             "points": evaluate_points(model, splits, widths, bits_list, calib)}
     with open(cache, "w") as f:

@@ -68,6 +68,7 @@ from _common import (  # noqa: E402
     RECIPE_KEYS,
     add_provenance_args,
     cached_run,
+    compute_seconds,
     load_recipes,
     md_table,
     result_path,
@@ -325,21 +326,23 @@ def run_seed(a: argparse.Namespace) -> dict:
         with open(cache) as f:
             return json.load(f)
     os.makedirs(a.seed_runs_dir, exist_ok=True)
-    t0, times = time.perf_counter(), {}
     run_jobs(a, [["train", "uniform"]])
-    times["train_uniform_s"] = time.perf_counter() - t0
-    t1 = time.perf_counter()
     searches = list(SEARCHES)[:1] if a.quick else list(SEARCHES)  # quick: hardware-aware only
     run_jobs(a, [["search", n] for n in searches])
-    times["searches_s"] = time.perf_counter() - t1
-    t1 = time.perf_counter()
     probe = load_checkpoint(os.path.join(a.seed_runs_dir, "uniform", "checkpoint")).model
     uniform_cfgs = list(dict.fromkeys(SubnetConfig.uniform(probe, k / 8) for k in range(2, 9)))
     discrete = os.path.join(a.seed_runs_dir, "uniform_configs.json")
     save_configs(discrete, uniform_cfgs)
+    retrained = [*searches, "uniform_discrete"]
     run_jobs(a, [["train", n, os.path.join(a.seed_runs_dir, f"search_{n}", "chosen.json")]
                  for n in searches] + [["train", "uniform_discrete", discrete]])
-    times["train_nonuniform_s"] = time.perf_counter() - t1
+    def secs(name: str) -> float:
+        return compute_seconds(os.path.join(a.seed_runs_dir, name))
+
+    times = {"train_uniform_s": secs("uniform"),
+             "searches_s": sum(secs(f"search_{n}") for n in searches),
+             "train_nonuniform_s": sum(secs(n) for n in retrained)}
+    times["total_s"] = sum(times.values())
     hw = pim.load_preset("sot-mram")
     splits = splits_for(a)
     curves = {"uniform": points(a, "uniform", uniform_cfgs, splits, hw),
@@ -347,7 +350,6 @@ def run_seed(a: argparse.Namespace) -> dict:
     for n in searches:
         chosen = load_configs(os.path.join(a.seed_runs_dir, f"search_{n}", "chosen.json"))
         curves[n] = points(a, n, chosen, splits, hw)
-    times["total_s"] = time.perf_counter() - t0
     with open(os.path.join(a.seed_runs_dir, "search_nonuniform", "trajectory.jsonl")) as f:
         steps = sum(1 for line in f if '"type": "step"' in line) - 1
     out = {"seed": a.seed, "curves": curves, "time_s": times, "search_steps": steps,
@@ -405,7 +407,8 @@ def summarise(runs: list[dict]) -> tuple[dict, str]:
           f"Against the any-width `uniform` network (not the control: it trains every width): "
           f"mean gap {num(anyw.get('area_points'), anyw.get('area_points_sd'))}, cheapest "
           f"quarter {num(anyw.get('cheapest_quarter_mean_gap_points'))} points. Search steps: "
-          + ", ".join(str(r["search_steps"]) for r in runs) + "; wall times (s) per seed: "
+          + ", ".join(str(r["search_steps"]) for r in runs) + "; compute times (s, one process "
+          "each, summed over the epochs and search steps of every session) per seed: "
           + "; ".join(", ".join(f"{k} {v:.0f}" for k, v in r["time_s"].items()) for r in runs))
     first = {n: by[n][0] for n in names} if len(runs) == 1 else {}
     data = {"seeds": seeds, "per_seed": runs, **first, "per_width": widths, "stats": stats,

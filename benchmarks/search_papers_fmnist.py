@@ -44,7 +44,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 import torch
@@ -55,6 +54,7 @@ sys.path.insert(0, HERE)
 from _common import (  # noqa: E402
     SCRATCH,
     add_provenance_args,
+    compute_seconds,
     md_table,
     result_path,
     start_run,
@@ -206,11 +206,12 @@ def run_seed(a: argparse.Namespace, seed: int) -> dict:
     if os.path.isfile(cached):
         with open(cached) as f:
             return json.load(f)
-    t0 = time.time()
     pa_ck, chosen = run_papers(a, seed, os.path.join(base, "papers"))
-    t_papers = time.time() - t0
     us_ck = run_usnets(a, seed, os.path.join(base, "usnets"))
-    t_usnets = time.time() - t0 - t_papers
+    # compute, summed over every session each part ran in: pre-training, search, retraining
+    t_papers = sum(compute_seconds(os.path.join(base, "papers", d))
+                   for d in ("pretrained", "", "retrained"))
+    t_usnets = compute_seconds(os.path.join(base, "usnets"))
     us_model = load_checkpoint(us_ck).model
     us_cfgs = list(dict.fromkeys(SubnetConfig.uniform(us_model, w) for w in usnets_widths()))
     papers = measure(pa_ck, load_configs(chosen), a, seed)
@@ -219,7 +220,7 @@ def run_seed(a: argparse.Namespace, seed: int) -> dict:
     add_latency(levels, {"papers": pa_ck, "usnets": us_ck}, a)
     res = {"seed": seed, "papers": papers, "usnets": usnets, "levels": levels,
            "time_s": {"papers_pipeline": t_papers, "usnets": t_usnets,
-                      "total": time.time() - t0}}
+                      "total": t_papers + t_usnets}}
     os.makedirs(base, exist_ok=True)
     with open(cached, "w") as f:
         json.dump(res, f, indent=1)

@@ -96,3 +96,24 @@ def test_cached_run_reuses_and_refuses_another_recipe(tmp_path):
     assert _common.cached_run(str(path), {"lr": 0.1})["top1"] == 90.0
     with pytest.raises(SystemExit, match="use another --runs-dir"):
         _common.cached_run(str(path), {"lr": 0.2})
+
+
+def test_compute_time_sums_every_session_of_a_resumed_run(tmp_path):
+    """A training resumed in a later session keeps its earlier epochs' times; a search its
+    earlier steps'; the final line and non-step records do not count."""
+    import json
+
+    (tmp_path / "uniform").mkdir()
+    (tmp_path / "uniform" / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in (
+        {"epoch": 1, "time_s": 600.0}, {"epoch": 2, "time_s": 650.5},
+        {"final": True, "time_s": 99.0})) + "\n")
+    (tmp_path / "search_x").mkdir()
+    (tmp_path / "search_x" / "trajectory.jsonl").write_text("\n".join(json.dumps(r) for r in (
+        {"type": "start", "time_s": 5.0}, {"type": "step", "time_s": 10.0},
+        {"type": "step", "time_s": 2.5})) + "\n")
+    assert _common.compute_seconds(str(tmp_path / "uniform")) == 1250.5
+    assert _common.compute_seconds(str(tmp_path / "search_x")) == 12.5
+    (tmp_path / "smoke").mkdir()  # stopped by --max-steps inside its first epoch
+    assert _common.compute_seconds(str(tmp_path / "smoke")) == 0.0
+    with pytest.raises(FileNotFoundError, match="missing"):
+        _common.compute_seconds(str(tmp_path / "missing"))

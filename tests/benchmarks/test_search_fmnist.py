@@ -94,3 +94,4 @@ def test_recipes_from_the_validation_ablation_set_every_training(tmp_path):
     assert (cfg.lr, cfg.weight_decay, cfg.subnet_loss) == \
         (kept["lr"], kept["weight_decay"], kept["subnet_loss"]) and cfg.lr != 0.3
     assert sf.train_cfg(sf.for_seed(sf.parse(["--lr", "0.3"]), 0), "o").lr == 0.3
+
