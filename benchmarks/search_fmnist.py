@@ -186,7 +186,7 @@ def job_search(a: argparse.Namespace, name: str, objective: str) -> None:
                             objective=objective, cost="energy", ranking="none",
                             group_divisor=2 if a.quick else a.group_divisor, k=a.k,
                             device=a.device, holdout=100 if a.quick else a.holdout,
-                            seed=a.seed, quiet=True,
+                            seed=a.seed, quiet=True, channels_last=a.device == "cpu",
                             **({"calib_batches": 1, "calib_batch_size": 32, "max_steps": 1}
                                if a.quick else {}))
     search(opts, warn=lambda msg: print(f"dynpim search: warning: {msg}", file=sys.stderr))

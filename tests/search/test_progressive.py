@@ -102,6 +102,36 @@ def test_prefix_reuse_equals_full_evaluation(synth, calib):
     assert m.banked_configs() == []                 # candidates' statistics not kept
 
 
+def test_channels_last_evaluation_matches_and_leaves_the_layout(synth, calib):
+    """NHWC evaluation (faster CPU convolutions) gives the accuracies of the usual layout, with
+    and without prefix reuse, and hands the model back contiguous with its weights unchanged."""
+    import torch
+
+    from dynpim.models import create_model
+    from dynpim.nn import DynamicConv2d
+
+    torch.manual_seed(0)
+    m = create_model("resnet20", num_classes=4, in_channels=3, image_size=8, width_mult=0.5)
+    parent = m.max_config()
+    cands = [c for _, c in candidates(parent, group_sizes(m.slots, 8), min_widths(m.slots, None))]
+    x, y = synth.holdout_x, synth.holdout_y
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    layouts = []
+    conv = [mod for mod in m.modules() if isinstance(mod, DynamicConv2d)][-1]
+    conv.register_forward_pre_hook(lambda mod, inp: layouts.append(
+        inp[0].is_contiguous(memory_format=torch.channels_last)))
+    for reuse in (True, False):
+        plain = HoldoutEvaluator(x, y, calib, batch_size=32, reuse_prefix=reuse)
+        nhwc = HoldoutEvaluator(x, y, calib, batch_size=32, reuse_prefix=reuse,
+                                channels_last=True)
+        layouts.clear()
+        got = nhwc(m, cands, parent=parent)
+        assert layouts and all(layouts)  # the convolutions really ran in NHWC
+        assert got == plain(m, cands, parent=parent)
+    assert all(p.is_contiguous() for p in m.parameters())
+    assert all(torch.equal(v, before[k]) for k, v in m.state_dict().items())
+
+
 def _fake_setup(model, loss_per_group, cost_per_group):
     """Accuracy and cost linear in the removed groups of each slot (constructed case)."""
     groups = group_sizes(model.slots, 8)

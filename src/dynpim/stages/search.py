@@ -185,7 +185,8 @@ def search(opts: SearchRunOptions, log: Log | None = None, warn: Log | None = No
     calib = calibration_batches(run.splits, batch_size=opts.calib_batch_size,
                                 num_batches=opts.calib_batches, seed=opts.seed)
     x, y = run.splits.validation_x[:opts.holdout], run.splits.validation_y[:opts.holdout]
-    evaluator = HoldoutEvaluator(x, y, calib, batch_size=opts.eval_batch_size)
+    evaluator = HoldoutEvaluator(x, y, calib, batch_size=opts.eval_batch_size,
+                                 channels_last=opts.channels_last)
     steps = progressive_search(run.model, evaluator,
                                make_cost_fn(run.model, hw, active_subarrays=opts.active_subarrays),
                                search_opts, trajectory_path=traj, resume=resuming,
