@@ -55,6 +55,34 @@ def test_finetune_until_recovered_stops_early_and_is_capped(trained, synth):
         make_finetuner(synth.train_x, synth.train_y, optimizer="adam")
 
 
+def test_finetune_in_channels_last_trains_the_same_and_hands_back_the_layout(trained, synth):
+    """NHWC fine-tuning (faster CPU convolutions) takes the same steps as the usual layout, up
+    to float rounding, runs its convolutions in NHWC, and leaves the model contiguous."""
+    import copy
+
+    import torch
+
+    from dynpim.nn import DynamicConv2d
+
+    model, _ = trained
+    cfg = model.max_config()
+    out = {}
+    for cl in (False, True):
+        m = copy.deepcopy(model)
+        layouts = []
+        conv = [mod for mod in m.modules() if isinstance(mod, DynamicConv2d)][-1]
+        conv.register_forward_pre_hook(lambda mod, inp, seen=layouts: seen.append(
+            inp[0].is_contiguous(memory_format=torch.channels_last)))
+        ft = make_finetuner(synth.train_x, synth.train_y, steps=4, batch_size=64,
+                            recover=lambda m, c: False, check_every=2, channels_last=cl)
+        ft(m, cfg, 1)
+        assert ft.last_steps == 4 and len(layouts) == 4 and all(layouts) == cl
+        assert all(p.is_contiguous() for p in m.parameters())
+        out[cl] = m.state_dict()
+    assert any(not torch.equal(v, model.state_dict()[k]) for k, v in out[False].items())
+    for k, v in out[False].items():
+        torch.testing.assert_close(out[True][k], v, rtol=1e-4, atol=1e-5)
+
 def test_depthwise_convs_get_no_weight_decay():
     from dynpim.models import create_model
 

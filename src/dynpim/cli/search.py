@@ -142,8 +142,8 @@ def _filter_and_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice; "
                    "use 1 on a machine whose cores are busy with other work)")
     p.add_argument("--channels-last", action="store_true",
-                   help="NHWC memory format for the candidates' evaluation (and, papers "
-                   "recipe, the trainings): faster convolutions on x86 CPUs")
+                   help="NHWC memory format for the candidates' evaluation, the fine-tuning "
+                   "and (papers recipe) the trainings: faster convolutions on x86 CPUs")
     p.add_argument("--quiet", action="store_true")
 
 

@@ -57,13 +57,15 @@ def make_finetuner(
     check_every: int = 50,
     momentum: float | None = None,
     weight_decay: float | None = None,
+    channels_last: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> Callable[[DynamicNet, SubnetConfig, int], None]:
     """``finetune(model, cfg, step)``: SGD steps of ``cfg`` with the hard-label loss.
 
     Channels outside ``cfg`` get no gradient (prefix slicing), so larger configs keep their
     extra channels untouched. ``momentum`` / ``weight_decay`` override the optimiser's values.
-    The number of steps run last is kept in ``finetune.last_steps``.
+    ``channels_last`` trains in NHWC memory format (faster CPU convolutions); the model is handed
+    back in its usual layout. The number of steps run last is kept in ``finetune.last_steps``.
     """
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"fine-tune optimizer must be one of {tuple(OPTIMIZERS)}, "
@@ -85,6 +87,8 @@ def make_finetuner(
         while done < steps and not recovered:
             chunk = steps - done if recover is None else min(check_every, steps - done)
             model.train()
+            if channels_last:  # per chunk: ``recover`` may hand the model back contiguous
+                model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             n = 0
             with model.subnet(cfg):
                 while n < chunk:
@@ -92,12 +96,16 @@ def make_finetuner(
                                                   augment=augment,
                                                   drop_last=len(y) >= batch_size):
                         opt.zero_grad(set_to_none=True)
+                        if channels_last:
+                            xb = xb.contiguous(memory_format=torch.channels_last)
                         F.cross_entropy(model(xb), yb).backward()
                         opt.step()
                         n += 1
                         if n >= chunk:
                             break
             done += n
+            if channels_last:
+                model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
             if recover is not None:
                 recovered = recover(model, cfg)
         model.train(was_training)

@@ -279,7 +279,7 @@ def _finetuner(opts: SearchRunOptions, run: OpenedRun, evaluator: HoldoutEvaluat
         optimizer=opts.finetune_optimizer, batch_size=opts.batch_size,
         augment=augment_for(run.splits), seed=opts.seed,
         recover=recovered if opts.finetune_until == "recovered" else None,
-        check_every=opts.finetune_check_every, log=log)
+        check_every=opts.finetune_check_every, channels_last=opts.channels_last, log=log)
 
 
 def _trajectory_meta(opts: SearchRunOptions) -> dict[str, Any]:
