@@ -26,6 +26,7 @@ on the validation and test splits).
 
     python benchmarks/runtime_trace.py [--duration-s 60] [--seed 0]
     python benchmarks/runtime_trace.py --checkpoint RUN/checkpoint [--data-dir DIR]
+    python benchmarks/runtime_trace.py --checkpoint SEED0/checkpoint SEED1/checkpoint  # mean, sd
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
 from _common import add_provenance_args, md_table, start_run, write_result
 
 from dynpim import pim
@@ -116,30 +118,71 @@ def main() -> None:
     ap.add_argument("--duration-s", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=0)
     src = ap.add_mutually_exclusive_group()
-    src.add_argument("--checkpoint", help="trained dynamic ResNet-20 (with a validation split): "
-                     "build the table from its measured accuracies")
-    src.add_argument("--accuracies", help="JSON of measured accuracies (as written by a "
-                     "--checkpoint run under 'measured')")
+    src.add_argument("--checkpoint", nargs="+", metavar="DIR",
+                     help="trained dynamic ResNet-20(s) (with a validation split): build the "
+                     "table from each one's measured accuracies; several networks (e.g. one "
+                     "per training seed) give the gains as mean +- sd")
+    src.add_argument("--accuracies", nargs="+", metavar="JSON",
+                     help="JSON of measured accuracies (as written by a --checkpoint run under "
+                     "'measured'), one per network")
     ap.add_argument("--data-dir")
     add_provenance_args(ap)
     args = ap.parse_args()
     start_run(args.allow_dirty)
-    measured = None
     if args.checkpoint:
-        measured = measured_accuracies(args.checkpoint, args.data_dir)
+        networks = [measured_accuracies(ck, args.data_dir) for ck in args.checkpoint]
     elif args.accuracies:
-        with open(args.accuracies) as f:
-            measured = json.load(f)
-    table, hw = build_table(measured)
-    md, data = simulate_traces(table, hw, args.duration_s, args.seed)
+        networks = []
+        for path in args.accuracies:
+            with open(path) as f:
+                networks.append(json.load(f))
+    else:
+        networks = [None]
+    runs = []
+    for measured in networks:
+        table, hw = build_table(measured)
+        runs.append((table, *simulate_traces(table, hw, args.duration_s, args.seed)))
+    table, md, data = runs[0]  # the first network's tables in full
+    measured = networks[0]
     name = "runtime_trace" if measured is None else "runtime_trace_measured"
     data["case"] = "synthetic" if measured is None else "measured"
     data["measured"] = measured
     data["accuracy_split"] = table.accuracy_split if measured is None else {
         "table and selection (best static point, controller)": "validation",
         "reported effective accuracy (test)": "test"}
+    if measured is not None:
+        summary, summary_md = summarise_gains([d for _, _, d in runs], networks)
+        data["networks"] = summary
+        md = summary_md + "\n\nTables of the first network (" + measured["checkpoint"] + \
+            "):\n\n" + md
     write_result(name, data, markdown=md)
     print(md)
+
+
+def summarise_gains(datas: list[dict], networks: list[dict]) -> tuple[dict, str]:
+    """Per trace, each dynamic policy's effective test accuracy minus the best static point's
+    (chosen on validation), per network and as mean +- sd over the networks (points)."""
+    per: dict = {"checkpoints": [m["checkpoint"] for m in networks], "gain_points": {}}
+    lines = []
+    for trace in ("ramp", "walk"):
+        for policy in ("budget", "feedback"):
+            gains = []
+            for d in datas:
+                rows = {r["name"]: r for r in d["traces"][trace]["rows"]}
+                best = rows[d["traces"][trace]["best_static"]]
+                dyn = rows[f"dynamic:{policy}"]
+                gains.append(100 * (dyn["effective_accuracy_test"]
+                                    - best["effective_accuracy_test"]))
+            mean = float(np.mean(gains))
+            sd = float(np.std(gains, ddof=1)) if len(gains) > 1 else None
+            per["gain_points"][f"{trace}:{policy}"] = {"per_network": gains, "mean": mean,
+                                                       "sd": sd}
+            lines.append([trace, f"dynamic:{policy}", ", ".join(f"{g:+.2f}" for g in gains),
+                          f"{mean:+.2f}" + ("" if sd is None else f" ± {sd:.2f}")])
+    md = (f"Effective test accuracy of the dynamic policies minus the best static point's "
+          f"(chosen on validation), in points, over {len(datas)} trained network(s):\n\n"
+          + md_table(["trace", "policy", "per network", "mean ± sd"], lines))
+    return per, md
 
 
 def cap_range(table: OperatingTable) -> tuple[float, float]:

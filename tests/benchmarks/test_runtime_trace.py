@@ -53,3 +53,27 @@ def test_checkpoint_without_validation_split_is_refused(tmp_path):
     train(cfg)
     with pytest.raises(SystemExit, match="validation split"):
         rt.measured_accuracies(str(tmp_path / "run" / "checkpoint"))
+
+
+def test_several_networks_give_the_gain_as_mean_and_sd():
+    """One table per trained network; the dynamic-minus-best-static gain (test, points) per
+    network, its mean and sd, and the best static point of each network chosen on validation."""
+    nets = [measured(), {**measured(test_reversed=True), "checkpoint": "ck2"}]
+    datas = []
+    for m in nets:
+        table, hw = rt.build_table(m)
+        datas.append(rt.simulate_traces(table, hw, 1.0, 0)[1])
+    per, md = rt.summarise_gains(datas, nets)
+    assert per["checkpoints"] == ["ck", "ck2"]
+    assert "mean ± sd" in md and "over 2 trained network(s)" in md
+    for key, g in per["gain_points"].items():
+        trace, policy = key.split(":")
+        expect = []
+        for d in datas:
+            rows = {r["name"]: r for r in d["traces"][trace]["rows"]}
+            best = rows[d["traces"][trace]["best_static"]]
+            expect.append(100 * (rows[f"dynamic:{policy}"]["effective_accuracy_test"]
+                                 - best["effective_accuracy_test"]))
+        assert g["per_network"] == pytest.approx(expect)
+        assert g["mean"] == pytest.approx(sum(expect) / 2)
+        assert g["sd"] == pytest.approx(abs(expect[0] - expect[1]) / 2 ** 0.5)
