@@ -105,3 +105,47 @@ def test_channels_last_reaches_the_pretraining(tmp_path, monkeypatch, channels_l
                             out=str(tmp_path), channels_last=channels_last)
     recipes.pretrain(opts, log=None)
     assert [c.channels_last for c in seen] == [channels_last]
+
+
+def test_noise_pretraining_runs_in_nhwc_and_saves_contiguous(tmp_path, monkeypatch):
+    """``channels_last`` also covers the from-scratch noise pre-training: the convolutions see
+    NHWC inputs, the scores match the NCHW run up to rounding, the checkpoint is contiguous."""
+    import torch
+
+    from dynpim.nn.layers import DynamicConv2d
+    from dynpim.search import ranking
+    from dynpim.stages import recipes
+    from dynpim.stages.search import SearchRunOptions
+
+    layouts: list[bool] = []
+    real = ranking.train_with_noise
+
+    def spy(model, batches, **kw):
+        def hook(mod, args):  # (a 1-channel input is both layouts: not counted)
+            if args[0].shape[1] > 1:
+                layouts.append(args[0].is_contiguous(memory_format=torch.channels_last)
+                               and not args[0].is_contiguous())
+        hooks = [m.register_forward_pre_hook(hook) for m in model.modules()
+                 if isinstance(m, DynamicConv2d)]
+        try:
+            return real(model, batches, **kw)
+        finally:
+            for h in hooks:
+                h.remove()
+
+    monkeypatch.setattr("dynpim.search.train_with_noise", spy)
+    scores, weights = {}, {}
+    for nhwc in (False, True):
+        layouts.clear()
+        out = tmp_path / str(nhwc)
+        opts = SearchRunOptions(recipe="papers", ranking="noise", model="lenet", width_mult=0.5,
+                                dataset="digits", holdout=64, pretrain_epochs=1, batch_size=64,
+                                out=str(out), channels_last=nhwc)
+        ck = load_checkpoint(recipes.pretrain(opts, log=None))
+        assert layouts and set(layouts) == {nhwc}
+        scores[nhwc] = {k: torch.tensor(v) for k, v in ck.meta["noise_scores"].items()}
+        weights[nhwc] = {k: v for k, v in ck.model.state_dict().items() if v.dim() == 4}
+        assert weights[nhwc] and all(v.is_contiguous() for v in weights[nhwc].values())
+    assert scores[True].keys() == scores[False].keys()
+    for k in scores[False]:
+        torch.testing.assert_close(scores[True][k], scores[False][k], atol=1e-4, rtol=1e-3)

@@ -36,8 +36,14 @@ class ChannelNoise(nn.Module):
         if not self.training:
             return w
         with torch.no_grad():
-            eta = torch.randn_like(w) * w.std()
-        return w + self.alpha.view(self._shape) * eta
+            # drawn in logical (NCHW) order: the same noise whatever w's memory layout
+            eta = torch.randn(w.shape, dtype=w.dtype, device=w.device) * w.std()
+        noisy = w + self.alpha.view(self._shape) * eta
+        if noisy.stride() == w.stride():
+            return noisy
+        # keep w's strides: an NHWC weight with one input channel is also NCHW-contiguous, and
+        # the sum comes back NCHW, which would switch the convolution (and the rest) to NCHW
+        return torch.empty_like(w).copy_(noisy)
 
 
 def _noise(m: nn.Module) -> ChannelNoise:
