@@ -1,0 +1,61 @@
+"""precision_fmnist: fronts selected on validation, accuracies reported on test, seeds' spread."""
+
+import precision_fmnist as b
+import pytest
+
+
+def _pt(width, bits, val, test, energy):
+    return {"width": width, "bits": list(bits), "top1_validation": val, "top1_test": test,
+            "energy_j": energy, "latency_s": energy}
+
+
+def test_pareto_keeps_the_undominated_points_on_validation_cheapest_first():
+    pts = [_pt(1.0, (8, 8), 90, 10, 4.0), _pt(0.5, (8, 8), 85, 99, 2.0),
+           _pt(0.5, (4, 4), 84, 99, 3.0),  # dominated: costlier and less accurate
+           _pt(0.25, (8, 8), 80, 50, 1.0)]
+    front = b.pareto(pts, "energy_j")
+    assert [(p["width"], tuple(p["bits"])) for p in front] == [
+        (0.25, (8, 8)), (0.5, (8, 8)), (1.0, (8, 8))]
+
+
+def test_compare_fronts_selects_on_validation_and_reports_test():
+    width_only = [_pt(0.25, (8, 8), 80, 79, 4.0), _pt(1.0, (8, 8), 90, 89, 8.0)]
+    joint = [_pt(0.25, (2, 2), 70, 95, 1.0),   # best on test, but below 80 on validation
+             _pt(0.5, (4, 4), 81, 78, 2.0),    # the cheapest reaching 80 on validation
+             _pt(0.25, (8, 8), 82, 80, 4.0), _pt(0.5, (8, 8), 84, 84, 5.0),
+             _pt(1.0, (8, 8), 90, 89, 8.0)]
+    f = b.compare_fronts(joint, width_only, "energy_j")
+    assert f["ratio_at_cheapest_accuracy"] == pytest.approx(2.0 / 4.0)
+    assert f["reaching_point"] == [0.5, [4, 4]]
+    assert f["reaching_point_test_gap"] == pytest.approx(78 - 79)
+    # cheapest quarter of the width-only range [4, 8]: energies 4..5 -> joint points at 4 and 5
+    assert f["cheapest_quarter_points"] == 2
+    # test gains against the width-only front interpolated on test: 80-79 and 84-81.5
+    assert f["mean_gain_cheapest_quarter"] == pytest.approx((1.0 + 2.5) / 2)
+    assert f["mean_gain_cheapest_quarter_validation"] == pytest.approx((2.0 + 1.5) / 2)
+
+
+def _run(shift):
+    wo = [_pt(0.25, (8, 8), 80, 79 + shift, 4.0), _pt(1.0, (8, 8), 90, 89 + shift, 8.0)]
+    joint = [_pt(0.25, (8, 8), 80, 79.2, 4.0), _pt(1.0, (8, 8), 90, 88.8, 8.0),
+             _pt(1.0, (4, 4), 86, 86.0, 2.0), _pt(0.25, (4, 4), 75, 75.0, 1.0)]
+    ded = [_pt(1.0, (4, 4), 88, 87.0 + shift, 2.0)]
+    return {"joint": {"points": joint}, "width_only": {"points": wo},
+            "dedicated_w4a4": {"points": ded}}
+
+
+def test_summarise_judges_the_targets_on_the_mean_and_states_the_spread():
+    r = b.summarise({0: _run(0.0), 1: _run(1.0)})
+    gaps = r["gap_joint_vs_width_only_8bit"]
+    assert gaps["0.25"] == pytest.approx(79.2 - 79.5) and gaps["1"] == pytest.approx(88.8 - 89.5)
+    assert r["spread_sd"]["gap_joint_vs_width_only_8bit"]["0.25"] == pytest.approx(0.7071, 1e-3)
+    assert r["gap_joint_vs_dedicated"]["dedicated_w4a4"] == pytest.approx(86.0 - 87.5)
+    t = r["targets"]
+    assert t["joint_within_0.5_of_width_only_8bit"] is False   # -0.7 at full width
+    assert t["joint_within_1.5_of_dedicated_4_4"] is True      # -1.5 exactly
+    # the joint 1.0 @ 4/4 point (86 % validation) reaches 80 % at 2/4 of the energy
+    assert r["fronts"]["energy_j"]["ratio_at_cheapest_accuracy"] == pytest.approx(0.5)
+    assert t["energy_ratio_at_most_0.5"] and t["energy_either"]
+    assert r["points"]["joint"][0]["n"] == 2 and r["targets_judged_on"] == "mean over seeds"
+    md = b.markdown(r)
+    assert "± 0.71" in md and "NOT met" in md and "0.50 ± 0.00x" in md
