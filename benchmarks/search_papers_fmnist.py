@@ -238,6 +238,9 @@ def summarise(runs: list[dict]) -> tuple[dict, str]:
     if pooled:
         common = dict(sorted(by_level.items()))
     means = {m: float(np.mean(g)) for m, g in common.items()}
+    # the spread: each seed's own mean gap over its levels, and their sd over seeds
+    per_seed = [float(np.mean([lv["gap_points"] for lv in r["levels"]]))
+                for r in runs if r["levels"]]
     summary = {
         "seeds": [r["seed"] for r in runs],
         "levels": "pooled over seeds (no MACs level shared by every seed)" if pooled else
@@ -246,6 +249,8 @@ def summarise(runs: list[dict]) -> tuple[dict, str]:
                                  "per_seed": common[m]} for m in means],
         "mean_gap_points": float(np.mean(list(means.values()))) if means else None,
         "min_gap_points": float(min(means.values())) if means else None,
+        "mean_gap_points_per_seed": per_seed,
+        "mean_gap_points_sd": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else None,
         "accuracy_split": "test (reported); selection of every sub-net and of the search on "
                           "validation carved from the training data",
     }
@@ -262,9 +267,12 @@ def summarise(runs: list[dict]) -> tuple[dict, str]:
     md = md_table(["seed", "MMACs", "papers test %", "US-Nets test %", "gap (points)",
                    "papers CPU ms", "US-Nets CPU ms"], rows)
     if means:
-        md += (f"\n\nMean gap over levels and seeds {summary['mean_gap_points']:+.2f} points, "
-               f"worst level {summary['min_gap_points']:+.2f}; target (>= 0 everywhere, >= +0.3 "
-               f"on average) {'met' if summary['target_met'] else 'not met'}.")
+        sd = summary["mean_gap_points_sd"]
+        md += (f"\n\nMean gap over levels and seeds {summary['mean_gap_points']:+.2f} points"
+               + ("" if sd is None else " (each seed's mean gap: "
+                  + ", ".join(f"{g:+.2f}" for g in per_seed) + f"; sd over seeds {sd:.2f})")
+               + f", worst level {summary['min_gap_points']:+.2f}; target (>= 0 everywhere, "
+               f">= +0.3 on average) {'met' if summary['target_met'] else 'not met'}.")
     return summary, md
 
 

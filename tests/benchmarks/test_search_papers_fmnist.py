@@ -24,6 +24,8 @@ def test_compare_levels_inside_the_common_range_and_gap_in_points():
     summary, md = b.summarise([{"seed": 0, "levels": levels}, {"seed": 1, "levels": levels}])
     assert summary["levels"] == "MACs levels present in every seed"
     assert summary["min_gap_points"] >= 0 and summary["target_met"]
+    assert summary["mean_gap_points_per_seed"] == [summary["mean_gap_points"]] * 2
+    assert summary["mean_gap_points_sd"] == 0.0 and "sd over seeds 0.00" in md
     assert "gap (points)" in md
 
 
