@@ -26,8 +26,17 @@ HERE = Path(__file__).resolve().parent
 FAMILIES = ("uniform", "nonuniform")
 
 
-def load_points(path: Path) -> list[dict]:
+def load_points(path: Path, seed: int | None = None) -> list[dict]:
+    """The uniform and non-uniform points of a search_fmnist result: a one-seed file holds
+    them at the top level (the recorded v1/v2 recheck used such a file, at commit d63cc29), a
+    multi-seed file per seed (``seed`` picks one; default: the first)."""
     data = json.loads(path.read_text())
+    if "per_seed" in data and not all(fam in data for fam in FAMILIES):
+        runs = data["per_seed"]
+        run = runs[0] if seed is None else next((r for r in runs if r["seed"] == seed), None)
+        if run is None:
+            raise SystemExit(f"{path}: no seed {seed}; it holds {[r['seed'] for r in runs]}")
+        data = run["curves"]
     return [{"family": fam, "label": f"{fam[0]}{i}", "config": p["config"],
              "accuracy": 100 * p["accuracy"], "macs": p["macs"]}
             for fam in FAMILIES for i, p in enumerate(data[fam])]
@@ -84,11 +93,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--search", default=str(HERE / "results" / "search_fmnist.json"))
+    ap.add_argument("--seed", type=int, help="the seed to take from a multi-seed result")
     ap.add_argument("--raw", help="only write this checkout's costs to this JSON file")
     ap.add_argument("--before", help="JSON of the v1 costs (from --raw on the v1 checkout)")
     ap.add_argument("--allow-dirty", action="store_true")
     args = ap.parse_args()
-    points = load_points(Path(args.search))
+    points = load_points(Path(args.search), args.seed)
     now = cost(points)
     if args.raw:
         Path(args.raw).write_text(json.dumps(now))

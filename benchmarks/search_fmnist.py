@@ -23,10 +23,11 @@ from its checkpoint or trajectory, so a long run can span sessions); the gap cur
 averaged over the seeds on a common energy grid, the target is judged on the mean, and the
 spread (standard deviation over seeds) is reported per uniform width and per statistic.
 
-Every point is ``{config, accuracy, energy_j, latency_s, macs}`` (test top-1 as a fraction; PIM
-cost per inference, batch 1, preset sot-mram; energy with all sub-arrays active, latency with
-``--latency-subarrays`` active, default 8, where latency depends on the width). The curves are
-compared as the best accuracy reachable within a cost (upper step envelope); ``area_points`` is
+Every point is ``{config, accuracy, validation_accuracy, energy_j, latency_s, macs}`` (test and
+validation top-1 as fractions; PIM cost per inference, batch 1, preset sot-mram; energy with all
+sub-arrays active, latency with ``--latency-subarrays`` active, default 8, where latency depends
+on the width). The curves are compared as upper step envelopes: at each cost, the sub-net with
+the best *validation* accuracy among those within it, with its *test* accuracy; ``area_points`` is
 the integral of non-uniform minus uniform over the common cost range divided by its width (mean
 gap, points).
 Writes ``benchmarks/results/search_fmnist.json`` and two PNG plots.
@@ -42,7 +43,7 @@ Writes ``benchmarks/results/search_fmnist.json`` and two PNG plots.
 the dynamic arm on validation (lr, weight decay, sub-net loss); without it, ``--lr`` and the
 trainer's defaults (the recipe of the earlier, single-seed GPU result).
 
-A ``--quick`` run never overwrites the committed result (see ``_common.result_path``).
+A ``--quick`` run writes under ``runs/benchmarks/`` (git-ignored), never among the results.
 
 On a GPU the independent jobs (the two searches, the two re-trainings) run as parallel
 processes; the whole dataset lives on the device.
@@ -66,6 +67,7 @@ sys.path.insert(0, HERE)
 
 from _common import (  # noqa: E402
     RECIPE_KEYS,
+    SCRATCH,
     add_provenance_args,
     cached_run,
     compute_seconds,
@@ -222,21 +224,33 @@ def points(a: argparse.Namespace, run: str, cfgs: list[SubnetConfig], splits, hw
     dev = splits.to(a.device)
     calib = calibration_batches(dev, batch_size=64 if a.quick else 256,
                                 num_batches=1 if a.quick else 20)
-    rows = evaluate_configs(model, cfgs, dev, calib, split="test", batch_size=1000)
+    # BN calibrated once per config (banked), then the validation and the test top-1
+    val = evaluate_configs(model, cfgs, dev, calib, split="validation", batch_size=1000)
+    rows = evaluate_configs(model, cfgs, dev, None, split="test", batch_size=1000)
+    val_by = {r["config"]: r["top1_validation"] for r in val}
     cfgs = [SubnetConfig(r["widths"]) for r in rows]
     est = pim.estimate_many(model, cfgs, hw, input_size=model.input_size)
     lat = pim.estimate_many(model, cfgs, hw, input_size=model.input_size,
                             active_subarrays=a.latency_subarrays)["latency_s"]
     return [{"config": r["widths"], "accuracy": r["top1_test"] / 100.0,
+             "validation_accuracy": val_by[r["config"]] / 100.0,
              "energy_j": float(est["energy_j"][i]), "latency_s": float(lat[i]),
              "macs": int(r["macs"])} for i, r in enumerate(rows)]
 
 
 def envelope(pts: list[dict], key: str, grid: np.ndarray) -> np.ndarray:
-    """Best accuracy among the points whose ``key`` cost is <= each grid value."""
+    """At each grid cost, the *test* accuracy of the point with the best *validation* accuracy
+    among those whose ``key`` cost is <= it (the sub-net a user would pick there)."""
     c = np.array([p[key] for p in pts])
     acc = np.array([p["accuracy"] for p in pts])
-    return np.array([acc[c <= g].max() if (c <= g).any() else np.nan for g in grid])
+    val = np.array([p["validation_accuracy"] for p in pts])
+    out = np.full(len(grid), np.nan)
+    order = np.lexsort((c, -val))  # best validation first, the cheaper one on ties
+    for j, g in enumerate(grid):
+        ok = order[c[order] <= g]
+        if len(ok):
+            out[j] = acc[ok[0]]
+    return out
 
 
 def compare(uni: list[dict], non: list[dict], key: str) -> dict:
@@ -296,23 +310,28 @@ def per_width(curves_by_seed: list[list[dict]]) -> list[dict]:
     return out
 
 
-def plot(curves: dict[str, list[dict]], key: str, path: str) -> None:
+def plot(runs: list[dict], key: str, path: str) -> None:
+    """Every seed's curves (test top-1 vs PIM cost): one colour per network, one line style
+    per seed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     scale, unit = (1e6, "µJ") if key == "energy_j" else (1e3, "ms")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, pts in curves.items():
-        pts = sorted(pts, key=lambda p: p[key])
-        ax.plot([p[key] * scale for p in pts], [100 * p["accuracy"] for p in pts], "o-",
-                label=name, ms=4)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    styles = ("o-", "s--", "^:", "d-.")
+    for k, r in enumerate(runs):
+        for i, (name, pts) in enumerate(r["curves"].items()):
+            pts = sorted(pts, key=lambda p: p[key])
+            ax.plot([p[key] * scale for p in pts], [100 * p["accuracy"] for p in pts],
+                    styles[k % len(styles)], color=f"C{i}", ms=4, lw=1.2,
+                    label=f"{name} (seed {r['seed']})")
     ax.set_xlabel(f"PIM {'energy' if key == 'energy_j' else 'latency'} per inference ({unit})")
     ax.set_ylabel("test top-1 (%)")
     ax.set_title("ResNet-20 / Fashion-MNIST, SOT-MRAM PIM model")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -324,7 +343,9 @@ def run_seed(a: argparse.Namespace) -> dict:
     cache = os.path.join(a.seed_runs_dir, "curves.json")
     if os.path.exists(cache):
         with open(cache) as f:
-            return json.load(f)
+            cached = json.load(f)
+        if all("validation_accuracy" in p for c in cached["curves"].values() for p in c):
+            return cached  # (older caches lack the validation column: evaluated again below)
     os.makedirs(a.seed_runs_dir, exist_ok=True)
     run_jobs(a, [["train", "uniform"]])
     searches = list(SEARCHES)[:1] if a.quick else list(SEARCHES)  # quick: hardware-aware only
@@ -381,7 +402,9 @@ def summarise(runs: list[dict]) -> tuple[dict, str]:
         return "n/a" if v is None else f"{v:+.2f}" + ("" if sd is None else f" ± {sd:.2f}")
 
     seeds = [r["seed"] for r in runs]
-    rows = [[n, len(by[n][0]), ms([100 * max(p["accuracy"] for p in c) for c in by[n]]),
+    rows = [[n, len(by[n][0]),
+             ms([100 * max(c, key=lambda p: p["validation_accuracy"])["accuracy"]
+                 for c in by[n]]),
              ms([100 * min(c, key=lambda p: p["energy_j"])["accuracy"] for c in by[n]])]
             for n in names]
     widths = {u: per_width(by[u]) for u in ("uniform", "uniform_discrete")}
@@ -392,7 +415,8 @@ def summarise(runs: list[dict]) -> tuple[dict, str]:
     md = (f"Seeds {seeds} (mean ± standard deviation over seeds where there are several); "
           f"search on {runs[0].get('holdout', 'the')} validation images carved from the training "
           f"set, every top-1 on the {runs[0]['test_images']:,} test images.\n\n"
-          + md_table(["network", "configs", "best test top-1 %", "cheapest test top-1 %"], rows)
+          + md_table(["network", "configs", "test top-1 % of the best on validation",
+                     "cheapest test top-1 %"], rows)
           + "\n\n" + md_table(["uniform config (first-slot channels)",
                                  "uniform (any width) test top-1 %",
                                  "uniform_discrete test top-1 %"], wrows)
@@ -415,12 +439,14 @@ def summarise(runs: list[dict]) -> tuple[dict, str]:
             "target_met": met,
             "target_against": "uniform_discrete",
             "accuracy_split": {"search (selection)": "validation (held-out training images)",
-                               "reported top-1": "test"}}
+                               "curve envelope (selection of the sub-net at each cost)":
+                               "validation", "reported top-1": "test"}}
     return data, md
 
 
 def main(argv=None) -> int:
     a = parse(argv)
+    scratch = a.quick and a.out is None  # a smoke run never lands among the results
     a.out = a.out or ("search_fmnist_quick" if a.quick else "search_fmnist")
     if a.quick:
         a.k = min(a.k, 4)
@@ -433,6 +459,9 @@ def main(argv=None) -> int:
         return 0
     start_run(a.allow_dirty)
     path = result_path(a.out, quick=a.quick)  # refuse early, before hours of training
+    if scratch:
+        path = SCRATCH / f"{a.out}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
     runs = []
     for seed in a.seeds:
         r = run_seed(for_seed(a, seed))
@@ -443,9 +472,8 @@ def main(argv=None) -> int:
               else "--lr with the trainer's defaults")
     md = (f"Every network trains {1 if a.quick else a.epochs} epochs with the recipe "
           + ", ".join(f"{k} {v}" for k, v in a.recipe.items()) + f" ({source}).\n\n" + md)
-    curves = {n: data["per_seed"][0]["curves"][n] for n in data["per_seed"][0]["curves"]}
     for key, tag in (("energy_j", "energy"), ("latency_s", "latency")):
-        plot(curves, key, str(path.parent / f"{a.out}_{tag}.png"))
+        plot(runs, key, str(path.parent / f"{a.out}_{tag}.png"))
     data.update(device=a.device, plots=[f"{a.out}_energy.png", f"{a.out}_latency.png"],
                 settings={"epochs": 1 if a.quick else a.epochs, "quick": a.quick,
                           "batch_size": a.batch_size, "recipe": a.recipe,

@@ -9,9 +9,19 @@ import pytest
 import search_fmnist as sf
 
 
-def curve(accs, energies=(1.0, 2.0, 3.0, 4.0)):
-    return [{"config": [4 * (i + 1)], "accuracy": a, "energy_j": e, "latency_s": e,
-             "macs": i} for i, (a, e) in enumerate(zip(accs, energies))]
+def curve(accs, energies=(1.0, 2.0, 3.0, 4.0), val=None):
+    val = accs if val is None else val
+    return [{"config": [4 * (i + 1)], "accuracy": a, "validation_accuracy": v, "energy_j": e,
+             "latency_s": e, "macs": i} for i, (a, v, e) in enumerate(zip(accs, val, energies))]
+
+
+def test_envelope_picks_on_validation_and_reports_test():
+    # the cost-3 point is best on test but worst on validation: never picked
+    pts = curve([.80, .70, .99, .85], val=[.80, .90, .50, .95])
+    grid = np.array([0.5, 1.0, 2.5, 3.5, 4.0])
+    env = sf.envelope(pts, "energy_j", grid)
+    assert np.isnan(env[0])
+    assert list(env[1:]) == [.80, .70, .70, .85]
 
 
 def run(seed, uni, disc, non):
