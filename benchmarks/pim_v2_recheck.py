@@ -9,6 +9,10 @@ latency and on energy, and the non-uniform minus uniform accuracy gap at equal c
 
     python benchmarks/pim_v2_recheck.py --raw /tmp/v1.json        # on the v1 checkout
     python benchmarks/pim_v2_recheck.py --before /tmp/v1.json     # here
+
+The recorded recheck read the single-seed search_fmnist result of commit d63cc29; to read that
+file again: ``git show d63cc29:benchmarks/results/search_fmnist.json > /tmp/s.json`` and
+``--search /tmp/s.json``. On a multi-seed result, ``--seed`` picks the seed.
 """
 
 from __future__ import annotations
