@@ -187,14 +187,16 @@ def main() -> None:
            if k in ("lr", "weight_decay")}
     per_seed = {}
     for seed in seeds:
-        runs = {"joint": train_one(a, replace(base, precisions=a.precisions, **dyn), splits,
-                                   seed, "joint"),
-                "width_only": train_one(a, replace(base, **dyn), splits, seed, "width_only")}
+        # the controls first, the joint network last (its training recipe is the part most
+        # likely to change, see docs/quantization.md; the controls' cached runs stay valid)
+        runs = {"width_only": train_one(a, replace(base, **dyn), splits, seed, "width_only")}
         for w, ab in parse_precisions(a.dedicated):
             cfg = replace(base, mode="individual", width=1.0, wbits=w, abits=ab,
                           sampling="uniform", **ded)
             runs[f"dedicated_w{w}a{ab}"] = train_one(a, cfg, splits, seed, f"dedicated_w{w}a{ab}")
-        per_seed[seed] = runs
+        runs["joint"] = train_one(a, replace(base, precisions=a.precisions, **dyn), splits, seed,
+                                  "joint")
+        per_seed[seed] = {"joint": runs.pop("joint"), **runs}
     result = summarise(per_seed)
     out = a.out
     if a.quick and out is None:  # never where the real result goes, committed or not
