@@ -114,13 +114,36 @@ def evaluate_points(model, splits, widths, bits_list, calib) -> list[dict]:
     return rows
 
 
+# How the joint network derives and trains its lower precisions. A joint run trained (or
+# partly trained) under another method is refused, not resumed or reused.
+JOINT_METHOD = "mid-rise weight truncation; smallest width at mixed precisions"
+
+
+def check_method(out: str, recipe: dict) -> None:
+    """Refuse to resume a half-trained run whose recorded ``precision_method`` differs (the
+    finished ones are checked by ``cached_run``); record it for a new one."""
+    path = os.path.join(out, "method.json")
+    want = recipe.get("precision_method")
+    if os.path.isfile(os.path.join(out, "checkpoint", "meta.json")):
+        have = json.load(open(path)).get("precision_method") if os.path.isfile(path) else None
+        if have != want:
+            raise SystemExit(f"{out} was started with precision method {have!r}, this run "
+                             f"uses {want!r}: use another --runs-dir or remove it")
+    os.makedirs(out, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({"precision_method": want}, f)
+
+
 def train_one(a, cfg: TrainConfig, splits, seed: int, name: str) -> dict:
     out = os.path.join(a.runs_dir, f"seed{seed}", name)
     cache = os.path.join(out, "result.json")
     recipe = {k: v for k, v in cfg.to_dict().items() if k in RECIPE_KEYS}
+    if cfg.precisions:
+        recipe["precision_method"] = JOINT_METHOD
     done = cached_run(cache, recipe)
     if done is not None:
         return done
+    check_method(out, recipe)
     # a training killed with its session continues from its last epoch's checkpoint
     resumed = os.path.isfile(os.path.join(out, "checkpoint", "meta.json"))
     res = train(replace(cfg, seed=seed, out=out), splits=splits, resume=resumed)

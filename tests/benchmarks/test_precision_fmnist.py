@@ -59,3 +59,20 @@ def test_summarise_judges_the_targets_on_the_mean_and_states_the_spread():
     assert r["points"]["joint"][0]["n"] == 2 and r["targets_judged_on"] == "mean over seeds"
     md = b.markdown(r)
     assert "± 0.71" in md and "NOT met" in md and "0.50 ± 0.00x" in md
+
+
+def test_a_half_trained_joint_run_of_another_method_is_refused(tmp_path):
+    recipe = {"lr": 0.1, "precision_method": b.JOINT_METHOD}
+    b.check_method(str(tmp_path / "new"), recipe)  # a new run records its method
+    assert (tmp_path / "new" / "method.json").read_text().count(b.JOINT_METHOD) == 1
+    old = tmp_path / "old"
+    (old / "checkpoint").mkdir(parents=True)
+    (old / "checkpoint" / "meta.json").write_text("{}")  # started before methods were recorded
+    with pytest.raises(SystemExit, match="precision method None"):
+        b.check_method(str(old), recipe)
+    b.check_method(str(tmp_path / "new"), recipe)  # the same method resumes
+    (tmp_path / "new" / "checkpoint").mkdir()
+    (tmp_path / "new" / "checkpoint" / "meta.json").write_text("{}")
+    b.check_method(str(tmp_path / "new"), recipe)
+    with pytest.raises(SystemExit, match="use another --runs-dir"):
+        b.check_method(str(tmp_path / "new"), {**recipe, "precision_method": "other"})

@@ -15,6 +15,7 @@ from dynpim.quant import (
     QuantDynamicConv2d,
     integer_forward,
     quantized_subnet,
+    sensed_weight_bits,
     truncate_codes,
     weight_codes,
     weight_codes_at,
@@ -33,19 +34,37 @@ def _model(name="resnet20", **kw):
     return model, x
 
 
-def test_truncation_is_the_top_bit_planes():
+def test_truncation_reads_the_top_bit_planes_at_the_centre_of_their_bin():
     codes = torch.arange(-128, 128, dtype=torch.float32)
     four = truncate_codes(codes, 8, 4)
-    assert torch.equal(four, torch.floor(codes / 16))
-    assert four.min() == -8 and four.max() == 7  # a valid 4-bit two's-complement range
-    # the top 4 bit-planes of the 8-bit pattern are the 4-bit pattern
-    assert torch.equal((codes.long() & 0xFF) >> 4, four.long() & 0xF)
+    top = torch.floor(codes / 16)  # the top 4 bit-planes of the 8-bit pattern
+    assert torch.equal((codes.long() & 0xFF) >> 4, top.long() & 0xF)
+    assert torch.equal(four, 2 * top + 1)  # mid-rise: odd codes at half the step
+    assert four.min() == -15 and four.max() == 15 and set(four.unique().tolist()) == set(
+        range(-15, 16, 2))
+    # as 5-bit two's complement: the stored top planes above a constant all-ones plane
+    assert torch.equal((four.long() & 0x1F) >> 1, top.long() & 0xF)
+    assert torch.equal(four.long() & 1, torch.ones(256, dtype=torch.long))
+    # unbiased: every stored code is read within half a truncated step of itself
+    assert (four * 8 - codes).abs().max() <= 8 and abs(float((four * 8 - codes).mean())) <= 0.5
+    assert torch.equal(truncate_codes(codes, 8, 1), torch.where(codes < 0, -1.0, 1.0))
+    assert torch.equal(truncate_codes(codes, 8, 8), codes)
     w = torch.randn(5, 3, 3, 3)
     c8, s8 = weight_codes(w, 8)
     c4, s4 = weight_codes_at(w, 8, 4)
-    assert torch.equal(c4, torch.floor(c8 / 16)) and torch.allclose(s4, s8 * 16)
+    assert torch.equal(c4, 2 * torch.floor(c8 / 16) + 1) and torch.allclose(s4, s8 * 8)
+    assert [sensed_weight_bits(8, b) for b in (8, 6, 2, 1)] == [8, 7, 3, 2]
     with pytest.raises(ValueError, match="cannot run 4-bit weights at 8 bits"):
         truncate_codes(c4, 4, 8)
+    with pytest.raises(ValueError, match="cannot run 4-bit weights at 8 bits"):
+        sensed_weight_bits(4, 8)
+
+
+def test_truncation_passes_the_gradient_straight_through():
+    w = torch.randn(4, 3, 3, 3, requires_grad=True)
+    from dynpim.quant import fake_quant_weight
+    fake_quant_weight(w, 8, 3).sum().backward()
+    assert torch.allclose(w.grad, torch.ones_like(w))
 
 
 def test_keys_and_checks():
@@ -121,7 +140,8 @@ def test_integer_path_and_pim_execute_are_bit_exact_at_every_precision(name, kw)
             for cfg in cfgs:
                 qs = quantized_subnet(model, cfg)
                 convs = [op for op in qs.ops if type(op).__name__ == "Conv"]
-                assert {op.wbits for op in convs} == {bits[0]}
+                sensed = bits[0] + (bits[0] < 8)  # the mid-rise all-ones plane below 8
+                assert {op.wbits for op in convs} == {sensed}
                 ref = integer_forward(model, cfg, x, qs=qs)
                 with torch.no_grad(), model.subnet(cfg):
                     fake = model(x)
@@ -145,6 +165,16 @@ def test_cost_model_follows_the_active_precision():
     assert all((lc.wbits, lc.abits) == (4, 4) for lc in low.layers[1:])
     assert low.mapped_subarrays == top.mapped_subarrays  # weights stay where they are
     assert low.latency_s < 0.5 * top.latency_s and low.energy_j < 0.5 * top.energy_j
+    table = model.layer_table((1, 12, 12))
+    with model.precision((4, 4)):
+        bits = pim.model_bits(model, table, hw)
+    assert bits.wbits.tolist() == [4] * len(table)  # what the layers run at
+    assert bits.sensed_wbits.tolist() == [5] * len(table)  # + the mid-rise all-ones plane
+    assert pim.model_bits(model, table, hw).sensed_wbits.tolist() == [8] * len(table)
+    # AND bits sensed: 5 weight planes x 4 activation planes of the 8 x 8 (input layer: 5 x 8)
+    assert [lc.counts.sense_bits for lc in low.layers] == [
+        t.counts.sense_bits * (5 * 8 if j == 0 else 5 * 4) // 64
+        for j, t in enumerate(top.layers)]
     assert many["latency_s"][0] == low.latency_s
 
 
@@ -157,8 +187,10 @@ def test_precision_plan_and_joint_training_runs(tmp_path):
     with pytest.raises(ValueError, match="not wbits/abits"):
         parse_precisions("4-4")
     g = torch.Generator().manual_seed(0)
-    plan = precision_plan(4, [(4, 4), (2, 2)], g)
-    assert plan[:2] == [None, (2, 2)] and all(p in (None, (4, 4), (2, 2)) for p in plan)
+    plans = [precision_plan(4, [(4, 4), (2, 2)], g) for _ in range(400)]
+    assert all(p[0] is None and all(b in (None, (4, 4), (2, 2)) for b in p) for p in plans)
+    smallest = [p[1] for p in plans]  # the lowest setting on about 1/2 + 1/2 * 1/3 of steps
+    assert 0.55 < smallest.count((2, 2)) / 400 < 0.78 and smallest.count(None) > 40
     assert precision_plan(3, [], g) == [None, None, None]
     with pytest.raises(ValueError, match="precisions need a quantized model"):
         TrainConfig(precisions="4/4")

@@ -6,8 +6,9 @@ precision does to weights and activations is :mod:`dynpim.quant`'s (``truncate_c
 A quantized model stores its weights once, at its own (highest) ``wbits``. Running at fewer
 weight bits senses only the top bit-planes of those stored codes, which is what a bit-wise PIM
 array does when it skips weight rows: the ``w``-bit codes are the stored codes shifted right by
-``wbits - w`` (floor, two's complement; Any-Precision DNNs' truncation, Yu et al., AAAI 2021),
-at a scale ``2**(wbits - w)`` times larger. Activations at fewer bits are re-quantized with a
+``wbits - w`` (two's complement; Any-Precision DNNs' truncation, Yu et al., AAAI 2021), read at
+the centre of their bin (mid-rise: the odd codes ``2t + 1`` at a scale ``2**(wbits - w - 1)``
+times larger, one all-ones plane more to sense). Activations at fewer bits are re-quantized with a
 clipping level of their own per setting (AdaBits' switchable clipping level, Jin et al., CVPR
 2020). BN statistics are banked per (config, precision). The network input keeps its
 ``input_bits``.

@@ -33,6 +33,15 @@ class LayerBits:
     stored_wbits: np.ndarray | None = None  # weight rows per channel in the arrays (>= wbits)
 
     @property
+    def sensed_wbits(self) -> np.ndarray:
+        """Weight planes each layer senses: ``wbits``, plus the all-ones plane of mid-rise
+        truncation (:func:`dynpim.quant.sensed_weight_bits`) where it runs below its stored
+        bits."""
+        if self.stored_wbits is None:
+            return self.wbits
+        return self.wbits + (self.wbits < self.stored_wbits).astype(np.int64)
+
+    @property
     def placed_wbits(self) -> np.ndarray:
         """Weight bits the placement reserves rows for (stored, else sensed)."""
         return self.wbits if self.stored_wbits is None else self.stored_wbits

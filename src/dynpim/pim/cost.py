@@ -54,7 +54,7 @@ def layer_costs(m, k, n, g, mapping: Mapping, hw: Hardware, bits: LayerBits,
     """Per-layer latency (s) and energy by component (J), broadcast over leading axes."""
     d, sa, ar = hw.device, hw.subarray, hw.architecture
     s, r = mapping.subarrays_per_tile, mapping.pixels_per_row
-    wb, ab = bits.wbits, bits.abits
+    wb, ab = bits.sensed_wbits, bits.abits
     ops = layer_ops(m, k, n, g, s, ab, wb, sa.cols, sa.accumulator_bits, r, bits.out_bits)
     sch = layer_schedule(m, k, g, s, wb, sa.cols, n, r)
     active = np.asarray(active, dtype=np.int64)

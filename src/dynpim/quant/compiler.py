@@ -12,7 +12,10 @@ Format (docs/quantization.md has the derivation):
 * :class:`QuantizeInput` -- ``q = clamp(round(x / scale) + zero_point, 0, 2**bits - 1)``.
 * :class:`Conv` / :class:`Linear` -- ``acc = sum w * (q - zero_point)`` with signed ``wbits``
   integer weights (two's complement range) and unsigned ``abits`` activation codes ``q``;
-  the real value of channel ``c`` is ``acc * in_scale * weight_scale[c]``.
+  the real value of channel ``c`` is ``acc * in_scale * weight_scale[c]``. Below the stored
+  precision the weights are the odd mid-rise codes ``2t + 1`` of
+  :func:`dynpim.quant.truncate_codes` and ``wbits`` is the active precision plus one (their
+  constant all-ones plane).
 * BN is *folded into the requantization* (not into the weights, so the integer weights are
   exactly the trained ones): it scales the per-channel multiplier by ``gamma / sqrt(var + eps)``
   and moves ``beta - mean * gamma / sqrt(var + eps)`` (plus any layer bias) into the bias.
@@ -68,6 +71,7 @@ from .quantizers import (
     InputQuant,
     QuantDynamicConv2d,
     QuantDynamicLinear,
+    sensed_weight_bits,
     weight_codes_at,
 )
 
@@ -248,6 +252,12 @@ class _Compiler:
             return codes[:cin].to(torch.int64), scale[:cin]
         return codes[:cout, :cin].to(torch.int64), scale[:cout]
 
+    @staticmethod
+    def sensed(m) -> int:
+        """Two's-complement width of the layer's run-time weight codes: the active bits, plus
+        the all-ones plane of mid-rise truncation below the stored bits."""
+        return sensed_weight_bits(m.wbits, m.active_wbits)
+
     def acc_out(self, m, q: _Q, out: int, wscale: Tensor, cout: int, shape) -> _A:
         mult = q.scale * wscale.double()
         bias = torch.zeros(cout, dtype=torch.float64)
@@ -263,7 +273,7 @@ class _Compiler:
         (kh, kw), (sh, sw), (ph, pw) = m.kernel_size, m.stride, m.padding
         out = self.reg()
         op = Conv(self.names[m], q.reg, out, wint, wscale.detach().clone(), q.scale, q.zp,
-                  (sh, sw), (ph, pw), cin if m.depthwise else 1, q.code_bits, m.active_wbits,
+                  (sh, sw), (ph, pw), cin if m.depthwise else 1, q.code_bits, self.sensed(m),
                   wint.flatten(1).sum(1))
         self.layers[op.name] = self.emit(op)
         shape = (cout, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
@@ -277,7 +287,7 @@ class _Compiler:
         wint, wscale = self.weights(m, cin, cout)
         out = self.reg()
         op = Linear(self.names[m], q.reg, out, wint, wscale.detach().clone(), q.scale, q.zp,
-                    q.code_bits, m.active_wbits, wint.sum(1))
+                    q.code_bits, self.sensed(m), wint.sum(1))
         self.layers[op.name] = self.emit(op)
         return self.acc_out(m, q, out, wscale, cout, (cout,))
 

@@ -36,6 +36,7 @@ class Conv:
     src: int
     out: int
     weight: Tensor  # int64 (M, C/groups, kh, kw), two's-complement range of wbits
+    # (wbits: the planes sensed, active precision + 1 below the stored one: mid-rise codes)
     weight_scale: Tensor  # float32 (M,)
     in_scale: float
     zero_point: int

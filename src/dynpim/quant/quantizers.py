@@ -20,8 +20,8 @@ bit-identical codes. Each quantizer also knows its standard ONNX form (``to_qdq`
 :mod:`dynpim.quant.qdq`), which :func:`dynpim.nn.onnx.qdq_subnet` asks for.
 
 Run-time precision (:mod:`dynpim.nn.precision` holds the ``(wbits, abits)`` knob): fewer weight
-bits sense the top bit-planes of the stored codes (:func:`truncate_codes`), fewer activation
-bits use a clip of their own (``ActQuant.add_bits``).
+bits sense the top bit-planes of the stored codes, read at the centre of their bin (mid-rise,
+:func:`truncate_codes`), fewer activation bits use a clip of their own (``ActQuant.add_bits``).
 """
 
 from __future__ import annotations
@@ -83,29 +83,50 @@ def weight_codes(w: Tensor, bits: int) -> tuple[Tensor, Tensor]:
     return codes, scale
 
 
+def sensed_weight_bits(stored_bits: int, active_bits: int) -> int:
+    """Weight bit-planes a layer senses at ``active_bits``: the top ``active_bits`` planes of
+    its stored codes, plus one all-ones plane (a plain read of the activation row, the
+    mid-rise offset of :func:`truncate_codes`) when ``active_bits < stored_bits``."""
+    if active_bits > stored_bits:
+        raise ValueError(f"cannot run {stored_bits}-bit weights at {active_bits} bits")
+    return active_bits + int(active_bits < stored_bits)
+
+
 def truncate_codes(codes: Tensor, stored_bits: int, active_bits: int) -> Tensor:
-    """The top ``active_bits`` bit-planes of two's-complement ``stored_bits`` codes, as codes:
-    ``floor(codes / 2**(stored - active))`` (straight-through gradient). Running at fewer
-    weight bits is what a bit-wise PIM array does when it skips weight rows (Any-Precision
-    DNNs' truncation, Yu et al., AAAI 2021); the scale grows by ``2**(stored - active)``."""
+    """``stored_bits`` two's-complement codes run at ``active_bits``, as the odd integers
+    ``2 * t + 1`` with ``t = floor(codes / 2**s)``, ``s = stored - active`` (codes unchanged
+    when ``s = 0``); straight-through gradient.
+
+    ``t`` is the top ``active_bits`` bit-planes of the stored codes: running at fewer weight
+    bits is what a bit-wise PIM array does when it skips weight rows (Any-Precision DNNs'
+    truncation, Yu et al., AAAI 2021). Floor truncation alone is biased by half a step
+    (-2**(s-1) codes on every weight, an error of ``-2**(s-1) * sum(x)`` on every output that
+    BN cannot absorb); ``t + 1/2``, the centre of the truncated bin, is unbiased (a mid-rise
+    quantizer with ``2**active`` symmetric levels: ``{-1, +1}`` at 1 bit). In integers that is
+    ``2t + 1`` at half the step; its two's-complement planes are ``t``'s planes (the stored
+    rows) above a constant all-ones plane, so the array senses ``active + 1`` planes
+    (:func:`sensed_weight_bits`) and stores nothing new.
+    """
     shift = stored_bits - active_bits
     if shift < 0:
         raise ValueError(f"cannot run {stored_bits}-bit weights at {active_bits} bits")
     if shift == 0:
         return codes
-    x = codes / float(1 << shift)
-    return x - (x - torch.floor(x)).detach()  # floor forward, identity gradient
+    x = codes * (2.0 / float(1 << shift))
+    odd = 2 * torch.floor(codes / float(1 << shift)) + 1
+    return x - (x - odd).detach()  # mid-rise forward, identity gradient
 
 
 def weight_codes_at(w: Tensor, stored_bits: int, active_bits: int) -> tuple[Tensor, Tensor]:
-    """Codes and scales of ``w`` run at ``active_bits``: the top bit-planes of the
-    ``stored_bits`` codes (:func:`truncate_codes`), scale times
-    ``2**(stored - active)``."""
+    """Codes and scales of ``w`` run at ``active_bits``: the odd mid-rise codes of
+    :func:`truncate_codes` (in ``[-(2**active - 1), 2**active - 1]``, ``active + 1``-bit
+    two's complement), scale times ``2**(stored - active - 1)``; the stored codes and scale
+    when ``active_bits == stored_bits``."""
     codes, scale = weight_codes(w, stored_bits)
     if active_bits == stored_bits:
         return codes, scale
     return truncate_codes(codes, stored_bits, active_bits), \
-        scale * float(1 << (stored_bits - active_bits))
+        scale * (float(1 << (stored_bits - active_bits)) / 2.0)
 
 
 def fake_quant_weight(w: Tensor, bits: int, active_bits: int | None = None) -> Tensor:
