@@ -21,7 +21,8 @@ from dynpim.quant import (
     weight_codes_at,
 )
 
-PRECISIONS = [(8, 8), (6, 6), (4, 4), (3, 2), (2, 2)]
+# every setting of benchmarks/precision_fmnist.py (6/6, 4/4, 3/3, 2/2) and an unequal pair
+PRECISIONS = [(8, 8), (6, 6), (4, 4), (3, 3), (3, 2), (2, 2)]
 
 
 def _model(name="resnet20", **kw):
@@ -82,7 +83,7 @@ def test_switching_precision_changes_layers_and_restores():
     assert model.current_precision == (8, 8)
     conv = next(m for m in model.modules() if isinstance(m, QuantDynamicConv2d))
     act = next(m for m in model.modules() if isinstance(m, ActQuant))
-    assert sorted(act.alphas) == ["2", "4", "6"]
+    assert sorted(act.alphas) == ["2", "3", "4", "6"]
     cfg = SubnetConfig.uniform(model, 0.5)
     with model.subnet(cfg, bits=(3, 2)):
         assert (conv.active_wbits, act.active_bits, act.qmax) == (3, 2, 3)
