@@ -92,3 +92,35 @@ def test_quantized_export_is_qdq_with_integer_predictions(tmp_path, digits, bits
         fake = model(digits.test_x)
     if bits < 8:  # at 8 bits ORT runs its own integer kernels (fused QDQ): predictions only
         torch.testing.assert_close(got, fake, rtol=1e-4, atol=1e-4)
+
+
+def test_export_at_a_run_time_precision(tmp_path, digits):
+    run = trained(tmp_path, digits, wbits=4, abits=4, precisions="2/2")
+    out = str(tmp_path / "w2a2.onnx")
+    assert export("--checkpoint", run, "--width", "0.5", "--bits", "2/2", "--out", out,
+                  "--calib-batches", "2") == 0
+    props = {p.key: p.value for p in onnx.load(out).metadata_props}
+    assert json.loads(props["bits"]) == [2, 2]
+    model = load_checkpoint(run).model.eval()
+    cfg = SubnetConfig.uniform(model, 0.5)
+    sess = ort.SessionOptions()
+    sess.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    got = torch.from_numpy(ort.InferenceSession(out, sess, providers=["CPUExecutionProvider"])
+                           .run(None, {"input": digits.test_x.numpy()})[0])
+    with model.precision((2, 2)):
+        if cfg not in model.banked_configs((2, 2)):
+            from dynpim.nn import calibrate_bn
+            from dynpim.train import calibration_batches
+            calibrate_bn(model, cfg, calibration_batches(digits, batch_size=128,
+                                                         num_batches=2))
+            model.eval()
+        with torch.no_grad(), model.subnet(cfg):
+            low = model(digits.test_x)
+    with torch.no_grad(), model.subnet(cfg):
+        stored = model(digits.test_x)
+    torch.testing.assert_close(got, low, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(got, stored, atol=1e-3)  # not the stored 4/4 sub-net
+    with pytest.raises(ValueError, match="was not added"):
+        export("--checkpoint", run, "--bits", "3/3", "--out", str(tmp_path / "x.onnx"))
+    with pytest.raises(ValueError, match="one W/A setting"):
+        export("--checkpoint", run, "--bits", "2/2,4/4", "--out", str(tmp_path / "x.onnx"))

@@ -203,3 +203,38 @@ def test_precision_plan_and_joint_training_runs(tmp_path):
     model = train(cfg).model
     assert model.precisions == ((4, 4), (2, 2), (3, 2))
     assert model.args["precisions"] == [[2, 2], [3, 2]]
+
+
+def test_export_subnet_qdq_and_onnx_run_the_active_precision(tmp_path):
+    import onnxruntime as ort
+
+    from dynpim.nn.onnx import qdq_subnet
+
+    model, x = _model()
+    cfg = model.min_config()
+    for bits in PRECISIONS:
+        with model.precision(bits):
+            calibrate_bn(model, cfg, [x])
+    model.eval()
+    outs = {}
+    for bits in PRECISIONS:
+        with torch.no_grad(), model.subnet(cfg, bits=bits):
+            outs[bits] = model(x)
+            assert torch.equal(model.export_subnet(cfg)(x), outs[bits])
+            assert torch.equal(qdq_subnet(model, cfg)(x), outs[bits])
+    assert not torch.equal(outs[(8, 8)], outs[(4, 4)])
+    with model.precision((3, 2)):
+        static = model.export_subnet(cfg)  # a copy: fixed at 3/2 after the switch back
+        model.export_subnet(cfg, onnx=str(tmp_path / "w3a2.onnx"))
+    with torch.no_grad():
+        assert torch.equal(static(x), outs[(3, 2)])
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sess = ort.InferenceSession(str(tmp_path / "w3a2.onnx"), so,
+                                providers=["CPUExecutionProvider"])
+    got = torch.from_numpy(sess.run(None, {"input": x.numpy()})[0])
+    torch.testing.assert_close(got, outs[(3, 2)], rtol=1e-5, atol=1e-5)
+    fresh, _ = _model()
+    fresh.eval()
+    with fresh.precision((4, 4)), pytest.raises(RuntimeError, match=r"-w4a4\] are not"):
+        fresh.export_subnet(cfg)

@@ -19,6 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--width", type=float, help="uniform width ratio, e.g. 0.5 (default: "
                        "the largest trained config)")
     which.add_argument("--widths", metavar="W1,W2,...", help="explicit channels per slot")
+    p.add_argument("--bits", metavar="W/A", default=None,
+                   help="run-time precision to export at (weight/activation bits, one the "
+                   "checkpoint was trained with, e.g. 4/4; default: the stored precision)")
     p.add_argument("--out", required=True, help="the .onnx file to write")
     p.add_argument("--calib-batches", type=int, default=50,
                    help="training batches to calibrate BN when the checkpoint has no "
@@ -33,9 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dynpim.nn import SubnetConfig
-    from dynpim.nn.onnx import export_onnx
-    from dynpim.train import load_checkpoint, save_pretrained
-    from dynpim.train.provenance import git_commit, versions
+    from dynpim.nn.precision import parse_precisions
+    from dynpim.train import load_checkpoint
 
     ck = load_checkpoint(args.checkpoint)
     model = ck.model.eval()
@@ -45,7 +47,23 @@ def run(args: argparse.Namespace) -> int:
         cfg = model.validate([int(w) for w in args.widths.split(",")])
     else:
         cfg = model.max_config()
-    if cfg not in model.banked_configs():
+    bits = None
+    if args.bits:
+        parsed = parse_precisions(args.bits)
+        if len(parsed) != 1:
+            raise ValueError(f"--bits takes one W/A setting, got {args.bits!r}")
+        bits = parsed[0]
+    with model.precision(bits):  # raises for a setting the model was not given
+        return _export(args, ck, model, cfg, bits)
+
+
+def _export(args: argparse.Namespace, ck, model, cfg, bits) -> int:
+    from dynpim.nn.onnx import export_onnx
+    from dynpim.train import save_pretrained
+    from dynpim.train.provenance import git_commit, versions
+
+    at = "" if bits is None else f" at {bits[0]}/{bits[1]}"
+    if cfg not in model.banked_configs(bits):
         from dynpim.data import load_dataset
         from dynpim.nn import calibrate_bn
         from dynpim.train import calibration_batches
@@ -59,10 +77,12 @@ def run(args: argparse.Namespace) -> int:
         calibrate_bn(model, cfg, calibration_batches(splits, batch_size=args.batch_size,
                                                      num_batches=args.calib_batches))
         model.eval()
-        print(f"calibrated BN for [{cfg.key}] on {args.calib_batches} training batches")
+        print(f"calibrated BN for [{cfg.key}]{at} on {args.calib_batches} training batches")
     export_onnx(model, args.out, cfg, opset=args.opset,
-                metadata={"checkpoint": ck.path, "versions": versions(), "commit": git_commit()})
-    print(f"wrote {args.out}: {model.name} at [{cfg.key}], "
+                metadata={"checkpoint": ck.path, "versions": versions(), "commit": git_commit(),
+                          "bits": None if model.current_precision is None
+                          else list(model.current_precision)})
+    print(f"wrote {args.out}: {model.name} at [{cfg.key}]{at}, "
           f"{model.macs(cfg) / 1e6:.3f} MMACs, input (N, {', '.join(map(str, model.input_size))})")
     if args.pretrained:
         save_pretrained(model, args.pretrained, ck.configs or None)

@@ -289,7 +289,9 @@ class DynamicNet(nn.Module):
                       metadata: dict[str, Any] | None = None) -> nn.Module:
         """A plain ``torch.nn`` copy of the sub-net (Conv2d/BatchNorm2d/Linear), in eval mode.
 
-        Needs the BN statistics of ``cfg`` to be calibrated (``calibrate_bn``). With ``onnx``,
+        The sub-net runs at the active precision (``precision``/``subnet(cfg, bits=)``): its
+        truncated weights, its activation clips and its BN statistics, which must be calibrated
+        for ``cfg`` at that precision (``calibrate_bn``). With ``onnx``,
         also writes the sub-net as ONNX there (:func:`dynpim.nn.onnx.export_onnx`: QDQ graph for
         quantized models; ``preprocessing`` and ``metadata`` in its metadata).
         """
@@ -301,8 +303,8 @@ class DynamicNet(nn.Module):
         replacements: dict[str, nn.Module] = {}
         for n, m in self.dynamic_layers():
             cin, cout = self._io_widths(m, cfg.widths)
-            if isinstance(m, DynamicBatchNorm2d):
-                replacements[n] = m.to_static(cfg.key, cout)
+            if isinstance(m, DynamicBatchNorm2d):  # the statistics of cfg at this precision
+                replacements[n] = m.to_static(bank_key(cfg.key, self._state.bits), cout)
             elif isinstance(m, (DynamicConv2d, DynamicLinear)):
                 replacements[n] = m.to_static(cin, cout)
             else:
