@@ -1,0 +1,196 @@
+"""precision_probe_digits: a short ablation of how the joint width x precision network derives
+its lower weight precisions and trains its smallest width (ResNet-20, embedded 8x8 digits).
+
+Every arm trains ResNet-20 W8/A8 with ``--sampling discrete`` for a few epochs and is scored on
+the 300 validation images held out of the training data (validation only: this probe chose the
+method that ``dynpim train --precisions`` uses; no test accuracy is read). Arms:
+
+* ``width_only``: no lower precisions (the control).
+* ``floor/lowest``: floor truncation of the 8-bit codes, smallest width at the lowest setting
+  only (dynpim before 2026-12-01).
+* ``round/lowest``: round-to-nearest truncation, clamped to the ``w``-bit range (not the top
+  bit-planes: rejected for the hardware, measured for comparison).
+* ``midrise/lowest``: the adopted truncation with the plain two-axis sandwich.
+* ``midrise/mixed``: what dynpim does (mid-rise truncation, smallest width at the lowest
+  setting on half the steps and at a random one otherwise).
+
+The non-adopted arms swap ``dynpim.quant.quantizers.truncate_codes``/``weight_codes_at`` and
+the trainer's ``precision_plan`` for the run, and restore them after. About 45 s per arm and
+seed on one CPU thread.
+
+    python benchmarks/precision_probe_digits.py --seeds 0,1
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import add_provenance_args, md_table, seed_list, start_run, write_result  # noqa: E402
+
+from dynpim.data import load_dataset  # noqa: E402
+from dynpim.nn import SubnetConfig  # noqa: E402
+from dynpim.quant import quantizers  # noqa: E402
+from dynpim.train import TrainConfig, calibration_batches, evaluate_configs, train  # noqa: E402
+from dynpim.train import trainer as trainer_module  # noqa: E402
+
+WIDTHS = (0.25, 0.5, 0.75, 1.0)
+PRECISIONS = "6/6,4/4,3/3,2/2"
+ARMS = ("width_only", "floor/lowest", "round/lowest", "midrise/lowest", "midrise/mixed")
+
+
+def _floor(codes, stored_bits, active_bits):
+    shift = stored_bits - active_bits
+    if shift == 0:
+        return codes
+    x = codes / float(1 << shift)
+    return x - (x - torch.floor(x)).detach()
+
+
+def _round(codes, stored_bits, active_bits):
+    shift = stored_bits - active_bits
+    if shift == 0:
+        return codes
+    x = codes / float(1 << shift)
+    lo, hi = -(1 << (active_bits - 1)), (1 << (active_bits - 1)) - 1
+    return x - (x - torch.clamp(torch.round(x), lo, hi)).detach()
+
+
+def _plain_codes_at(truncate):
+    """``weight_codes_at`` for a truncation whose codes are at scale ``2**shift``."""
+    def codes_at(w, stored_bits, active_bits):
+        codes, scale = quantizers.weight_codes(w, stored_bits)
+        if active_bits == stored_bits:
+            return codes, scale
+        return truncate(codes, stored_bits, active_bits), \
+            scale * float(1 << (stored_bits - active_bits))
+    return codes_at
+
+
+def _lowest_plan(n_configs, precisions, g):
+    """The plain two-axis sandwich: smallest width at the lowest setting only."""
+    if not precisions or n_configs == 0:
+        return [None] * n_configs
+    lowest = min(precisions, key=lambda p: (p[0] * p[1], p))
+    options = [None, *precisions]
+    plan = [None] + ([lowest] if n_configs > 1 else [])
+    for _ in range(n_configs - 2):
+        plan.append(options[int(torch.randint(len(options), (1,), generator=g))])
+    return plan
+
+
+@contextlib.contextmanager
+def arm_patches(arm: str) -> Iterator[None]:
+    """Swap in the arm's truncation and sandwich plan; restore dynpim's afterwards."""
+    saved = (quantizers.truncate_codes, quantizers.weight_codes_at,
+             trainer_module.precision_plan)
+    truncation, _, smallest = arm.partition("/")
+    try:
+        if truncation in ("floor", "round"):
+            fn = _floor if truncation == "floor" else _round
+            quantizers.truncate_codes = fn
+            quantizers.weight_codes_at = _plain_codes_at(fn)
+        if smallest == "lowest":
+            trainer_module.precision_plan = _lowest_plan
+        yield
+    finally:
+        (quantizers.truncate_codes, quantizers.weight_codes_at,
+         trainer_module.precision_plan) = saved
+
+
+def run_arm(arm: str, seed: int, splits, epochs: int, out: str) -> dict[str, list[float]]:
+    """Validation top-1 (%) per precision (``"8/8"`` ...) at every width of ``WIDTHS``."""
+    cfg = TrainConfig(model="resnet20", dataset="digits", holdout=300, wbits=8, abits=8,
+                      precisions=None if arm == "width_only" else PRECISIONS,
+                      sampling="discrete", epochs=epochs, batch_size=64, lr=0.1,
+                      subnet_loss="both", eval_widths=WIDTHS, seed=seed,
+                      progress=False, calib_batches=5, out=out)
+    with arm_patches(arm):
+        model = train(cfg, splits=splits).model.eval()
+        calib = calibration_batches(splits, batch_size=64, num_batches=5)
+        rows = {}
+        for bits in model.precisions:
+            with model.precision(bits):
+                cfgs = [SubnetConfig.uniform(model, w) for w in WIDTHS]
+                res = evaluate_configs(model, cfgs, splits, calib, split="validation")
+                rows[f"{bits[0]}/{bits[1]}"] = [r["top1_validation"] for r in res]
+    return rows
+
+
+def summarise(per_seed: dict[int, dict[str, dict[str, list[float]]]]) -> dict:
+    """Mean and sd over seeds per (arm, precision, width)."""
+    out: dict[str, dict[str, dict[str, list[float | None]]]] = {}
+    seeds = sorted(per_seed)
+    for arm in per_seed[seeds[0]]:
+        out[arm] = {}
+        for bits in per_seed[seeds[0]][arm]:
+            vals = [per_seed[s][arm][bits] for s in seeds]
+            out[arm][bits] = {
+                "mean": [round(statistics.fmean(v[i] for v in vals), 2)
+                         for i in range(len(WIDTHS))],
+                "sd": [round(statistics.stdev(v[i] for v in vals), 2) if len(vals) > 1
+                       else None for i in range(len(WIDTHS))]}
+    return out
+
+
+def markdown(summary: dict, seeds: list[int], epochs: int) -> str:
+    def cell(d: dict) -> str:
+        return " / ".join(f"{m:.1f}" for m in d["mean"])
+    rows = []
+    for arm, by_bits in summary.items():
+        rows.append([arm, cell(by_bits["8/8"]), cell(by_bits["4/4"]) if "4/4" in by_bits
+                     else "—", cell(by_bits["2/2"]) if "2/2" in by_bits else "—"])
+    head = (f"ResNet-20 W8/A8 on the 8x8 digits, {epochs} epochs, `--sampling discrete`, lr "
+            f"0.1, sub-net loss `both`, lower precisions {PRECISIONS}; validation top-1 (%) "
+            f"at widths {' / '.join(map(str, WIDTHS))}, mean over seeds "
+            f"{', '.join(map(str, seeds))} (per-seed values and sd in the JSON).\n\n")
+    return head + md_table(["arm (truncation/smallest width)", "8/8", "4/4", "2/2"], rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    ap.add_argument("--seeds", type=seed_list, default=[0, 1])
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--arms", default=",".join(ARMS), help=f"subset of {', '.join(ARMS)}")
+    ap.add_argument("--out", help="result path (default: benchmarks/results/"
+                    "precision_probe_digits.json)")
+    add_provenance_args(ap)
+    a = ap.parse_args()
+    arms = [s.strip() for s in a.arms.split(",") if s.strip()]
+    bad = [x for x in arms if x not in ARMS]
+    if bad:
+        ap.error(f"unknown arm(s) {bad}; choose from {', '.join(ARMS)}")
+    start_run(a.allow_dirty)
+    torch.set_num_threads(1)
+    splits = load_dataset("digits", holdout=300)
+    per_seed: dict[int, dict[str, dict[str, list[float]]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in a.seeds:
+            per_seed[seed] = {}
+            for arm in arms:
+                per_seed[seed][arm] = run_arm(arm, seed, splits, a.epochs,
+                                              os.path.join(tmp, f"{seed}-{arm.replace('/', '-')}"))
+                print(f"seed {seed} {arm}: " + "; ".join(
+                    f"{b} {v}" for b, v in per_seed[seed][arm].items()), flush=True)
+    summary = summarise(per_seed)
+    md = markdown(summary, a.seeds, a.epochs)
+    path = write_result("precision_probe_digits", {
+        "per_seed": {str(s): v for s, v in per_seed.items()}, "summary": summary,
+        "widths": list(WIDTHS), "epochs": a.epochs, "seeds": a.seeds,
+        "accuracy_split": {"selection": "validation (300 training images held out)",
+                           "reported": "validation only; no test accuracy is read"}},
+        markdown=md, path=a.out)
+    print(md)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
