@@ -10,6 +10,9 @@ method that ``dynpim train --precisions`` uses; no test accuracy is read). Arms:
   only (dynpim before 2026-12-01).
 * ``round/lowest``: round-to-nearest truncation, clamped to the ``w``-bit range (not the top
   bit-planes: rejected for the hardware, measured for comparison).
+* ``carry/mixed``: round-to-nearest kept honest for the array: the top planes plus the next
+  lower stored plane as a carry, unclamped (values in ``[-2**(w-1), 2**(w-1)]``; ``w + 1``
+  planes sensed, as mid-rise), with dynpim's sandwich.
 * ``midrise/lowest``: the adopted truncation with the plain two-axis sandwich.
 * ``midrise/mixed``: what dynpim does (mid-rise truncation, smallest width at the lowest
   setting on half the steps and at a random one otherwise).
@@ -44,7 +47,8 @@ from dynpim.train import trainer as trainer_module  # noqa: E402
 
 WIDTHS = (0.25, 0.5, 0.75, 1.0)
 PRECISIONS = "6/6,4/4,3/3,2/2"
-ARMS = ("width_only", "floor/lowest", "round/lowest", "midrise/lowest", "midrise/mixed")
+ARMS = ("width_only", "floor/lowest", "round/lowest", "carry/mixed", "midrise/lowest",
+        "midrise/mixed")
 
 
 def _floor(codes, stored_bits, active_bits):
@@ -62,6 +66,15 @@ def _round(codes, stored_bits, active_bits):
     x = codes / float(1 << shift)
     lo, hi = -(1 << (active_bits - 1)), (1 << (active_bits - 1)) - 1
     return x - (x - torch.clamp(torch.round(x), lo, hi)).detach()
+
+
+def _carry(codes, stored_bits, active_bits):
+    shift = stored_bits - active_bits
+    if shift == 0:
+        return codes
+    x = codes / float(1 << shift)
+    carry = torch.remainder(torch.floor(codes / float(1 << (shift - 1))), 2)
+    return x - (x - (torch.floor(x) + carry)).detach()
 
 
 def _plain_codes_at(truncate):
@@ -94,8 +107,8 @@ def arm_patches(arm: str) -> Iterator[None]:
              trainer_module.precision_plan)
     truncation, _, smallest = arm.partition("/")
     try:
-        if truncation in ("floor", "round"):
-            fn = _floor if truncation == "floor" else _round
+        if truncation in ("floor", "round", "carry"):
+            fn = {"floor": _floor, "round": _round, "carry": _carry}[truncation]
             quantizers.truncate_codes = fn
             quantizers.weight_codes_at = _plain_codes_at(fn)
         if smallest == "lowest":

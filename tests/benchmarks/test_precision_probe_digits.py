@@ -16,6 +16,9 @@ def test_arms_swap_truncation_and_plan_and_restore_them():
         assert trainer.precision_plan is b._lowest_plan
     with b.arm_patches("round/lowest"):
         assert quantizers.truncate_codes(codes, 8, 4).tolist() == [-8, -1, 0, 0, 1, 7]
+    with b.arm_patches("carry/mixed"):  # top planes + the next plane, unclamped
+        assert quantizers.truncate_codes(codes, 8, 4).tolist() == [-8, -1, 0, 0, 1, 8]
+        assert trainer.precision_plan is originals[2]
     with b.arm_patches("midrise/mixed"):  # dynpim's own
         assert quantizers.truncate_codes(codes, 8, 4).tolist() == [-15, -3, -1, 1, 1, 15]
         assert trainer.precision_plan is originals[2]
