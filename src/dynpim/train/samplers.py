@@ -123,8 +123,8 @@ def precision_plan(n_configs: int, precisions: Sequence[tuple[int, int]],
 
     The smallest width at the lowest precision alone (the plain two-axis sandwich) leaves the
     smallest width untrained at every other precision: a discrete width list never draws it
-    as a random config, and a digits probe (docs/quantization.md) found it 20-30 points below
-    the width-only network at 8/8."""
+    as a random config. On a digits probe (``benchmarks/precision_probe_digits.py``) this plan
+    lifts the smallest width at 8/8 from 51.5 to 75.5 % (validation; width-only: 85.8 %)."""
     if not precisions or n_configs == 0:
         return [None] * n_configs
     lowest = min(precisions, key=lambda p: (p[0] * p[1], p))
