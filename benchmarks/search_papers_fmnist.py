@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             "usnets": [p for r in runs for p in r["usnets"]],
             "levels": [dict(lv, seed=r["seed"]) for r in runs for lv in r["levels"]],
             "time_s": {str(r["seed"]): r["time_s"] for r in runs},
-            "summary": summary}
+            "summary": summary, "accuracy_split": summary["accuracy_split"]}
     path = write_result(NAME, data, markdown=md, path=out, quick=a.quick)
     print(md)
     print(f"wrote {path}")
