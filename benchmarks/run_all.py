@@ -34,7 +34,9 @@ commit. Benchmarks measure; tests check (no timing asserts in the test suite).
 machine (`--parallel`: two one-thread processes; 212 min of dynamic and 222 min of individual
 training, over two sessions, killed trainings resumed from their epoch checkpoints), and so did
 `search_fmnist` (two seeds with the `uniform_discrete` control, 6 epochs, about 3.5 h of
-one-thread compute per seed over several sessions, queued by `benchmarks/cpu_long_runs.sh`). The
+one-thread compute per seed over several sessions, queued by `benchmarks/cpu_long_runs.sh`), and
+so did `search_papers_fmnist` (two seeds, 6 epochs, about 2.1 h of one-thread compute per seed,
+same queue). The
 earlier accuracy runs and the `quant_fmnist_*` runs (and a first, single-seed `search_fmnist`,
 since replaced) ran on a GPU machine lent for a few minutes (one NVIDIA H200, torch 2.11 CUDA
 build), all jobs at once as parallel processes by `benchmarks/fmnist_gpu.sh`; their
