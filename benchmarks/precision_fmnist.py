@@ -125,7 +125,10 @@ def check_method(out: str, recipe: dict) -> None:
     path = os.path.join(out, "method.json")
     want = recipe.get("precision_method")
     if os.path.isfile(os.path.join(out, "checkpoint", "meta.json")):
-        have = json.load(open(path)).get("precision_method") if os.path.isfile(path) else None
+        have = None
+        if os.path.isfile(path):
+            with open(path) as f:
+                have = json.load(f).get("precision_method")
         if have != want:
             raise SystemExit(f"{out} was started with precision method {have!r}, this run "
                              f"uses {want!r}: use another --runs-dir or remove it")
