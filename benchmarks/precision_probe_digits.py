@@ -14,14 +14,20 @@ method that ``dynpim train --precisions`` uses; no test accuracy is read). Arms:
   lower stored plane as a carry, unclamped (values in ``[-2**(w-1), 2**(w-1)]``; ``w + 1``
   planes sensed, as mid-rise), with dynpim's sandwich.
 * ``midrise/lowest``: the adopted truncation with the plain two-axis sandwich.
-* ``midrise/mixed``: what dynpim does (mid-rise truncation, smallest width at the lowest
-  setting on half the steps and at a random one otherwise).
+* ``midrise/mixed``: one pass per config, the smallest width at the lowest setting on half the
+  steps and at a random one otherwise (dynpim on 2026-12-01, before the pairs).
+* ``midrise/mixed6``: the same with 4 random sub-nets a step (6 passes, lr scaled by 4/6).
+* ``midrise/paired-sum``: dynpim's pairs with every pass at weight 1 (7 passes, lr x 4/7).
+* ``midrise/paired``: what dynpim does (``dynpim.train.samplers.step_passes``): the largest
+  width at 8/8, every other width twice, at 8/8 and at a lower setting, each at weight 1/2.
+* ``width_only7``: the control with 5 random sub-nets a step (7 passes, lr x 4/7).
 
 The non-adopted arms swap ``dynpim.quant.quantizers.truncate_codes``/``weight_codes_at`` and
-the trainer's ``precision_plan`` for the run, and restore them after. About 45 s per arm and
-seed on one CPU thread.
+the trainer's ``step_passes`` for the run, and restore them after. The gradients of a step's
+passes are summed, so an arm with more passes at weight 1 runs at lr ``0.1 * 4 / passes``
+(unscaled, 7 passes diverged). About 45-80 s per arm and seed on one CPU thread.
 
-    python benchmarks/precision_probe_digits.py --seeds 0,1
+    python benchmarks/precision_probe_digits.py --seeds 0,1,2
 """
 
 from __future__ import annotations
@@ -44,11 +50,16 @@ from dynpim.nn import SubnetConfig  # noqa: E402
 from dynpim.quant import quantizers  # noqa: E402
 from dynpim.train import TrainConfig, calibration_batches, evaluate_configs, train  # noqa: E402
 from dynpim.train import trainer as trainer_module  # noqa: E402
+from dynpim.train.samplers import Pass, step_passes  # noqa: E402
 
 WIDTHS = (0.25, 0.5, 0.75, 1.0)
 PRECISIONS = "6/6,4/4,3/3,2/2"
 ARMS = ("width_only", "floor/lowest", "round/lowest", "carry/mixed", "midrise/lowest",
-        "midrise/mixed")
+        "midrise/mixed", "midrise/mixed6", "midrise/paired-sum", "midrise/paired", "width_only7")
+NUM_RANDOM = {"midrise/mixed6": 4, "width_only7": 5}  # random sub-nets per step (default 2)
+# passes (forward + backward) per step: 2 + NUM_RANDOM, doubled but the largest's when paired
+PASSES = {"midrise/mixed6": 6, "width_only7": 7, "midrise/paired-sum": 7}
+LR = 0.1  # at 4 passes a step (weights summing to 4); more passes at weight 1: LR * 4 / passes
 
 
 def _floor(codes, stored_bits, active_bits):
@@ -88,42 +99,70 @@ def _plain_codes_at(truncate):
     return codes_at
 
 
-def _lowest_plan(n_configs, precisions, g):
-    """The plain two-axis sandwich: smallest width at the lowest setting only."""
-    if not precisions or n_configs == 0:
-        return [None] * n_configs
-    lowest = min(precisions, key=lambda p: (p[0] * p[1], p))
+def _lowest(precisions):
+    return min(precisions, key=lambda p: (p[0] * p[1], p))
+
+
+def _any(precisions, g):
     options = [None, *precisions]
-    plan = [None] + ([lowest] if n_configs > 1 else [])
-    for _ in range(n_configs - 2):
-        plan.append(options[int(torch.randint(len(options), (1,), generator=g))])
-    return plan
+    return options[int(torch.randint(len(options), (1,), generator=g))]
+
+
+def _lowest_passes(configs, precisions, g):
+    """The plain two-axis sandwich: one pass per config, the smallest at the lowest setting."""
+    if not precisions:
+        return [Pass(c) for c in configs]
+    bits = [None, _lowest(precisions)] + [_any(precisions, g) for _ in configs[2:]]
+    return [Pass(c, b) for c, b in zip(configs, bits)]
+
+
+def _mixed_passes(configs, precisions, g):
+    """One pass per config; the smallest at the lowest setting on half the steps, at a random
+    one (stored included) otherwise (dynpim on 2026-12-01, before the pairs)."""
+    if not precisions:
+        return [Pass(c) for c in configs]
+    bits = [None]
+    if len(configs) > 1:
+        at_lowest = float(torch.rand((), generator=g, dtype=torch.float64)) < 0.5
+        bits.append(_lowest(precisions) if at_lowest else _any(precisions, g))
+    bits += [_any(precisions, g) for _ in configs[2:]]
+    return [Pass(c, b) for c, b in zip(configs, bits)]
+
+
+def _summed_pairs(configs, precisions, g):
+    """dynpim's pairs with every pass at weight 1 (a step's gradient grows by about 7/4)."""
+    return [Pass(p.config, p.bits) for p in step_passes(configs, precisions, g)]
+
+
+PLANS = {"lowest": _lowest_passes, "mixed": _mixed_passes, "mixed6": _mixed_passes,
+         "paired-sum": _summed_pairs}
 
 
 @contextlib.contextmanager
 def arm_patches(arm: str) -> Iterator[None]:
     """Swap in the arm's truncation and sandwich plan; restore dynpim's afterwards."""
-    saved = (quantizers.truncate_codes, quantizers.weight_codes_at,
-             trainer_module.precision_plan)
-    truncation, _, smallest = arm.partition("/")
+    saved = (quantizers.truncate_codes, quantizers.weight_codes_at, trainer_module.step_passes)
+    truncation, _, plan = arm.partition("/")
     try:
         if truncation in ("floor", "round", "carry"):
             fn = {"floor": _floor, "round": _round, "carry": _carry}[truncation]
             quantizers.truncate_codes = fn
             quantizers.weight_codes_at = _plain_codes_at(fn)
-        if smallest == "lowest":
-            trainer_module.precision_plan = _lowest_plan
+        if plan in PLANS:
+            trainer_module.step_passes = PLANS[plan]
         yield
     finally:
         (quantizers.truncate_codes, quantizers.weight_codes_at,
-         trainer_module.precision_plan) = saved
+         trainer_module.step_passes) = saved
 
 
 def run_arm(arm: str, seed: int, splits, epochs: int, out: str) -> dict[str, list[float]]:
     """Validation top-1 (%) per precision (``"8/8"`` ...) at every width of ``WIDTHS``."""
     cfg = TrainConfig(model="resnet20", dataset="digits", holdout=300, wbits=8, abits=8,
-                      precisions=None if arm == "width_only" else PRECISIONS,
-                      sampling="discrete", epochs=epochs, batch_size=64, lr=0.1,
+                      precisions=None if arm.startswith("width_only") else PRECISIONS,
+                      num_random=NUM_RANDOM.get(arm, 2),
+                      sampling="discrete", epochs=epochs, batch_size=64,
+                      lr=LR * 4 / PASSES.get(arm, 4),
                       subnet_loss="both", eval_widths=WIDTHS, seed=seed,
                       progress=False, calib_batches=5, out=out)
     with arm_patches(arm):
@@ -162,15 +201,16 @@ def markdown(summary: dict, seeds: list[int], epochs: int) -> str:
         rows.append([arm, cell(by_bits["8/8"]), cell(by_bits["4/4"]) if "4/4" in by_bits
                      else "—", cell(by_bits["2/2"]) if "2/2" in by_bits else "—"])
     head = (f"ResNet-20 W8/A8 on the 8x8 digits, {epochs} epochs, `--sampling discrete`, lr "
-            f"0.1, sub-net loss `both`, lower precisions {PRECISIONS}; validation top-1 (%) "
+            f"0.1 (x 4 / passes for more passes at weight 1), sub-net loss `both`, lower "
+            f"precisions {PRECISIONS}; validation top-1 (%) "
             f"at widths {' / '.join(map(str, WIDTHS))}, mean over seeds "
             f"{', '.join(map(str, seeds))} (per-seed values and sd in the JSON).\n\n")
-    return head + md_table(["arm (truncation/smallest width)", "8/8", "4/4", "2/2"], rows)
+    return head + md_table(["arm (truncation/plan)", "8/8", "4/4", "2/2"], rows)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
-    ap.add_argument("--seeds", type=seed_list, default=[0, 1])
+    ap.add_argument("--seeds", type=seed_list, default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--arms", default=",".join(ARMS), help=f"subset of {', '.join(ARMS)}")
     ap.add_argument("--out", help="result path (default: benchmarks/results/"

@@ -4,30 +4,43 @@ import precision_probe_digits as b
 import pytest
 import torch
 
+from dynpim.nn import SubnetConfig
 from dynpim.quant import quantizers
 from dynpim.train import trainer
 
 
 def test_arms_swap_truncation_and_plan_and_restore_them():
     codes = torch.tensor([-128.0, -17.0, -1.0, 0.0, 9.0, 127.0])
-    originals = (quantizers.truncate_codes, quantizers.weight_codes_at, trainer.precision_plan)
+    originals = (quantizers.truncate_codes, quantizers.weight_codes_at, trainer.step_passes)
     with b.arm_patches("floor/lowest"):
         assert quantizers.truncate_codes(codes, 8, 4).tolist() == [-8, -2, -1, 0, 0, 7]
-        assert trainer.precision_plan is b._lowest_plan
+        assert trainer.step_passes is b._lowest_passes
     with b.arm_patches("round/lowest"):
         assert quantizers.truncate_codes(codes, 8, 4).tolist() == [-8, -1, 0, 0, 1, 7]
     with b.arm_patches("carry/mixed"):  # top planes + the next plane, unclamped
         assert quantizers.truncate_codes(codes, 8, 4).tolist() == [-8, -1, 0, 0, 1, 8]
-        assert trainer.precision_plan is originals[2]
-    with b.arm_patches("midrise/mixed"):  # dynpim's own
+        assert trainer.step_passes is b._mixed_passes
+    with b.arm_patches("midrise/paired"):  # dynpim's own
         assert quantizers.truncate_codes(codes, 8, 4).tolist() == [-15, -3, -1, 1, 1, 15]
-        assert trainer.precision_plan is originals[2]
+        assert trainer.step_passes is originals[2]
     with pytest.raises(RuntimeError), b.arm_patches("floor/lowest"):
         raise RuntimeError("a failing arm restores too")
     assert (quantizers.truncate_codes, quantizers.weight_codes_at,
-            trainer.precision_plan) == originals
+            trainer.step_passes) == originals
+
+
+def test_plans_one_pass_per_config_or_pairs_at_weight_one():
     g = torch.Generator().manual_seed(0)
-    assert all(b._lowest_plan(4, [(4, 4), (2, 2)], g)[1] == (2, 2) for _ in range(20))
+    cfgs = [SubnetConfig((4,)), SubnetConfig((1,)), SubnetConfig((2,))]
+    precisions = [(4, 4), (2, 2)]
+    for _ in range(20):
+        lowest = b._lowest_passes(cfgs, precisions, g)
+        assert [p.bits for p in lowest[:2]] == [None, (2, 2)] and len(lowest) == 3
+        mixed = b._mixed_passes(cfgs, precisions, g)
+        assert [p.config for p in mixed] == cfgs and mixed[0].bits is None
+        pairs = b._summed_pairs(cfgs, precisions, g)
+        assert len(pairs) == 5 and all(p.weight == 1.0 for p in pairs)
+    assert b.LR * 4 / b.PASSES["midrise/paired-sum"] == pytest.approx(0.1 * 4 / 7)
 
 
 def test_summarise_means_and_spreads_over_seeds():

@@ -179,20 +179,26 @@ def test_cost_model_follows_the_active_precision():
     assert many["latency_s"][0] == low.latency_s
 
 
-def test_precision_plan_and_joint_training_runs(tmp_path):
+def test_step_passes_pair_every_width_and_joint_training_runs(tmp_path):
     from dynpim.nn.precision import parse_precisions
     from dynpim.train import TrainConfig, train
-    from dynpim.train.samplers import precision_plan
+    from dynpim.train.samplers import Pass, step_passes
 
     assert parse_precisions("4/4, 2/2") == [(4, 4), (2, 2)]
     with pytest.raises(ValueError, match="not wbits/abits"):
         parse_precisions("4-4")
     g = torch.Generator().manual_seed(0)
-    plans = [precision_plan(4, [(4, 4), (2, 2)], g) for _ in range(400)]
-    assert all(p[0] is None and all(b in (None, (4, 4), (2, 2)) for b in p) for p in plans)
-    smallest = [p[1] for p in plans]  # the lowest setting on about 1/2 + 1/2 * 1/3 of steps
-    assert 0.55 < smallest.count((2, 2)) / 400 < 0.78 and smallest.count(None) > 40
-    assert precision_plan(3, [], g) == [None, None, None]
+    big, small, mid = SubnetConfig((4,)), SubnetConfig((1,)), SubnetConfig((2,))
+    steps = [step_passes([big, small, mid, mid], [(4, 4), (2, 2)], g) for _ in range(400)]
+    for passes in steps:  # the largest once at the stored precision; the others stored + lower
+        assert passes[0] == Pass(big)
+        assert [p.config for p in passes[1:]] == [small, small, mid, mid, mid, mid]
+        assert [p.bits for p in passes[1::2]] == [None, None, None]
+        assert all(p.bits in ((4, 4), (2, 2)) for p in passes[2::2])
+        assert [p.weight for p in passes] == [1.0] + [0.5] * 6
+    smallest = [p[2].bits for p in steps]  # the lowest on about 1/2 + 1/2 * 1/2 of steps
+    assert 0.65 < smallest.count((2, 2)) / 400 < 0.85
+    assert step_passes([big, small], [], g) == [Pass(big), Pass(small)]  # width only: unchanged
     with pytest.raises(ValueError, match="precisions need a quantized model"):
         TrainConfig(precisions="4/4")
     with pytest.raises(ValueError, match="not allowed"):

@@ -211,7 +211,9 @@ HELP: dict[str, str] = {
     "abits": "activation bits 1..8, 32 = float",
     "init_from": "start from a (float) checkpoint's weights",
     "precisions": "lower precisions trained jointly with --wbits/--abits, as wbits/abits pairs "
-                  "(e.g. 4/4,2/2): one network switchable at run time (any-precision)",
+                  "(e.g. 4/4,2/2): one network switchable at run time (any-precision); every "
+                  "sub-net but the largest trains at the stored and a lower precision each "
+                  "step (1 + 2 (1 + num_random) passes)",
     "dataset": "fashion-mnist | cifar10 | digits | synthetic | tensors",
     "data_dir": "folder with the dataset files (default: the dataset's usual place)",
     "holdout": "training samples held out for validation, search and calibration "

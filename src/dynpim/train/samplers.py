@@ -114,29 +114,40 @@ def sandwich(sampler: Sampler, num_random: int, g: torch.Generator) -> list[Subn
     return [sampler.largest(), sampler.smallest()] + sampler.draw(g, num_random)
 
 
-def precision_plan(n_configs: int, precisions: Sequence[tuple[int, int]],
-                   g: torch.Generator) -> list[tuple[int, int] | None]:
-    """Precision of each config of a sandwich step (largest, smallest, random ones): the
-    largest at the stored precision (``None``, the teacher); the smallest at the lowest of
-    ``precisions`` on half the steps and at a random setting (stored one included) on the
-    others; the random ones at a random setting.
+@dataclass(frozen=True)
+class Pass:
+    """One forward and backward pass of a training step: a sub-net config, its run-time
+    precision (``None``: the stored one) and the weight of its loss in the step's sum."""
 
-    The smallest width at the lowest precision alone (the plain two-axis sandwich) leaves the
-    smallest width untrained at every other precision: a discrete width list never draws it
-    as a random config. On a digits probe (``benchmarks/precision_probe_digits.py``) this plan
-    lifts the smallest width at 8/8 from 51.5 to 75.5 % (validation; width-only: 85.8 %)."""
-    if not precisions or n_configs == 0:
-        return [None] * n_configs
+    config: SubnetConfig
+    bits: tuple[int, int] | None = None
+    weight: float = 1.0
+
+
+def step_passes(configs: Sequence[SubnetConfig], precisions: Sequence[tuple[int, int]],
+                g: torch.Generator) -> list[Pass]:
+    """The passes of one sandwich step over ``configs`` (largest, smallest, random ones).
+
+    Without lower ``precisions`` every config runs once at the stored precision. With them
+    (the joint width x precision network) the largest runs at the stored precision (the
+    distillation teacher) and every other config runs twice, each pass weighted 1/2: at the
+    stored precision and at a lower one. The smallest config's lower setting is the lowest
+    (fewest ``w * a``) on half the steps and a random lower one otherwise; the random
+    configs' is random. The halved weights keep a step's gradient scale, and so the width-only
+    recipe's learning rate, while every width trains at the stored precision on every step.
+
+    Why pairs: on the digits probe (``benchmarks/precision_probe_digits.py``, validation),
+    one pass per config at a random setting left the 8/8 sub-nets below the width-only network
+    (10 points at the smallest width), and more random passes made it worse."""
+    if not precisions:
+        return [Pass(c) for c in configs]
     lowest = min(precisions, key=lambda p: (p[0] * p[1], p))
-    options: list[tuple[int, int] | None] = [None, *precisions]
 
-    def any_setting() -> tuple[int, int] | None:
-        return options[int(torch.randint(len(options), (1,), generator=g))]
+    def lower() -> tuple[int, int]:
+        return tuple(precisions[int(torch.randint(len(precisions), (1,), generator=g))])
 
-    plan: list[tuple[int, int] | None] = [None]
-    if n_configs > 1:
-        at_lowest = float(torch.rand((), generator=g, dtype=torch.float64)) < 0.5
-        plan.append(lowest if at_lowest else any_setting())
-    for _ in range(n_configs - 2):
-        plan.append(any_setting())
-    return plan
+    passes = [Pass(configs[0])] if configs else []
+    for i, c in enumerate(configs[1:]):
+        at_lowest = i == 0 and float(torch.rand((), generator=g, dtype=torch.float64)) < 0.5
+        passes += [Pass(c, None, 0.5), Pass(c, lowest if at_lowest else lower(), 0.5)]
+    return passes

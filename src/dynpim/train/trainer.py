@@ -42,9 +42,9 @@ from .samplers import (
     ListSampler,
     Sampler,
     UniformSampler,
-    precision_plan,
     sandwich,
     step_generator,
+    step_passes,
 )
 
 Hook = Callable[["Trainer", dict[str, Any]], None]
@@ -246,16 +246,17 @@ class Trainer:
         g = step_generator(cfg.seed, self.step)
         configs = [self.sampler.largest()] if self.single else sandwich(
             self.sampler, cfg.num_random, g)
-        bits = precision_plan(len(configs), model.precisions[1:], g)
-        last = len(configs) - 1
-        with model.subnet(configs[0], bits=None), self._accumulate(last > 0):
+        passes = step_passes(configs, model.precisions[1:], g)
+        last = len(passes) - 1
+        first = passes[0]
+        with model.subnet(first.config, bits=first.bits), self._accumulate(last > 0):
             with self._autocast():
                 logits = self.net(x).float()
             loss = hard_cross_entropy(logits, y, cfg.label_smoothing)
-            self._backward(loss)
+            self._backward(first.weight * loss)
         teacher = F.softmax(logits.detach(), dim=1)
-        for i, c in enumerate(configs[1:], 1):
-            with model.subnet(c, bits=bits[i]), self._accumulate(i < last):
+        for i, p in enumerate(passes[1:], 1):
+            with model.subnet(p.config, bits=p.bits), self._accumulate(i < last):
                 with self._autocast():
                     out = self.net(x).float()
                 sub: Tensor | float = 0.0
@@ -266,7 +267,7 @@ class Trainer:
                 if not isinstance(sub, Tensor):  # TrainConfig.validate rules this out
                     raise ValueError(f"subnet_loss must be one of distill, labels, both, got "
                                      f"{cfg.subnet_loss!r}")
-                self._backward(sub)
+                self._backward(p.weight * sub)
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
