@@ -48,8 +48,8 @@ smoke tests only). The `quant_fmnist_*` runs predate `exact_float32()`: their fa
 figures came from TF32 convolutions, which is why the "int-path agreement" at 4/4 is only ~98 %
 (see docs/quantization.md). `sandwich_ablation` is a short CPU proxy (one run per `--variant`,
 then `--collect`) that ranks training recipes; it is not run by this script, nor is
-`precision_probe_digits` (a ~10 min digits probe, validation only, of how the joint width x
-precision network truncates its weights and trains its smallest width).
+`precision_probe_digits` (a ~30 min digits probe, validation only, of how the joint width x
+precision network truncates its weights and which passes a training step makes).
 
 Every section says which split each accuracy is on ("accuracy split"). Splits are a contract
 (issue 16): selection reads the validation split carved from the training data, the test split
