@@ -52,6 +52,7 @@ from _common import (  # noqa: E402
     compute_seconds,
     load_recipes,
     md_table,
+    result_path,
     start_run,
     write_result,
 )
@@ -228,12 +229,59 @@ def main() -> None:
     out = a.out
     if a.quick and out is None:  # never where the real result goes, committed or not
         out = os.path.join(HERE, "..", "runs", "benchmarks", "precision_fmnist_quick.json")
+    path = result_path("precision_fmnist", path=out, quick=a.quick)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plots = []
+    for key, tag in (("energy_j", "energy"), ("latency_s", "latency")):
+        plots.append(f"{path.stem}_{tag}.png")
+        plot(result, key, str(path.parent / plots[-1]),
+             "digits (quick)" if a.quick else "Fashion-MNIST")
     write_result("precision_fmnist", {**result, "seeds": seeds, "settings": base.to_dict(),
-                                      "recipes": recipes or None,
+                                      "recipes": recipes or None, "plots": plots,
                                       "accuracy_split": {"selection (fronts)": "validation",
                                                          "reported": "test"}},
                  markdown=markdown(result), path=out, quick=a.quick)
     print(markdown(result))
+
+
+def plot(r: dict, key: str, path: str, dataset: str = "Fashion-MNIST") -> None:
+    """Mean test top-1 vs PIM cost: the joint network's points by precision, its front (chosen
+    on validation) as a line, the width-only network and the dedicated networks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scale, unit = (1e6, "µJ") if key == "energy_j" else (1e6, "µs")
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    joint = r["points"]["joint"]
+    for i, bits in enumerate(sorted({tuple(p["bits"]) for p in joint}, reverse=True)):
+        pts = sorted((p for p in joint if tuple(p["bits"]) == bits), key=lambda p: p[key])
+        ax.plot([p[key] * scale for p in pts], [p["top1_test"] for p in pts], "o", ms=4,
+                color=f"C{i + 2}", alpha=0.7, label=f"joint at {bits[0]}/{bits[1]}")
+    front = pareto(joint, key)
+    ax.plot([p[key] * scale for p in front], [p["top1_test"] for p in front], "-", color="C1",
+            lw=1.4, label="joint front (validation)")
+    wo = sorted(r["points"]["width_only"], key=lambda p: p[key])
+    ax.plot([p[key] * scale for p in wo], [p["top1_test"] for p in wo], "s--", color="C0",
+            ms=5, lw=1.4, label="width-only 8-bit")
+    for name, ps in r["points"].items():
+        if name.startswith("dedicated"):
+            ax.plot([ps[0][key] * scale], [ps[0]["top1_test"]], "*", ms=10, color="k",
+                    alpha=0.6)
+            ax.annotate(name.replace("dedicated_", "dedicated "), (ps[0][key] * scale,
+                        ps[0]["top1_test"]), fontsize=7, xytext=(4, -10),
+                        textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"PIM {'energy' if key == 'energy_j' else 'latency'} per inference ({unit}, "
+                  "log scale)")
+    ax.set_ylabel("test top-1 (%, mean over seeds)")
+    ax.set_title(f"ResNet-20 / {dataset}: width x precision, SOT-MRAM PIM model")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def _mean(rows: list[dict], key: str) -> float:

@@ -61,6 +61,14 @@ def test_summarise_judges_the_targets_on_the_mean_and_states_the_spread():
     assert "± 0.71" in md and "NOT met" in md and "0.50 ± 0.00x" in md
 
 
+def test_plot_writes_a_png_per_cost(tmp_path):
+    r = b.summarise({0: _run(0.0), 1: _run(1.0)})
+    for key in ("energy_j", "latency_s"):
+        path = tmp_path / f"{key}.png"
+        b.plot(r, key, str(path))
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_a_half_trained_joint_run_of_another_method_is_refused(tmp_path):
     recipe = {"lr": 0.1, "precision_method": b.JOINT_METHOD}
     b.check_method(str(tmp_path / "new"), recipe)  # a new run records its method
