@@ -9,7 +9,7 @@
 #   git clone /work/main /var/tmp/long && cd /var/tmp/long     # a clean clone: provenance
 #   nohup bash benchmarks/cpu_long_runs.sh > /var/tmp/long.log 2>&1 &
 #   JOBS="search0 search1" bash benchmarks/cpu_long_runs.sh     # only these jobs
-#   bash benchmarks/cpu_long_runs.sh merge                      # then: run_all.py --render
+#   bash benchmarks/cpu_long_runs.sh merge [prec ...]           # then: run_all.py --render
 #
 # Jobs: search<k> (search_fmnist, seed k, ES epochs), prec<k> (precision_fmnist, seed k),
 # papers<k> (search_papers_fmnist, seed k, EP epochs), for k = 0 and 1. Recipes: the ones
@@ -45,13 +45,21 @@ export -f job
 export PY RUNS ES EP RECIPES
 
 if [ "${1:-}" = merge ]; then  # every seed's cached runs into the committed result paths
-  $PY benchmarks/search_fmnist.py --device cpu --epochs "$ES" --parallel no --recipes $RECIPES \
-    --runs-dir "$RUNS/search" --seeds 0,1
-  $PY benchmarks/precision_fmnist.py --device cpu --recipes $RECIPES --runs-dir "$RUNS/prec" \
-    --seeds 0,1
-  $PY benchmarks/search_papers_fmnist.py --device cpu --epochs "$EP" --threads 1 \
-    --runs-dir "$RUNS/papers" --seeds 0,1
-  exit $?
+  shift
+  want=${*:-search prec papers}  # e.g. `merge prec`: only that benchmark
+  rc=0
+  for b in $want; do
+    case $b in
+      search) $PY benchmarks/search_fmnist.py --device cpu --epochs "$ES" --parallel no \
+                --recipes $RECIPES --runs-dir "$RUNS/search" --seeds 0,1 || rc=$? ;;
+      prec)   $PY benchmarks/precision_fmnist.py --device cpu --recipes $RECIPES \
+                --runs-dir "$RUNS/prec" --seeds 0,1 || rc=$? ;;
+      papers) $PY benchmarks/search_papers_fmnist.py --device cpu --epochs "$EP" --threads 1 \
+                --runs-dir "$RUNS/papers" --seeds 0,1 || rc=$? ;;
+      *) echo "unknown benchmark $b (search, prec, papers)" >&2; exit 2 ;;
+    esac
+  done
+  exit $rc
 fi
 echo "start $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD) jobs: $JOBS (slots $SLOTS)"
 printf '%s\n' $JOBS | xargs -P "$SLOTS" -I{} bash -c \

@@ -1,5 +1,6 @@
 """benchmarks/cpu_long_runs.sh, dry (PY=echo): each job runs its benchmark for its seed with the
-validation-chosen recipes and run dirs under $RUNS; merge calls every benchmark on both seeds."""
+validation-chosen recipes and run dirs under $RUNS; merge calls every benchmark (or the named
+ones) on both seeds."""
 
 import os
 import subprocess
@@ -34,3 +35,10 @@ def test_merge_calls_every_benchmark_on_both_seeds(tmp_path):
                                                "benchmarks/precision_fmnist.py",
                                                "benchmarks/search_papers_fmnist.py"]
     assert all("--seeds 0,1" in ln for ln in lines)
+
+
+def test_merge_of_named_benchmarks_only(tmp_path):
+    lines = dry(tmp_path, "merge", "prec").stdout.splitlines()
+    assert [ln.split()[0] for ln in lines] == ["benchmarks/precision_fmnist.py"]
+    bad = dry(tmp_path, "merge", "nope")
+    assert bad.returncode == 2 and "unknown benchmark nope" in bad.stderr
