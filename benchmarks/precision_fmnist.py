@@ -91,7 +91,10 @@ def base_config(a: argparse.Namespace) -> TrainConfig:
     return TrainConfig(model="resnet20", dataset="fashion-mnist", data_dir=a.data_dir,
                        holdout=5000, wbits=8, abits=8, epochs=a.epochs, batch_size=a.batch_size,
                        lr=a.lr, warmup_epochs=1.0, sampling="discrete", subnet_loss="labels",
-                       progress=False, device=a.device, channels_last=a.device == "cpu")
+                       progress=False, device=a.device, channels_last=a.device == "cpu",
+                       # a training killed with its session loses at most 50 steps (minutes
+                       # on one CPU thread), not a whole epoch; resuming mid-epoch is exact
+                       checkpoint_every=50)
 
 
 def evaluate_points(model, splits, widths, bits_list, calib) -> list[dict]:
