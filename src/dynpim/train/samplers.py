@@ -144,7 +144,8 @@ def step_passes(configs: Sequence[SubnetConfig], precisions: Sequence[tuple[int,
     lowest = min(precisions, key=lambda p: (p[0] * p[1], p))
 
     def lower() -> tuple[int, int]:
-        return tuple(precisions[int(torch.randint(len(precisions), (1,), generator=g))])
+        w, a = precisions[int(torch.randint(len(precisions), (1,), generator=g))]
+        return (int(w), int(a))
 
     passes = [Pass(configs[0])] if configs else []
     for i, c in enumerate(configs[1:]):
