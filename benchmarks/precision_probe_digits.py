@@ -21,6 +21,10 @@ method that ``dynpim train --precisions`` uses; no test accuracy is read). Arms:
 * ``midrise/paired``: what dynpim does (``dynpim.train.samplers.step_passes``): the largest
   width at 8/8, every other width twice, at 8/8 and at a lower setting, each at weight 1/2.
 * ``width_only7``: the control with 5 random sub-nets a step (7 passes, lr x 4/7).
+* ``midrise/paired+largest``: dynpim's pairs plus the largest width at a random lower setting
+  (weight 1/2; 8 passes); ``midrise/paired+largest-half``: the same with the largest's stored
+  pass (the teacher) at weight 1/2 too. Recorded separately (``--out
+  benchmarks/results/precision_probe_digits_largest.json``): tried after the adoption.
 
 The non-adopted arms swap ``dynpim.quant.quantizers.truncate_codes``/``weight_codes_at`` and
 the trainer's ``step_passes`` for the run, and restore them after. The gradients of a step's
@@ -55,7 +59,8 @@ from dynpim.train.samplers import Pass, step_passes  # noqa: E402
 WIDTHS = (0.25, 0.5, 0.75, 1.0)
 PRECISIONS = "6/6,4/4,3/3,2/2"
 ARMS = ("width_only", "floor/lowest", "round/lowest", "carry/mixed", "midrise/lowest",
-        "midrise/mixed", "midrise/mixed6", "midrise/paired-sum", "midrise/paired", "width_only7")
+        "midrise/mixed", "midrise/mixed6", "midrise/paired-sum", "midrise/paired", "width_only7",
+        "midrise/paired+largest", "midrise/paired+largest-half")
 NUM_RANDOM = {"midrise/mixed6": 4, "width_only7": 5}  # random sub-nets per step (default 2)
 # passes (forward + backward) per step: 2 + NUM_RANDOM, doubled but the largest's when paired
 PASSES = {"midrise/mixed6": 6, "width_only7": 7, "midrise/paired-sum": 7}
@@ -134,8 +139,22 @@ def _summed_pairs(configs, precisions, g):
     return [Pass(p.config, p.bits) for p in step_passes(configs, precisions, g)]
 
 
+def _pairs_with_largest(teacher_weight):
+    """dynpim's pairs plus the largest width at a random lower setting (weight 1/2, distilled
+    from the largest at the stored precision, which keeps ``teacher_weight``)."""
+    def passes(configs, precisions, g):
+        out = step_passes(configs, precisions, g)
+        if not precisions:
+            return out
+        low = precisions[int(torch.randint(len(precisions), (1,), generator=g))]
+        return [Pass(configs[0], None, teacher_weight), Pass(configs[0], tuple(low), 0.5),
+                *out[1:]]
+    return passes
+
+
 PLANS = {"lowest": _lowest_passes, "mixed": _mixed_passes, "mixed6": _mixed_passes,
-         "paired-sum": _summed_pairs}
+         "paired-sum": _summed_pairs, "paired+largest": _pairs_with_largest(1.0),
+         "paired+largest-half": _pairs_with_largest(0.5)}
 
 
 @contextlib.contextmanager

@@ -115,7 +115,7 @@ def render() -> str:
         where = f"{m.get('cpu', '?')} ({m.get('cpu_cores', '?')} cores)"
         if m.get("gpu"):
             where += f", GPU {m['gpu']}"
-        parts.append(f"## {data.get('benchmark', path.stem)}\n")
+        parts.append(f"## {path.stem}\n")  # the benchmark's name, or its extra result's
         parts.append(f"- command: `{data.get('command', '?')}`")
         parts.append(f"- machine: {where}; torch {m.get('torch', '?')}, "
                      f"commit {m.get('git_commit', '?')}, {m.get('date_utc', '?')}; "

@@ -41,6 +41,10 @@ def test_plans_one_pass_per_config_or_pairs_at_weight_one():
         pairs = b._summed_pairs(cfgs, precisions, g)
         assert len(pairs) == 5 and all(p.weight == 1.0 for p in pairs)
     assert b.LR * 4 / b.PASSES["midrise/paired-sum"] == pytest.approx(0.1 * 4 / 7)
+    with_largest = b.PLANS["paired+largest-half"](cfgs, precisions, g)
+    assert [(p.config, p.weight) for p in with_largest[:2]] == [(cfgs[0], 0.5), (cfgs[0], 0.5)]
+    assert with_largest[0].bits is None and with_largest[1].bits in precisions
+    assert len(with_largest) == 6 and b.PLANS["paired+largest"](cfgs, precisions, g)[0].weight == 1
 
 
 def test_summarise_means_and_spreads_over_seeds():
