@@ -23,8 +23,13 @@ method that ``dynpim train --precisions`` uses; no test accuracy is read). Arms:
 * ``width_only7``: the control with 5 random sub-nets a step (7 passes, lr x 4/7).
 * ``midrise/paired+largest``: dynpim's pairs plus the largest width at a random lower setting
   (weight 1/2; 8 passes); ``midrise/paired+largest-half``: the same with the largest's stored
-  pass (the teacher) at weight 1/2 too. Recorded separately (``--out
-  benchmarks/results/precision_probe_digits_largest.json``): tried after the adoption.
+  pass (the teacher) at weight 1/2 too.
+* ``midrise/paired-self``: dynpim's pairs, each lower pass distilled from its own width's
+  stored-precision pass (``Pass.from_previous``) instead of the largest's.
+
+The last three were tried after the adoption and are recorded separately: ``--arms
+midrise/paired+largest,midrise/paired+largest-half,midrise/paired-self --out
+benchmarks/results/precision_probe_digits_after.json``.
 
 The non-adopted arms swap ``dynpim.quant.quantizers.truncate_codes``/``weight_codes_at`` and
 the trainer's ``step_passes`` for the run, and restore them after. The gradients of a step's
@@ -60,7 +65,7 @@ WIDTHS = (0.25, 0.5, 0.75, 1.0)
 PRECISIONS = "6/6,4/4,3/3,2/2"
 ARMS = ("width_only", "floor/lowest", "round/lowest", "carry/mixed", "midrise/lowest",
         "midrise/mixed", "midrise/mixed6", "midrise/paired-sum", "midrise/paired", "width_only7",
-        "midrise/paired+largest", "midrise/paired+largest-half")
+        "midrise/paired+largest", "midrise/paired+largest-half", "midrise/paired-self")
 NUM_RANDOM = {"midrise/mixed6": 4, "width_only7": 5}  # random sub-nets per step (default 2)
 # passes (forward + backward) per step: 2 + NUM_RANDOM, doubled but the largest's when paired
 PASSES = {"midrise/mixed6": 6, "width_only7": 7, "midrise/paired-sum": 7}
@@ -152,9 +157,15 @@ def _pairs_with_largest(teacher_weight):
     return passes
 
 
+def _pairs_self_distilled(configs, precisions, g):
+    """dynpim's pairs, each lower pass distilled from its own width's stored-precision pass."""
+    return [Pass(p.config, p.bits, p.weight, from_previous=p.bits is not None)
+            for p in step_passes(configs, precisions, g)]
+
+
 PLANS = {"lowest": _lowest_passes, "mixed": _mixed_passes, "mixed6": _mixed_passes,
          "paired-sum": _summed_pairs, "paired+largest": _pairs_with_largest(1.0),
-         "paired+largest-half": _pairs_with_largest(0.5)}
+         "paired+largest-half": _pairs_with_largest(0.5), "paired-self": _pairs_self_distilled}
 
 
 @contextlib.contextmanager

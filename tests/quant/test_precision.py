@@ -199,6 +199,7 @@ def test_step_passes_pair_every_width_and_joint_training_runs(tmp_path):
     smallest = [p[2].bits for p in steps]  # the lowest on about 1/2 + 1/2 * 1/2 of steps
     assert 0.65 < smallest.count((2, 2)) / 400 < 0.85
     assert step_passes([big, small], [], g) == [Pass(big), Pass(small)]  # width only: unchanged
+    assert not any(p.from_previous for p in steps[0])  # every sub-net distils from the largest
     with pytest.raises(ValueError, match="precisions need a quantized model"):
         TrainConfig(precisions="4/4")
     with pytest.raises(ValueError, match="not allowed"):
@@ -209,6 +210,28 @@ def test_step_passes_pair_every_width_and_joint_training_runs(tmp_path):
     model = train(cfg).model
     assert model.precisions == ((4, 4), (2, 2), (3, 2))
     assert model.args["precisions"] == [[2, 2], [3, 2]]
+
+
+def test_a_pass_can_distil_from_the_previous_pass(monkeypatch, tmp_path):
+    """``Pass.from_previous``: the soft target is the previous pass's output, not the first's."""
+    import torch.nn.functional as F
+
+    from dynpim.train import TrainConfig, train
+    from dynpim.train import trainer as trainer_module
+    from dynpim.train.samplers import Pass
+
+    calls = []  # (output, target) of every soft cross-entropy
+    real = trainer_module.soft_cross_entropy
+    monkeypatch.setattr(trainer_module, "soft_cross_entropy",
+                        lambda out, t: calls.append((out.detach(), t)) or real(out, t))
+    monkeypatch.setattr(trainer_module, "step_passes", lambda cfgs, prec, g: [
+        Pass(cfgs[0]), Pass(cfgs[1]), Pass(cfgs[1], None, 1.0, from_previous=True)])
+    train(TrainConfig(model="lenet", epochs=1, max_steps=1, batch_size=16, progress=False,
+                      calib_batches=1, subnet_loss="distill", num_random=0,
+                      out=str(tmp_path / "run")))
+    (out1, t1), (_, t2) = calls
+    assert torch.allclose(t2, F.softmax(out1, dim=1))  # the previous pass's output
+    assert not torch.allclose(t1, t2)                  # not the largest's
 
 
 def test_export_subnet_qdq_and_onnx_run_the_active_precision(tmp_path):

@@ -117,11 +117,13 @@ def sandwich(sampler: Sampler, num_random: int, g: torch.Generator) -> list[Subn
 @dataclass(frozen=True)
 class Pass:
     """One forward and backward pass of a training step: a sub-net config, its run-time
-    precision (``None``: the stored one) and the weight of its loss in the step's sum."""
+    precision (``None``: the stored one), the weight of its loss in the step's sum, and
+    whether its distillation target is the previous pass's output instead of the first's."""
 
     config: SubnetConfig
     bits: tuple[int, int] | None = None
     weight: float = 1.0
+    from_previous: bool = False
 
 
 def step_passes(configs: Sequence[SubnetConfig], precisions: Sequence[tuple[int, int]],

@@ -255,19 +255,22 @@ class Trainer:
             loss = hard_cross_entropy(logits, y, cfg.label_smoothing)
             self._backward(first.weight * loss)
         teacher = F.softmax(logits.detach(), dim=1)
+        previous = logits
         for i, p in enumerate(passes[1:], 1):
             with model.subnet(p.config, bits=p.bits), self._accumulate(i < last):
                 with self._autocast():
                     out = self.net(x).float()
                 sub: Tensor | float = 0.0
                 if cfg.subnet_loss in ("distill", "both"):
-                    sub = sub + soft_cross_entropy(out, teacher)
+                    target = F.softmax(previous.detach(), dim=1) if p.from_previous else teacher
+                    sub = sub + soft_cross_entropy(out, target)
                 if cfg.subnet_loss in ("labels", "both"):
                     sub = sub + hard_cross_entropy(out, y, cfg.label_smoothing)
                 if not isinstance(sub, Tensor):  # TrainConfig.validate rules this out
                     raise ValueError(f"subnet_loss must be one of distill, labels, both, got "
                                      f"{cfg.subnet_loss!r}")
                 self._backward(p.weight * sub)
+            previous = out
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
