@@ -251,6 +251,15 @@ def cached_run(path: str, recipe: dict[str, Any]) -> dict[str, Any] | None:
     return done
 
 
+def run_commits(run_dir: str) -> list[str]:
+    """The commits of every session that trained the run in ``run_dir`` (``env.json``'s
+    ``sessions``, first to last, repeats dropped): a run resumed across sessions names all."""
+    with open(os.path.join(run_dir, "env.json")) as f:
+        env = json.load(f)
+    commits = [s.get("commit") for s in env.get("sessions") or [env]]
+    return list(dict.fromkeys(c for c in commits if c))
+
+
 def compute_seconds(run_dir: str) -> float:
     """Seconds one training (its epochs' ``time_s`` in ``metrics.jsonl``) or one search (its
     steps' ``time_s`` in ``trajectory.jsonl``) computed, summed over every session it ran in:

@@ -53,6 +53,7 @@ from _common import (  # noqa: E402
     load_recipes,
     md_table,
     result_path,
+    run_commits,
     start_run,
     write_result,
 )
@@ -161,7 +162,7 @@ def train_one(a, cfg: TrainConfig, splits, seed: int, name: str) -> dict:
     bits_list = [None, *model.precisions[1:]]
     # training compute, summed over every session it ran in
     done = {"name": name, "seed": seed, "time_s": round(compute_seconds(out), 1),
-            "resumed": resumed, "recipe": recipe,
+            "resumed": resumed, "commits": run_commits(out), "recipe": recipe,
             "points": evaluate_points(model, splits, widths, bits_list, calib)}
     with open(cache, "w") as f:
         json.dump(done, f)

@@ -117,3 +117,15 @@ def test_compute_time_sums_every_session_of_a_resumed_run(tmp_path):
     assert _common.compute_seconds(str(tmp_path / "smoke")) == 0.0
     with pytest.raises(FileNotFoundError, match="missing"):
         _common.compute_seconds(str(tmp_path / "missing"))
+
+
+def test_run_commits_names_every_session_in_order(tmp_path):
+    """``env.json`` sessions give the commits, repeats dropped; an env.json from before
+    sessions were kept gives its one commit."""
+    import json
+
+    (tmp_path / "env.json").write_text(json.dumps({"commit": "c", "sessions": [
+        {"commit": "a"}, {"commit": "b"}, {"commit": "a"}, {"commit": None}, {"commit": "c"}]}))
+    assert _common.run_commits(str(tmp_path)) == ["a", "b", "c"]
+    (tmp_path / "env.json").write_text(json.dumps({"commit": "old"}))
+    assert _common.run_commits(str(tmp_path)) == ["old"]

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+from dataclasses import replace
 
 import pytest
 import torch
@@ -48,3 +49,23 @@ def test_store_bn_bank_keeps_header_and_checks_weights(tiny_cfg, synth):
         next(ck.model.parameters()).add_(1.0)
     with pytest.raises(ValueError, match="weights differ"):
         store_bn_bank(cfg.out, ck.model)
+
+
+def test_env_json_keeps_every_session_of_a_resumed_run(tiny_cfg, synth):
+    """A run resumed in a later session (possibly at another commit) lists both sessions; a
+    fresh run into the same folder starts the list anew."""
+    cfg = tiny_cfg(epochs=2)
+    path = os.path.join(cfg.out, "env.json")
+    train(replace(cfg, max_steps=2), splits=synth)
+    first = json.load(open(path))
+    assert [s["start_step"] for s in first["sessions"]] == [0]
+    assert first["sessions"][0]["commit"] == first["commit"]
+    # as an env.json written before sessions were kept, at another commit
+    legacy = {k: v for k, v in first.items() if k != "sessions"}
+    json.dump({**legacy, "commit": "0" * 40}, open(path, "w"))
+    train(cfg, splits=synth, resume=True)
+    env = json.load(open(path))
+    assert [s["commit"] for s in env["sessions"]] == ["0" * 40, first["commit"]]
+    assert [s["start_step"] for s in env["sessions"]] == [None, 2]
+    train(cfg, splits=synth)
+    assert [s["start_step"] for s in json.load(open(path))["sessions"]] == [0]

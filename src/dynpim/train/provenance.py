@@ -60,6 +60,34 @@ def environment(seed: int | None = None) -> dict[str, Any]:
     return env
 
 
+def write_env(path: str, env: dict[str, Any], *, start_step: int, resumed: bool) -> dict[str, Any]:
+    """Write a run's ``env.json``: this process's environment (:func:`environment`) at the top
+    and, under ``sessions``, one entry per session that trained the run (commit, command, host,
+    start step, UTC start time), so a run resumed across sessions says which code trained which
+    steps. A fresh run starts the list anew; a resumed run appends to it (an ``env.json`` written
+    before sessions were kept counts as one earlier session, start step unknown)."""
+    import datetime
+
+    sessions: list[dict[str, Any]] = []
+    if resumed and os.path.exists(path):
+        with open(path) as f:
+            old = json.load(f)
+        sessions = list(old.get("sessions") or [
+            {"commit": old.get("commit"), "command": old.get("command"),
+             "host": old.get("machine", {}).get("hostname"), "start_step": None,
+             "started_utc": None}])
+    sessions.append({"commit": env.get("commit"), "command": env.get("command"),
+                     "host": env.get("machine", {}).get("hostname"), "start_step": start_step,
+                     "started_utc": datetime.datetime.now(datetime.timezone.utc)
+                     .isoformat(timespec="seconds")})
+    out = {**env, "sessions": sessions}
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(out, f, indent=1)
+    os.replace(tmp, path)
+    return out
+
+
 def safetensors_metadata(meta: dict[str, Any]) -> dict[str, str]:
     """Header metadata for a tensor file of the artefact described by ``meta`` (a checkpoint's
     ``meta.json`` contents): model name and arguments, sub-net configs, input preprocessing,

@@ -36,7 +36,7 @@ from .evaluate import (
 )
 from .losses import hard_cross_entropy, soft_cross_entropy
 from .optim import build_optimizer, lr_at, set_lr
-from .provenance import environment, preprocessing
+from .provenance import environment, preprocessing, write_env
 from .samplers import (
     FixedSampler,
     ListSampler,
@@ -149,7 +149,7 @@ class Trainer:
         self.steps_per_epoch = num_batches(n_train, cfg.batch_size, drop_last=True)
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.warmup_steps = int(round(cfg.warmup_epochs * self.steps_per_epoch))
-        self.step = 0
+        self.step, self.resumed = 0, False
         self.history: list[dict[str, Any]] = []
         self.augment = augment_for(splits) if cfg.augment else None
         self.net = self.dist.wrap(self.model, self.device)  # DDP under torchrun
@@ -186,7 +186,7 @@ class Trainer:
             if k in saved and saved[k] != getattr(self.cfg, k):
                 raise ValueError(f"cannot resume: checkpoint has {k}={saved[k]!r}, this run has "
                                  f"{k}={getattr(self.cfg, k)!r}")
-        self.step = ck.step
+        self.step, self.resumed = ck.step, True
         self.history = list(ck.meta.get("history", []))
         set_rng_state(ck.meta["rng"])
         if self.dist.is_main:  # lines written after that checkpoint are dropped
@@ -320,9 +320,10 @@ class Trainer:
         if main:
             os.makedirs(cfg.out, exist_ok=True)
             cfg.save(os.path.join(cfg.out, "config.yaml"))
-            with open(os.path.join(cfg.out, "env.json"), "w") as f:
-                json.dump({**environment(cfg.seed), "world_size": self.dist.world_size,
-                           "device": str(self.device)}, f, indent=1)
+            write_env(os.path.join(cfg.out, "env.json"),
+                      {**environment(cfg.seed), "world_size": self.dist.world_size,
+                       "device": str(self.device)}, start_step=self.step,
+                      resumed=self.resumed)
         check_every = 1 if self.device.type == "cpu" else 25
         stopped = False
         while self.step < self.total_steps and not stopped:
