@@ -150,8 +150,8 @@ def train_one(a, cfg: TrainConfig, splits, seed: int, name: str) -> dict:
     if cfg.precisions:
         recipe["precision_method"] = JOINT_METHOD
     done = cached_run(cache, recipe)
-    if done is not None:
-        return done
+    if done is not None:  # (results cached before commits were recorded get them here)
+        return {**done, "commits": done.get("commits") or run_commits(out)}
     check_method(out, recipe)
     # a training killed with its session continues from its last epoch's checkpoint
     resumed = os.path.isfile(os.path.join(out, "checkpoint", "meta.json"))
@@ -351,7 +351,10 @@ def summarise(per_seed: dict) -> dict:
                and e["mean_gain_cheapest_quarter"] >= 1.0}
     targets["energy_either"] = (targets["energy_ratio_at_most_0.5"]
                                 or targets["energy_gain_at_least_1_point"])
-    return {"points": mean, "gap_joint_vs_width_only_8bit": width_gaps,
+    # what trained each network: compute seconds summed over sessions, and their commits
+    trained = {str(seed): {name: {k: run.get(k) for k in ("time_s", "resumed", "commits")}
+                           for name, run in runs.items()} for seed, runs in per_seed.items()}
+    return {"points": mean, "runs": trained, "gap_joint_vs_width_only_8bit": width_gaps,
             "gap_joint_vs_dedicated": ded_gaps, "fronts": fronts, "spread_sd": spread,
             "targets": targets, "targets_judged_on": "mean over seeds"}
 

@@ -40,7 +40,8 @@ def _run(shift):
     joint = [_pt(0.25, (8, 8), 80, 79.2, 4.0), _pt(1.0, (8, 8), 90, 88.8, 8.0),
              _pt(1.0, (4, 4), 86, 86.0, 2.0), _pt(0.25, (4, 4), 75, 75.0, 1.0)]
     ded = [_pt(1.0, (4, 4), 88, 87.0 + shift, 2.0)]
-    return {"joint": {"points": joint}, "width_only": {"points": wo},
+    return {"joint": {"points": joint, "time_s": 10.0 + shift, "commits": ["a", "b"]},
+            "width_only": {"points": wo},
             "dedicated_w4a4": {"points": ded}}
 
 
@@ -57,6 +58,7 @@ def test_summarise_judges_the_targets_on_the_mean_and_states_the_spread():
     assert r["fronts"]["energy_j"]["ratio_at_cheapest_accuracy"] == pytest.approx(0.5)
     assert t["energy_ratio_at_most_0.5"] and t["energy_either"]
     assert r["points"]["joint"][0]["n"] == 2 and r["targets_judged_on"] == "mean over seeds"
+    assert r["runs"]["1"]["joint"] == {"time_s": 11.0, "resumed": None, "commits": ["a", "b"]}
     md = b.markdown(r)
     assert "± 0.71" in md and "NOT met" in md and "0.50 ± 0.00x" in md
 
