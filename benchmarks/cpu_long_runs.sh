@@ -10,6 +10,8 @@
 #   nohup bash benchmarks/cpu_long_runs.sh > /var/tmp/long.log 2>&1 &
 #   JOBS="search0 search1" bash benchmarks/cpu_long_runs.sh     # only these jobs
 #   bash benchmarks/cpu_long_runs.sh merge [prec ...]           # then: run_all.py --render
+#   JOBS="prec0 prec1" ARGS="--dedicated 4/4" bash benchmarks/cpu_long_runs.sh
+#                                  # ARGS: passed to every job (here: the joint before the 2/2)
 #
 # Jobs: search<k> (search_fmnist, seed k, ES epochs), prec<k> (precision_fmnist, seed k),
 # papers<k> (search_papers_fmnist, seed k, EP epochs), for k = 0 and 1. Recipes: the ones
@@ -42,7 +44,8 @@ job() {  # job NAME [extra args]: one benchmark for one seed (or, with merge, ev
   esac
 }
 export -f job
-export PY RUNS ES EP RECIPES
+ARGS=${ARGS:-}
+export PY RUNS ES EP RECIPES ARGS
 
 if [ "${1:-}" = merge ]; then  # every seed's cached runs into the committed result paths
   shift
@@ -61,8 +64,9 @@ if [ "${1:-}" = merge ]; then  # every seed's cached runs into the committed res
   done
   exit $rc
 fi
-echo "start $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD) jobs: $JOBS (slots $SLOTS)"
+echo "start $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD) jobs: $JOBS (slots $SLOTS)" \
+  "${ARGS:+args: $ARGS}"
 printf '%s\n' $JOBS | xargs -P "$SLOTS" -I{} bash -c \
-  'echo "{} started $(date -u +%T)"; job {} > "$RUNS/logs/{}.log" 2>&1; \
+  'echo "{} started $(date -u +%T)"; job {} $ARGS > "$RUNS/logs/{}.log" 2>&1; \
    echo "{} exit $? $(date -u +%T)"'
 echo "done $(date -u +%FT%TZ)"

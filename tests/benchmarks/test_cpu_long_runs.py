@@ -42,3 +42,15 @@ def test_merge_of_named_benchmarks_only(tmp_path):
     assert [ln.split()[0] for ln in lines] == ["benchmarks/precision_fmnist.py"]
     bad = dry(tmp_path, "merge", "nope")
     assert bad.returncode == 2 and "unknown benchmark nope" in bad.stderr
+
+
+def test_args_reach_every_job(tmp_path):
+    env = dict(os.environ, PY="echo", RUNS=str(tmp_path), JOBS="prec0 prec1",
+               ARGS="--dedicated 4/4")
+    r = subprocess.run(["bash", "benchmarks/cpu_long_runs.sh"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    for j in ("prec0", "prec1"):
+        log = (tmp_path / "logs" / f"{j}.log").read_text().split()
+        assert log[-2:] == ["--dedicated", "4/4"]
+    assert "args: --dedicated 4/4" in r.stdout
