@@ -188,21 +188,38 @@ def compare_fronts(joint: list[dict], width_only: list[dict], cost: str) -> dict
     hit = min(reach, key=lambda p: p[cost]) if reach else None
     lo, hi = wf[0][cost], wf[-1][cost]
     quarter = [p for p in jf if lo <= p[cost] <= lo + (hi - lo) / 4]
+    half = [p for p in jf if lo <= p[cost] <= lo + (hi - lo) / 2]
     wc = [p[cost] for p in wf]
 
-    def gain(split: str) -> float | None:
+    def gain(split: str, points: list[dict]) -> float | None:
         key = f"top1_{split}"
         acc = [p[key] for p in wf]
-        g = [p[key] - float(np.interp(p[cost], wc, acc)) for p in quarter]
+        g = [p[key] - float(np.interp(p[cost], wc, acc)) for p in points]
         return statistics.mean(g) if g else None
 
+    # equal accuracy over the cheap half: each width-only front point there against the
+    # cheapest joint front point at least as accurate on validation
+    matched = []
+    for q in wf:
+        r = [p for p in jf if p["top1_validation"] >= q["top1_validation"]]
+        if q[cost] <= lo + (hi - lo) / 2 and r:
+            matched.append((q, min(r, key=lambda p: p[cost])))
     return {"ratio_at_cheapest_accuracy": hit[cost] / cheapest[cost] if hit else None,
             "reaching_point": None if hit is None else [hit["width"], hit["bits"]],
             "reaching_point_test_gap": None if hit is None
             else hit["top1_test"] - cheapest["top1_test"],
-            "mean_gain_cheapest_quarter": gain("test"),
-            "mean_gain_cheapest_quarter_validation": gain("validation"),
+            "mean_gain_cheapest_quarter": gain("test", quarter),
+            "mean_gain_cheapest_quarter_validation": gain("validation", quarter),
             "cheapest_quarter_points": len(quarter),
+            "cheap_half": {
+                "mean_ratio_at_equal_accuracy": statistics.mean(
+                    p[cost] / q[cost] for q, p in matched) if matched else None,
+                "mean_test_gap_at_equal_accuracy": statistics.mean(
+                    p["top1_test"] - q["top1_test"] for q, p in matched) if matched else None,
+                "matched_width_only_points": len(matched),
+                "mean_gain_at_equal_energy": gain("test", half),
+                "mean_gain_at_equal_energy_validation": gain("validation", half),
+                "joint_points": len(half)},
             "joint_front": [(p["width"], p["bits"]) for p in jf],
             "width_only_front": [(p["width"], p["bits"]) for p in wf]}
 
@@ -339,7 +356,11 @@ def summarise(per_seed: dict) -> dict:
                    if f["ratio_at_cheapest_accuracy"] is not None]),
               "energy_mean_gain_cheapest_quarter": _sd(
                   [f["mean_gain_cheapest_quarter"] for _, f in per
-                   if f["mean_gain_cheapest_quarter"] is not None])}
+                   if f["mean_gain_cheapest_quarter"] is not None]),
+              "cheap_half": {c: {k: _sd([v for s in seeds if (v := compare_fronts(
+                  s["joint"], s["width_only"], c)["cheap_half"][k]) is not None])
+                  for k in ("mean_ratio_at_equal_accuracy", "mean_gain_at_equal_energy")}
+                  for c in ("energy_j", "latency_s")}}
     e = fronts["energy_j"]
     ded44 = ded_gaps.get("dedicated_w4a4")
     targets = {"joint_within_0.5_of_width_only_8bit": bool(width_gaps)
@@ -402,6 +423,20 @@ def markdown(r: dict) -> str:
            + f" on validation; {e['cheapest_quarter_points']} joint front points; target "
            f">= +1: {met('energy_gain_at_least_1_point')}). Energy criterion (either): "
            f"{met('energy_either')}.")
+    for cost, name in (("energy_j", "energy"), ("latency_s", "latency")):
+        h = r["fronts"][cost]["cheap_half"]
+        ratio = h["mean_ratio_at_equal_accuracy"]
+        spread = sd.get("cheap_half", {}).get(cost, {})
+        sd_ratio = spread.get("mean_ratio_at_equal_accuracy")
+        sd_gain = spread.get("mean_gain_at_equal_energy")
+        md += (f" Cheap half of the width-only {name} range: at equal validation accuracy the "
+               "joint front needs on average " + _pm(ratio, sd_ratio, ".2f")
+               + ("" if ratio is None else "x")
+               + f" the width-only {name} ({h['matched_width_only_points']} width-only points; "
+               "test top-1 of the joint points minus theirs "
+               + _pm(h["mean_test_gap_at_equal_accuracy"], None)
+               + f"); at equal {name} it is " + _pm(h["mean_gain_at_equal_energy"], sd_gain)
+               + f" points more accurate on test ({h['joint_points']} joint front points).")
     return md
 
 

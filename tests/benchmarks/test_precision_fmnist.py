@@ -61,6 +61,12 @@ def test_summarise_judges_the_targets_on_the_mean_and_states_the_spread():
     assert r["runs"]["1"]["joint"] == {"time_s": 11.0, "resumed": None, "commits": ["a", "b"]}
     md = b.markdown(r)
     assert "± 0.71" in md and "NOT met" in md and "0.50 ± 0.00x" in md
+    # cheap half of [4, 8]: the width-only point at 4 (80 % validation) against the joint
+    # 1.0 @ 4/4 (86 %, cost 2): half the cost on both seeds, for energy and latency alike
+    for cost in ("energy_j", "latency_s"):
+        assert r["fronts"][cost]["cheap_half"]["mean_ratio_at_equal_accuracy"] == 0.5
+        assert r["spread_sd"]["cheap_half"][cost]["mean_ratio_at_equal_accuracy"] == 0.0
+    assert "at equal validation accuracy the joint front needs on average 0.50 ± 0.00x" in md
 
 
 def test_plot_writes_a_png_per_cost(tmp_path):
@@ -86,3 +92,20 @@ def test_a_half_trained_joint_run_of_another_method_is_refused(tmp_path):
     b.check_method(str(tmp_path / "new"), recipe)
     with pytest.raises(SystemExit, match="use another --runs-dir"):
         b.check_method(str(tmp_path / "new"), {**recipe, "precision_method": "other"})
+
+
+def test_cheap_half_reports_energy_at_equal_accuracy_and_accuracy_at_equal_energy():
+    """Issue 17's report over the cheap half of the width-only range: each width-only front
+    point there against the cheapest joint point as accurate on validation, and the joint
+    front points there against the width-only front interpolated at their energy."""
+    width_only = [_pt(0.25, (8, 8), 80, 79, 4.0), _pt(0.5, (8, 8), 85, 84, 6.0),
+                  _pt(1.0, (8, 8), 90, 89, 8.0)]
+    joint = [_pt(0.25, (4, 4), 81, 80, 2.0), _pt(0.5, (4, 4), 86, 85, 3.0),
+             _pt(0.5, (8, 8), 88, 87, 5.0), _pt(1.0, (8, 8), 90, 89, 8.0)]
+    h = b.compare_fronts(joint, width_only, "energy_j")["cheap_half"]
+    assert h["matched_width_only_points"] == 2                    # the points at 4 and 6
+    assert h["mean_ratio_at_equal_accuracy"] == pytest.approx((2 / 4 + 3 / 6) / 2)
+    assert h["mean_test_gap_at_equal_accuracy"] == pytest.approx(1.0)
+    assert h["joint_points"] == 1                                 # only 5.0 lies in [4, 6]
+    assert h["mean_gain_at_equal_energy"] == pytest.approx(87 - 81.5)
+    assert h["mean_gain_at_equal_energy_validation"] == pytest.approx(88 - 82.5)
