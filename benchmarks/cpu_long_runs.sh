@@ -10,6 +10,7 @@
 #   nohup bash benchmarks/cpu_long_runs.sh > /var/tmp/long.log 2>&1 &
 #   JOBS="search0 search1" bash benchmarks/cpu_long_runs.sh     # only these jobs
 #   bash benchmarks/cpu_long_runs.sh merge [prec ...]           # then: run_all.py --render
+#   bash benchmarks/cpu_long_runs.sh status                     # each training's step, time left
 #   JOBS="prec0 prec1" ARGS="--dedicated 4/4" bash benchmarks/cpu_long_runs.sh
 #                                  # ARGS: passed to every job (here: the joint before the 2/2)
 #
@@ -47,6 +48,9 @@ export -f job
 ARGS=${ARGS:-}
 export PY RUNS ES EP RECIPES ARGS
 
+if [ "${1:-}" = status ]; then  # reads the runs' files only: safe beside the running jobs
+  exec $PY benchmarks/run_status.py "$RUNS"
+fi
 if [ "${1:-}" = merge ]; then  # every seed's cached runs into the committed result paths
   shift
   want=${*:-search prec papers}  # e.g. `merge prec`: only that benchmark

@@ -63,7 +63,9 @@ Long training benchmarks span sessions on the 2-core machine. `accuracy_fmnist`,
 search) is reused, a killed one continues from its last epoch's checkpoint (a search from its
 trajectory). Run them from a clean clone; seeds may run as separate processes, each with `--out`
 naming a scratch result, and a last call with every seed merges the cached runs into the result.
-`benchmarks/cpu_long_runs.sh` queues the remaining ones that way, two at a time, and merges them.
+`benchmarks/cpu_long_runs.sh` queues the remaining ones that way, two at a time, and merges them;
+`bash benchmarks/cpu_long_runs.sh status` (or `python benchmarks/run_status.py RUNS_DIR`) prints
+each training's step and the compute it still needs at the rate of its finished epochs.
 """
 
 # The split behind each accuracy of results that predate the ``accuracy_split`` field.

@@ -54,3 +54,8 @@ def test_args_reach_every_job(tmp_path):
         log = (tmp_path / "logs" / f"{j}.log").read_text().split()
         assert log[-2:] == ["--dedicated", "4/4"]
     assert "args: --dedicated 4/4" in r.stdout
+
+
+def test_status_reads_the_runs_folder(tmp_path):
+    lines = dry(tmp_path, "status").stdout.split()
+    assert lines == ["benchmarks/run_status.py", str(tmp_path)]

@@ -1,0 +1,67 @@
+"""Where the long trainings under a runs folder stand: one line per training (a folder with a
+``checkpoint/meta.json``), with its step, its epochs and, from the epochs it has timed, an
+estimate of the compute it still needs. Reads files only: safe beside running jobs.
+
+    python benchmarks/run_status.py /var/tmp/dynpim_long_runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+from pathlib import Path
+
+
+def run_status(run_dir: Path) -> dict:
+    """One training's progress from its checkpoint's ``meta.json`` (step, epochs, epoch times);
+    ``done`` once every step ran or a benchmark cached the run's ``result.json``."""
+    meta = json.loads((run_dir / "checkpoint" / "meta.json").read_text())
+    history = meta.get("history") or []
+    epochs = int(meta.get("train_config", {}).get("epochs") or 0)
+    per_epoch = history[0]["step"] // history[0]["epoch"] if history else None
+    times = [h["time_s"] for h in history if "time_s" in h]
+    total = per_epoch * epochs if per_epoch else None
+    left_s = None
+    if total and times:
+        left_s = (total - meta["step"]) / per_epoch * statistics.mean(times)
+    return {"run": str(run_dir), "step": int(meta["step"]), "total_steps": total,
+            "epochs_done": len(history), "epochs": epochs,
+            "epoch_s": statistics.mean(times) if times else None, "left_s": left_s,
+            "done": (run_dir / "result.json").exists()
+            or (total is not None and meta["step"] >= total)}
+
+
+def find_runs(root: Path) -> list[Path]:
+    """Every training folder under ``root`` (sorted)."""
+    return sorted(p.parent.parent for p in root.rglob("checkpoint/meta.json"))
+
+
+def line(s: dict, root: Path) -> str:
+    name = os.path.relpath(s["run"], root)
+    if s["done"]:
+        return f"{name}: done ({s['epochs']} epochs)"
+    total = "?" if s["total_steps"] is None else s["total_steps"]
+    out = f"{name}: step {s['step']}/{total}, epoch {s['epochs_done']}/{s['epochs']} finished"
+    if s["left_s"] is not None:
+        out += (f", {s['epoch_s'] / 60:.0f} min per epoch, about {s['left_s'] / 3600:.1f} h "
+                "left at that rate")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("root", type=Path, help="a --runs-dir (or the folder above several)")
+    a = ap.parse_args(argv)
+    if not a.root.is_dir():
+        raise SystemExit(f"{a.root}: no such folder")
+    runs = find_runs(a.root)
+    if not runs:
+        print(f"{a.root}: no trainings (no checkpoint/meta.json below it)")
+    for r in runs:
+        print(line(run_status(r), a.root))
+
+
+if __name__ == "__main__":
+    main()
