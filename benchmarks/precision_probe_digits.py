@@ -59,7 +59,7 @@ from dynpim.nn import SubnetConfig  # noqa: E402
 from dynpim.quant import quantizers  # noqa: E402
 from dynpim.train import TrainConfig, calibration_batches, evaluate_configs, train  # noqa: E402
 from dynpim.train import trainer as trainer_module  # noqa: E402
-from dynpim.train.samplers import Pass, step_passes  # noqa: E402
+from dynpim.train.samplers import Pass, lowest_precision, step_passes  # noqa: E402
 
 WIDTHS = (0.25, 0.5, 0.75, 1.0)
 PRECISIONS = "6/6,4/4,3/3,2/2"
@@ -109,10 +109,6 @@ def _plain_codes_at(truncate):
     return codes_at
 
 
-def _lowest(precisions):
-    return min(precisions, key=lambda p: (p[0] * p[1], p))
-
-
 def _any(precisions, g):
     options = [None, *precisions]
     return options[int(torch.randint(len(options), (1,), generator=g))]
@@ -122,7 +118,7 @@ def _lowest_passes(configs, precisions, g):
     """The plain two-axis sandwich: one pass per config, the smallest at the lowest setting."""
     if not precisions:
         return [Pass(c) for c in configs]
-    bits = [None, _lowest(precisions)] + [_any(precisions, g) for _ in configs[2:]]
+    bits = [None, lowest_precision(precisions)] + [_any(precisions, g) for _ in configs[2:]]
     return [Pass(c, b) for c, b in zip(configs, bits)]
 
 
@@ -134,7 +130,7 @@ def _mixed_passes(configs, precisions, g):
     bits = [None]
     if len(configs) > 1:
         at_lowest = float(torch.rand((), generator=g, dtype=torch.float64)) < 0.5
-        bits.append(_lowest(precisions) if at_lowest else _any(precisions, g))
+        bits.append(lowest_precision(precisions) if at_lowest else _any(precisions, g))
     bits += [_any(precisions, g) for _ in configs[2:]]
     return [Pass(c, b) for c, b in zip(configs, bits)]
 

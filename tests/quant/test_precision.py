@@ -182,7 +182,7 @@ def test_cost_model_follows_the_active_precision():
 def test_step_passes_pair_every_width_and_joint_training_runs(tmp_path):
     from dynpim.nn.precision import parse_precisions
     from dynpim.train import TrainConfig, train
-    from dynpim.train.samplers import Pass, step_passes
+    from dynpim.train.samplers import Pass, lowest_precision, step_passes
 
     assert parse_precisions("4/4, 2/2") == [(4, 4), (2, 2)]
     with pytest.raises(ValueError, match="not wbits/abits"):
@@ -199,6 +199,10 @@ def test_step_passes_pair_every_width_and_joint_training_runs(tmp_path):
     smallest = [p[2].bits for p in steps]  # the lowest on about 1/2 + 1/2 * 1/2 of steps
     assert 0.65 < smallest.count((2, 2)) / 400 < 0.85
     assert step_passes([big, small], [], g) == [Pass(big), Pass(small)]  # width only: unchanged
+    # the lowest: fewest bit-plane pairs w * a, ties to the smaller pair
+    assert lowest_precision([(6, 6), (2, 4), (4, 2), (3, 3)]) == (2, 4)
+    with pytest.raises(ValueError, match="no precisions"):
+        lowest_precision([])
     assert not any(p.from_previous for p in steps[0])  # every sub-net distils from the largest
     with pytest.raises(ValueError, match="precisions need a quantized model"):
         TrainConfig(precisions="4/4")

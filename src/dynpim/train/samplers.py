@@ -126,6 +126,14 @@ class Pass:
     from_previous: bool = False
 
 
+def lowest_precision(precisions: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """The cheapest setting on a bit-serial array: fewest ``w * a`` (bit-plane pairs sensed);
+    ties to the smaller ``(w, a)``."""
+    if not precisions:
+        raise ValueError("no precisions to choose the lowest of")
+    return min(precisions, key=lambda p: (p[0] * p[1], p))
+
+
 def step_passes(configs: Sequence[SubnetConfig], precisions: Sequence[tuple[int, int]],
                 g: torch.Generator) -> list[Pass]:
     """The passes of one sandwich step over ``configs`` (largest, smallest, random ones).
@@ -143,7 +151,7 @@ def step_passes(configs: Sequence[SubnetConfig], precisions: Sequence[tuple[int,
     (10 points at the smallest width), and more random passes made it worse."""
     if not precisions:
         return [Pass(c) for c in configs]
-    lowest = min(precisions, key=lambda p: (p[0] * p[1], p))
+    lowest = lowest_precision(precisions)
 
     def lower() -> tuple[int, int]:
         w, a = precisions[int(torch.randint(len(precisions), (1,), generator=g))]
