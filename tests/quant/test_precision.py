@@ -154,6 +154,61 @@ def test_integer_path_and_pim_execute_are_bit_exact_at_every_precision(name, kw)
                                    integer_forward(model, cfgs[0], x[:2], qs=qs))
 
 
+def test_bn_per_precision_gives_each_lower_precision_its_own_affine_everywhere(tmp_path):
+    """``bn_per_precision``: a BN scale and shift per lower precision, used by the model, the
+    integer path, ``pim.execute`` and the exported sub-net at that precision only; checkpoints
+    rebuild it."""
+    from dynpim.nn.layers import DynamicBatchNorm2d
+    from dynpim.nn.onnx import qdq_subnet
+    from dynpim.train.checkpoint import load_checkpoint, save_checkpoint
+
+    model, x = _model(bn_per_precision=True)
+    bns = [m for m in model.modules() if isinstance(m, DynamicBatchNorm2d)]
+    assert model.args["bn_per_precision"] is True
+    assert all(sorted(bn.precision_weight) == ["w2a2", "w3a2", "w3a3", "w4a4", "w6a6"]
+               for bn in bns)
+    assert torch.equal(bns[0].precision_weight["w4a4"], bns[0].weight)  # starts as a copy
+    plain, _ = _model()
+    n = sum(p.numel() for p in plain.parameters())
+    assert sum(p.numel() for p in model.parameters()) == n + 5 * sum(
+        2 * bn.num_features for bn in bns)
+    cfg = model.min_config()
+    for bits in ((8, 8), (4, 4)):
+        with model.precision(bits):
+            calibrate_bn(model, cfg, [x])
+    model.eval()
+    with torch.no_grad(), model.subnet(cfg):
+        with model.precision((8, 8)):
+            top = model(x)
+        with model.precision((4, 4)):
+            low = model(x)
+        for bn in bns:  # move the 4/4 affine only
+            bn.precision_weight["w4a4"].mul_(1.5)
+            bn.precision_bias["w4a4"].add_(0.25)
+        with model.precision((8, 8)):
+            assert torch.equal(model(x), top)
+        with model.precision((4, 4)):
+            moved = model(x)
+    assert not torch.allclose(moved, low)
+    with model.precision((4, 4)), model.subnet(cfg):
+        qs = quantized_subnet(model, cfg)
+        ref = integer_forward(model, cfg, x, qs=qs)
+        assert torch.equal(execute(model, cfg, x, qs=qs), ref)
+        assert (ref.argmax(1) == moved.argmax(1)).float().mean() >= 0.8
+        with torch.no_grad():
+            assert torch.equal(model.export_subnet(cfg)(x), moved)
+            assert torch.equal(qdq_subnet(model, cfg)(x), moved)
+    save_checkpoint(str(tmp_path / "ck"), model, configs=[cfg])
+    back = load_checkpoint(str(tmp_path / "ck")).model.eval()
+    with torch.no_grad(), back.subnet(cfg, bits=(4, 4)):
+        assert torch.equal(back(x), moved)
+    with pytest.raises(ValueError, match="needs a quantized model"):
+        create_model("lenet", bn_per_precision=True)
+    from dynpim.train import TrainConfig
+    with pytest.raises(ValueError, match="bn_per_precision needs precisions"):
+        TrainConfig(wbits=4, abits=4, bn_per_precision=True)
+
+
 def test_cost_model_follows_the_active_precision():
     model, _ = _model()
     hw = pim.load_preset("sot-mram")
@@ -214,6 +269,15 @@ def test_step_passes_pair_every_width_and_joint_training_runs(tmp_path):
     model = train(cfg).model
     assert model.precisions == ((4, 4), (2, 2), (3, 2))
     assert model.args["precisions"] == [[2, 2], [3, 2]]
+    from dataclasses import replace
+
+    from dynpim.nn.layers import DynamicBatchNorm2d
+    model = train(replace(cfg, bn_per_precision=True, max_steps=6, out=str(tmp_path / "bn"))).model
+    bn = next(m for m in model.modules() if isinstance(m, DynamicBatchNorm2d))
+    # the lower precisions' own scales trained apart from the shared one
+    assert sorted(bn.precision_weight) == ["w2a2", "w3a2"]
+    own = bn.precision_weight["w2a2"]
+    assert not torch.equal(own, torch.ones_like(own)) and not torch.equal(own, bn.weight)
 
 
 def test_a_pass_can_distil_from_the_previous_pass(monkeypatch, tmp_path):

@@ -28,18 +28,24 @@ def list_models() -> list[str]:
 def create_model(name: str, **kwargs: Any) -> DynamicNet:
     """Build a registered dynamic model at max width; ``model.name``/``model.args`` record the
     call so checkpoints can rebuild it. ``precisions=[(wbits, abits), ...]`` (quantized models)
-    adds lower precisions to switch to at run time (``DynamicNet.add_precisions``)."""
+    adds lower precisions to switch to at run time (``DynamicNet.add_precisions``);
+    ``bn_per_precision=True`` gives each of them BN scales and shifts of its own."""
     if name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(list_models())}")
     builder = _BUILDERS[name]
     precisions = kwargs.pop("precisions", None)
+    bn_per_precision = bool(kwargs.pop("bn_per_precision", False))
     allowed = set(inspect.signature(builder).parameters)
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise ValueError(f"model {name!r} does not take {unknown}; it takes "
-                         f"{sorted(allowed | {'precisions'})}")
+                         f"{sorted(allowed | {'precisions', 'bn_per_precision'})}")
     model = builder(**kwargs)
     model.name, model.args = name, dict(kwargs)
+    if bn_per_precision:
+        if model.stored_precision is None:
+            raise ValueError("bn_per_precision needs a quantized model (wbits=, abits=)")
+        model.args["bn_per_precision"] = True
     if precisions:
         model.add_precisions(precisions)
     return model

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from .bn import BNBank
 from .layer_table import LayerTable
 from .layers import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear, SubnetState, _Dynamic
-from .precision import Precision, bank_key, check_precision
+from .precision import Precision, bank_key, check_precision, precision_suffix
 from .residual import Residual
 from .slots import Slot, SubnetConfig
 from .specs import LayerSpec
@@ -152,8 +152,9 @@ class DynamicNet(nn.Module):
 
     def add_precisions(self, precisions: Sequence[Sequence[int]]) -> None:
         """Allow switching to each ``(wbits, abits)`` of ``precisions`` (at most the stored bits):
-        every activation quantizer gets a clip of its own per lower activation precision.
-        Recorded in ``args['precisions']`` so checkpoints rebuild it."""
+        every activation quantizer gets a clip of its own per lower activation precision, and,
+        if ``args['bn_per_precision']``, every BN layer a scale and shift of its own per lower
+        precision. Recorded in ``args['precisions']`` so checkpoints rebuild it."""
         top = self.stored_precision
         if top is None:
             raise ValueError("precisions need a quantized model (create_model(..., wbits=, "
@@ -164,6 +165,10 @@ class DynamicNet(nn.Module):
                 for _, a in checked:
                     if a < m.bits:
                         m.add_bits(a)
+            elif isinstance(m, DynamicBatchNorm2d) and self.args.get("bn_per_precision"):
+                for p in checked:
+                    if p != top:
+                        m.add_precision_affine(precision_suffix(p))
         known = [tuple(p) for p in self.args.get("precisions", ())]
         self.args["precisions"] = [list(p) for p in dict.fromkeys(known + checked)]
 

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .precision import precision_suffix
+
 
 class SubnetState:
     """Per-model mutable cell holding the active widths, precision and BN bank key (never
@@ -187,8 +189,26 @@ class DynamicBatchNorm2d(_Dynamic):
         self.in_slot = self.out_slot = slot
         self.weight = nn.Parameter(torch.ones(num_features))
         self.bias = nn.Parameter(torch.zeros(num_features))
+        # optional scale and shift of their own per lower precision ("w4a4": ...), as
+        # Any-Precision DNNs keep a BN layer per bit-width; empty unless added
+        self.precision_weight = nn.ParameterDict()
+        self.precision_bias = nn.ParameterDict()
         self._acc: list = []  # [sum_mean, sum_var, n] while calibrating
         self.sync = False  # batch statistics over all processes of the default group
+
+    def add_precision_affine(self, suffix: str) -> None:
+        """Give precision ``suffix`` (``"w4a4"``) a scale and shift of its own, starting as
+        copies of the shared ones (no-op if it has them)."""
+        if suffix not in self.precision_weight:
+            self.precision_weight[suffix] = nn.Parameter(self.weight.detach().clone())
+            self.precision_bias[suffix] = nn.Parameter(self.bias.detach().clone())
+
+    def affine(self, suffix: str | None, c: int) -> tuple[Tensor, Tensor]:
+        """The scale and shift (first ``c`` channels) at precision ``suffix``: its own if
+        added, else the shared ones."""
+        if suffix is not None and suffix in self.precision_weight:
+            return self.precision_weight[suffix][:c], self.precision_bias[suffix][:c]
+        return self.weight[:c], self.bias[:c]
 
     @property
     def bank(self) -> LayerBank:
@@ -227,9 +247,10 @@ class DynamicBatchNorm2d(_Dynamic):
 
     def forward(self, x: Tensor) -> Tensor:
         c = x.shape[1]
-        w, b = self.weight[:c], self.bias[:c]
         state = getattr(self, "_state", None)
         key = state.key if state is not None else ""
+        bits = state.bits if state is not None else None
+        w, b = self.affine(None if bits is None else precision_suffix(bits), c)
         if self.training:
             calibrating = state is not None and state.calibrating
             if calibrating:
@@ -267,10 +288,12 @@ class DynamicBatchNorm2d(_Dynamic):
         if key not in self.bank:
             raise RuntimeError(f"BN statistics for sub-net config [{key}] are not calibrated")
         mean, var = self.bank[key]
+        suffix = key.rpartition("-")[2]  # the precision's, if the key names one
+        w, b = self.affine(suffix if _PRECISION_SUFFIX.fullmatch(suffix) else None, c)
         m = nn.BatchNorm2d(c, eps=self.eps)
         with torch.no_grad():
-            m.weight.copy_(self.weight[:c])
-            m.bias.copy_(self.bias[:c])
+            m.weight.copy_(w)
+            m.bias.copy_(b)
             # BatchNorm2d tracks running statistics by default: both buffers exist
             cast(Tensor, m.running_mean).copy_(mean)
             cast(Tensor, m.running_var).copy_(var)
@@ -280,6 +303,7 @@ class DynamicBatchNorm2d(_Dynamic):
         return f"{self.num_features}, slot={self.in_slot}, banked_configs={len(self.bank)}"
 
 
+_PRECISION_SUFFIX = re.compile(r"w[0-9]+a[0-9]+")
 _BANK_NAME = re.compile(r"^bank_([0-9]*(?:-[0-9]+)*(?:-w[0-9]+a[0-9]+)?)_(mean|var)$")
 
 

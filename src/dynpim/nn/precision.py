@@ -52,9 +52,14 @@ def parse_precisions(text: str) -> list[Precision]:
     return out
 
 
+def precision_suffix(bits: Precision) -> str:
+    """``(4, 4)`` -> ``"w4a4"``: how a precision is named in bank keys and parameter names."""
+    return _SUFFIX.format(*bits)
+
+
 def bank_key(cfg_key: str, bits: Precision | None) -> str:
     """BN bank key of a config at a precision (``None``: the model's own bits)."""
-    return cfg_key if bits is None else f"{cfg_key}-" + _SUFFIX.format(*bits)
+    return cfg_key if bits is None else f"{cfg_key}-" + precision_suffix(bits)
 
 
 def split_bank_key(key: str) -> tuple[tuple[int, ...], Precision | None]:

@@ -46,7 +46,7 @@ from torch import Tensor, nn
 
 from dynpim.nn.dynamic_net import DynamicNet
 from dynpim.nn.layers import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear
-from dynpim.nn.precision import bank_key
+from dynpim.nn.precision import bank_key, precision_suffix
 from dynpim.nn.residual import Residual
 from dynpim.nn.slots import SubnetConfig
 
@@ -303,8 +303,10 @@ class _Compiler:
             raise RuntimeError(f"BN statistics for sub-net config [{key}] are not "
                                "calibrated; call dynpim.nn.calibrate_bn(model, cfg, batches)")
         mean, var = (t.detach().cpu().double() for t in m.bank[key])
-        k = m.weight.detach()[:c].cpu().double() / torch.sqrt(var + m.eps)
-        beta = m.bias.detach()[:c].cpu().double()
+        bits = self.model._state.bits  # the precision's own scale and shift, if it has them
+        gamma, beta_c = m.affine(None if bits is None else precision_suffix(bits), c)
+        k = gamma.detach().cpu().double() / torch.sqrt(var + m.eps)
+        beta = beta_c.detach().cpu().double()
         return _A([(r, t * k) for r, t in a.terms], a.bias * k + beta - mean * k, a.shape)
 
 

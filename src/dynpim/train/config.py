@@ -32,6 +32,7 @@ class TrainConfig:
     abits: int = 32                     # activation bits 1..8, 32 = float
     init_from: str | None = None        # start from this (float) checkpoint's weights
     precisions: str | None = None       # lower "wbits/abits" settings trained jointly: "4/4,2/2"
+    bn_per_precision: bool = False      # BN scale and shift of their own per lower precision
     dataset: str = "digits"
     data_dir: str | None = None
     holdout: int | None = None          # held-out training samples (None: dataset default)
@@ -117,6 +118,8 @@ class TrainConfig:
                  "precisions need a quantized model: set wbits and abits (1..8)")
             for p in parse_precisions(self.precisions):
                 check_precision(p, (self.wbits, self.abits))
+        need(not self.bn_per_precision or self.precisions is not None,
+             "bn_per_precision needs precisions (e.g. --precisions 4/4,2/2)")
         for name, lo in (("epochs", 1), ("batch_size", 1), ("num_random", 0),
                          ("calib_batches", 1), ("checkpoint_every", 0), ("split_seed", 0),
                          ("seed", 0)):
@@ -214,6 +217,10 @@ HELP: dict[str, str] = {
                   "(e.g. 4/4,2/2): one network switchable at run time (any-precision); every "
                   "sub-net but the largest trains at the stored and a lower precision each "
                   "step (1 + 2 (1 + num_random) passes)",
+    "bn_per_precision": "with --precisions: every BN layer gets a scale and shift of its own "
+                        "per lower precision (as Any-Precision DNNs keep a BN layer per "
+                        "bit-width); folded into each precision's integer program, so free on "
+                        "the array",
     "dataset": "fashion-mnist | cifar10 | digits | synthetic | tensors",
     "data_dir": "folder with the dataset files (default: the dataset's usual place)",
     "holdout": "training samples held out for validation, search and calibration "

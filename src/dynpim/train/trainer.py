@@ -65,11 +65,13 @@ def build_model(cfg: TrainConfig, splits: DatasetSplits) -> DynamicNet:
     from dynpim.models import create_model
 
     c, h, _ = splits.input_size
-    extra = {}
+    extra: dict[str, Any] = {}
     if cfg.precisions:
         from dynpim.nn.precision import parse_precisions
 
         extra["precisions"] = parse_precisions(cfg.precisions)
+        if cfg.bn_per_precision:
+            extra["bn_per_precision"] = True
     return create_model(cfg.model, num_classes=splits.num_classes, in_channels=c,
                         image_size=h, width_mult=cfg.width_mult, wbits=cfg.wbits, abits=cfg.abits,
                         **extra)
