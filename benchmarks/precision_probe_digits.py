@@ -26,10 +26,13 @@ method that ``dynpim train --precisions`` uses; no test accuracy is read). Arms:
   pass (the teacher) at weight 1/2 too.
 * ``midrise/paired-self``: dynpim's pairs, each lower pass distilled from its own width's
   stored-precision pass (``Pass.from_previous``) instead of the largest's.
+* ``midrise/paired+bn``: dynpim's pairs with ``bn_per_precision`` (a BN scale and shift per
+  lower precision, as Any-Precision DNNs keep a BN layer per bit-width).
 
-The last three were tried after the adoption and are recorded separately: ``--arms
+The last four were tried after the adoption and are recorded separately: ``--arms
 midrise/paired+largest,midrise/paired+largest-half,midrise/paired-self --out
-benchmarks/results/precision_probe_digits_after.json``.
+benchmarks/results/precision_probe_digits_after.json``, and ``--arms
+midrise/paired,midrise/paired+bn --out benchmarks/results/precision_probe_digits_bn.json``.
 
 The non-adopted arms swap ``dynpim.quant.quantizers.truncate_codes``/``weight_codes_at`` and
 the trainer's ``step_passes`` for the run, and restore them after. The gradients of a step's
@@ -65,7 +68,8 @@ WIDTHS = (0.25, 0.5, 0.75, 1.0)
 PRECISIONS = "6/6,4/4,3/3,2/2"
 ARMS = ("width_only", "floor/lowest", "round/lowest", "carry/mixed", "midrise/lowest",
         "midrise/mixed", "midrise/mixed6", "midrise/paired-sum", "midrise/paired", "width_only7",
-        "midrise/paired+largest", "midrise/paired+largest-half", "midrise/paired-self")
+        "midrise/paired+largest", "midrise/paired+largest-half", "midrise/paired-self",
+        "midrise/paired+bn")
 NUM_RANDOM = {"midrise/mixed6": 4, "width_only7": 5}  # random sub-nets per step (default 2)
 # passes (forward + backward) per step: 2 + NUM_RANDOM, doubled but the largest's when paired
 PASSES = {"midrise/mixed6": 6, "width_only7": 7, "midrise/paired-sum": 7}
@@ -186,6 +190,7 @@ def run_arm(arm: str, seed: int, splits, epochs: int, out: str) -> dict[str, lis
     """Validation top-1 (%) per precision (``"8/8"`` ...) at every width of ``WIDTHS``."""
     cfg = TrainConfig(model="resnet20", dataset="digits", holdout=300, wbits=8, abits=8,
                       precisions=None if arm.startswith("width_only") else PRECISIONS,
+                      bn_per_precision=arm.endswith("+bn"),
                       num_random=NUM_RANDOM.get(arm, 2),
                       sampling="discrete", epochs=epochs, batch_size=64,
                       lr=LR * 4 / PASSES.get(arm, 4),

@@ -53,3 +53,22 @@ def test_summarise_means_and_spreads_over_seeds():
     s = b.summarise(per_seed)["a"]["8/8"]
     assert s["mean"] == [15.0, 20.0, 40.0, 40.0]
     assert s["sd"] == [7.07, 0.0, 14.14, 0.0]
+
+
+def test_the_bn_arm_is_dynpims_pairs_with_bn_per_precision(monkeypatch, tmp_path):
+    """``midrise/paired+bn`` keeps dynpim's truncation and plan and only turns on
+    ``bn_per_precision`` (the training itself is stubbed out)."""
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(cfg, splits):
+        seen.update(cfg=cfg, plan=b.trainer_module.step_passes)
+        raise Stop
+
+    monkeypatch.setattr(b, "train", fake_train)
+    for arm, want in (("midrise/paired+bn", True), ("midrise/paired", False)):
+        with pytest.raises(Stop):
+            b.run_arm(arm, 0, None, 1, str(tmp_path))
+        assert seen["cfg"].bn_per_precision is want and seen["plan"] is trainer.step_passes
