@@ -28,11 +28,14 @@ method that ``dynpim train --precisions`` uses; no test accuracy is read). Arms:
   stored-precision pass (``Pass.from_previous``) instead of the largest's.
 * ``midrise/paired+bn``: dynpim's pairs with ``bn_per_precision`` (a BN scale and shift per
   lower precision, as Any-Precision DNNs keep a BN layer per bit-width).
+* ``midrise/paired-3:1``: dynpim's pairs with the stored-precision pass at weight 3/4 and the
+  lower one at 1/4 (the same gradient scale, more weight on the stored precision).
 
-The last four were tried after the adoption and are recorded separately: ``--arms
+The last five were tried after the adoption and are recorded separately: ``--arms
 midrise/paired+largest,midrise/paired+largest-half,midrise/paired-self --out
-benchmarks/results/precision_probe_digits_after.json``, and ``--arms
-midrise/paired,midrise/paired+bn --out benchmarks/results/precision_probe_digits_bn.json``.
+benchmarks/results/precision_probe_digits_after.json``, ``--arms
+midrise/paired,midrise/paired+bn --out benchmarks/results/precision_probe_digits_bn.json`` and
+``--arms midrise/paired-3:1 --out benchmarks/results/precision_probe_digits_weights.json``.
 
 The non-adopted arms swap ``dynpim.quant.quantizers.truncate_codes``/``weight_codes_at`` and
 the trainer's ``step_passes`` for the run, and restore them after. The gradients of a step's
@@ -69,7 +72,7 @@ PRECISIONS = "6/6,4/4,3/3,2/2"
 ARMS = ("width_only", "floor/lowest", "round/lowest", "carry/mixed", "midrise/lowest",
         "midrise/mixed", "midrise/mixed6", "midrise/paired-sum", "midrise/paired", "width_only7",
         "midrise/paired+largest", "midrise/paired+largest-half", "midrise/paired-self",
-        "midrise/paired+bn")
+        "midrise/paired+bn", "midrise/paired-3:1")
 NUM_RANDOM = {"midrise/mixed6": 4, "width_only7": 5}  # random sub-nets per step (default 2)
 # passes (forward + backward) per step: 2 + NUM_RANDOM, doubled but the largest's when paired
 PASSES = {"midrise/mixed6": 6, "width_only7": 7, "midrise/paired-sum": 7}
@@ -163,9 +166,20 @@ def _pairs_self_distilled(configs, precisions, g):
             for p in step_passes(configs, precisions, g)]
 
 
+def _pairs_weighted(stored_weight):
+    """dynpim's pairs with the stored-precision pass of each pair at ``stored_weight`` and the
+    lower one at ``1 - stored_weight`` (dynpim: 1/2 each)."""
+    def passes(configs, precisions, g):
+        return [p if i == 0 else Pass(p.config, p.bits,
+                                      stored_weight if p.bits is None else 1 - stored_weight)
+                for i, p in enumerate(step_passes(configs, precisions, g))]
+    return passes
+
+
 PLANS = {"lowest": _lowest_passes, "mixed": _mixed_passes, "mixed6": _mixed_passes,
          "paired-sum": _summed_pairs, "paired+largest": _pairs_with_largest(1.0),
-         "paired+largest-half": _pairs_with_largest(0.5), "paired-self": _pairs_self_distilled}
+         "paired+largest-half": _pairs_with_largest(0.5), "paired-self": _pairs_self_distilled,
+         "paired-3:1": _pairs_weighted(0.75)}
 
 
 @contextlib.contextmanager

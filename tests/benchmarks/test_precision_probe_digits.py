@@ -72,3 +72,11 @@ def test_the_bn_arm_is_dynpims_pairs_with_bn_per_precision(monkeypatch, tmp_path
         with pytest.raises(Stop):
             b.run_arm(arm, 0, None, 1, str(tmp_path))
         assert seen["cfg"].bn_per_precision is want and seen["plan"] is trainer.step_passes
+
+
+def test_weighted_pairs_keep_the_step_scale():
+    g = torch.Generator().manual_seed(0)
+    cfgs = [SubnetConfig((4,)), SubnetConfig((1,)), SubnetConfig((2,))]
+    passes = b.PLANS["paired-3:1"](cfgs, [(4, 4), (2, 2)], g)
+    assert [p.weight for p in passes] == [1.0, 0.75, 0.25, 0.75, 0.25]
+    assert [p.bits is None for p in passes] == [True, True, False, True, False]
