@@ -29,13 +29,16 @@ method that ``dynpim train --precisions`` uses; no test accuracy is read). Arms:
 * ``midrise/paired+bn``: dynpim's pairs with ``bn_per_precision`` (a BN scale and shift per
   lower precision, as Any-Precision DNNs keep a BN layer per bit-width).
 * ``midrise/paired-3:1``: dynpim's pairs with the stored-precision pass at weight 3/4 and the
-  lower one at 1/4 (the same gradient scale, more weight on the stored precision).
+  lower one at 1/4 (``TrainConfig.lower_weight = 0.25``: the same gradient scale, more weight
+  on the stored precision). Every other arm runs at ``lower_weight = 0.5``; the plans take it
+  as the trainer passes it, and the one-pass plans ignore it.
 
 The last five were tried after the adoption and are recorded separately: ``--arms
 midrise/paired+largest,midrise/paired+largest-half,midrise/paired-self --out
 benchmarks/results/precision_probe_digits_after.json``, ``--arms
 midrise/paired,midrise/paired+bn --out benchmarks/results/precision_probe_digits_bn.json`` and
-``--arms midrise/paired-3:1 --out benchmarks/results/precision_probe_digits_weights.json``.
+``--seeds 0,1,2,3,4 --arms midrise/paired,midrise/paired-3:1 --out
+benchmarks/results/precision_probe_digits_weights.json``.
 
 The non-adopted arms swap ``dynpim.quant.quantizers.truncate_codes``/``weight_codes_at`` and
 the trainer's ``step_passes`` for the run, and restore them after. The gradients of a step's
@@ -76,6 +79,8 @@ ARMS = ("width_only", "floor/lowest", "round/lowest", "carry/mixed", "midrise/lo
 NUM_RANDOM = {"midrise/mixed6": 4, "width_only7": 5}  # random sub-nets per step (default 2)
 # passes (forward + backward) per step: 2 + NUM_RANDOM, doubled but the largest's when paired
 PASSES = {"midrise/mixed6": 6, "width_only7": 7, "midrise/paired-sum": 7}
+# loss weight of a pair's lower-precision pass (TrainConfig.lower_weight); 1/2 unless named
+LOWER_WEIGHT = {"midrise/paired-3:1": 0.25}
 LR = 0.1  # at 4 passes a step (weights summing to 4); more passes at weight 1: LR * 4 / passes
 
 
@@ -121,7 +126,7 @@ def _any(precisions, g):
     return options[int(torch.randint(len(options), (1,), generator=g))]
 
 
-def _lowest_passes(configs, precisions, g):
+def _lowest_passes(configs, precisions, g, lower_weight=0.5):
     """The plain two-axis sandwich: one pass per config, the smallest at the lowest setting."""
     if not precisions:
         return [Pass(c) for c in configs]
@@ -129,7 +134,7 @@ def _lowest_passes(configs, precisions, g):
     return [Pass(c, b) for c, b in zip(configs, bits)]
 
 
-def _mixed_passes(configs, precisions, g):
+def _mixed_passes(configs, precisions, g, lower_weight=0.5):
     """One pass per config; the smallest at the lowest setting on half the steps, at a random
     one (stored included) otherwise (dynpim on 2026-12-01, before the pairs)."""
     if not precisions:
@@ -142,7 +147,7 @@ def _mixed_passes(configs, precisions, g):
     return [Pass(c, b) for c, b in zip(configs, bits)]
 
 
-def _summed_pairs(configs, precisions, g):
+def _summed_pairs(configs, precisions, g, lower_weight=0.5):
     """dynpim's pairs with every pass at weight 1 (a step's gradient grows by about 7/4)."""
     return [Pass(p.config, p.bits) for p in step_passes(configs, precisions, g)]
 
@@ -150,7 +155,7 @@ def _summed_pairs(configs, precisions, g):
 def _pairs_with_largest(teacher_weight):
     """dynpim's pairs plus the largest width at a random lower setting (weight 1/2, distilled
     from the largest at the stored precision, which keeps ``teacher_weight``)."""
-    def passes(configs, precisions, g):
+    def passes(configs, precisions, g, lower_weight=0.5):
         out = step_passes(configs, precisions, g)
         if not precisions:
             return out
@@ -160,26 +165,15 @@ def _pairs_with_largest(teacher_weight):
     return passes
 
 
-def _pairs_self_distilled(configs, precisions, g):
+def _pairs_self_distilled(configs, precisions, g, lower_weight=0.5):
     """dynpim's pairs, each lower pass distilled from its own width's stored-precision pass."""
     return [Pass(p.config, p.bits, p.weight, from_previous=p.bits is not None)
             for p in step_passes(configs, precisions, g)]
 
 
-def _pairs_weighted(stored_weight):
-    """dynpim's pairs with the stored-precision pass of each pair at ``stored_weight`` and the
-    lower one at ``1 - stored_weight`` (dynpim: 1/2 each)."""
-    def passes(configs, precisions, g):
-        return [p if i == 0 else Pass(p.config, p.bits,
-                                      stored_weight if p.bits is None else 1 - stored_weight)
-                for i, p in enumerate(step_passes(configs, precisions, g))]
-    return passes
-
-
 PLANS = {"lowest": _lowest_passes, "mixed": _mixed_passes, "mixed6": _mixed_passes,
          "paired-sum": _summed_pairs, "paired+largest": _pairs_with_largest(1.0),
-         "paired+largest-half": _pairs_with_largest(0.5), "paired-self": _pairs_self_distilled,
-         "paired-3:1": _pairs_weighted(0.75)}
+         "paired+largest-half": _pairs_with_largest(0.5), "paired-self": _pairs_self_distilled}
 
 
 @contextlib.contextmanager
@@ -205,6 +199,7 @@ def run_arm(arm: str, seed: int, splits, epochs: int, out: str) -> dict[str, lis
     cfg = TrainConfig(model="resnet20", dataset="digits", holdout=300, wbits=8, abits=8,
                       precisions=None if arm.startswith("width_only") else PRECISIONS,
                       bn_per_precision=arm.endswith("+bn"),
+                      lower_weight=LOWER_WEIGHT.get(arm, 0.5),
                       num_random=NUM_RANDOM.get(arm, 2),
                       sampling="discrete", epochs=epochs, batch_size=64,
                       lr=LR * 4 / PASSES.get(arm, 4),

@@ -55,9 +55,9 @@ def test_summarise_means_and_spreads_over_seeds():
     assert s["sd"] == [7.07, 0.0, 14.14, 0.0]
 
 
-def test_the_bn_arm_is_dynpims_pairs_with_bn_per_precision(monkeypatch, tmp_path):
-    """``midrise/paired+bn`` keeps dynpim's truncation and plan and only turns on
-    ``bn_per_precision`` (the training itself is stubbed out)."""
+def test_the_bn_and_weight_arms_are_dynpims_pairs_with_one_option_changed(monkeypatch, tmp_path):
+    """``midrise/paired+bn`` and ``midrise/paired-3:1`` keep dynpim's truncation and plan and
+    change one option each: ``bn_per_precision``, ``lower_weight`` (training stubbed out)."""
     seen = {}
 
     class Stop(Exception):
@@ -68,15 +68,9 @@ def test_the_bn_arm_is_dynpims_pairs_with_bn_per_precision(monkeypatch, tmp_path
         raise Stop
 
     monkeypatch.setattr(b, "train", fake_train)
-    for arm, want in (("midrise/paired+bn", True), ("midrise/paired", False)):
+    for arm, bn, weight in (("midrise/paired+bn", True, 0.5), ("midrise/paired", False, 0.5),
+                            ("midrise/paired-3:1", False, 0.25)):
         with pytest.raises(Stop):
             b.run_arm(arm, 0, None, 1, str(tmp_path))
-        assert seen["cfg"].bn_per_precision is want and seen["plan"] is trainer.step_passes
-
-
-def test_weighted_pairs_keep_the_step_scale():
-    g = torch.Generator().manual_seed(0)
-    cfgs = [SubnetConfig((4,)), SubnetConfig((1,)), SubnetConfig((2,))]
-    passes = b.PLANS["paired-3:1"](cfgs, [(4, 4), (2, 2)], g)
-    assert [p.weight for p in passes] == [1.0, 0.75, 0.25, 0.75, 0.25]
-    assert [p.bits is None for p in passes] == [True, True, False, True, False]
+        assert seen["cfg"].bn_per_precision is bn and seen["plan"] is trainer.step_passes
+        assert seen["cfg"].lower_weight == weight

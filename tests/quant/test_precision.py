@@ -251,6 +251,14 @@ def test_step_passes_pair_every_width_and_joint_training_runs(tmp_path):
         assert [p.bits for p in passes[1::2]] == [None, None, None]
         assert all(p.bits in ((4, 4), (2, 2)) for p in passes[2::2])
         assert [p.weight for p in passes] == [1.0] + [0.5] * 6
+    # lower_weight: each lower pass at it, its pair's stored pass at 1 - it (same draws)
+    g2 = torch.Generator().manual_seed(0)
+    weighted = step_passes([big, small, mid, mid], [(4, 4), (2, 2)], g2, 0.25)
+    assert [p.weight for p in weighted] == [1.0] + [0.75, 0.25] * 3
+    assert [p.bits for p in weighted] == [p.bits for p in steps[0]]
+    for bad in (0.0, 1.0):
+        with pytest.raises(ValueError, match="lower_weight must be in"):
+            TrainConfig(lower_weight=bad)
     smallest = [p[2].bits for p in steps]  # the lowest on about 1/2 + 1/2 * 1/2 of steps
     assert 0.65 < smallest.count((2, 2)) / 400 < 0.85
     assert step_passes([big, small], [], g) == [Pass(big), Pass(small)]  # width only: unchanged
@@ -292,7 +300,7 @@ def test_a_pass_can_distil_from_the_previous_pass(monkeypatch, tmp_path):
     real = trainer_module.soft_cross_entropy
     monkeypatch.setattr(trainer_module, "soft_cross_entropy",
                         lambda out, t: calls.append((out.detach(), t)) or real(out, t))
-    monkeypatch.setattr(trainer_module, "step_passes", lambda cfgs, prec, g: [
+    monkeypatch.setattr(trainer_module, "step_passes", lambda cfgs, prec, g, w: [
         Pass(cfgs[0]), Pass(cfgs[1]), Pass(cfgs[1], None, 1.0, from_previous=True)])
     train(TrainConfig(model="lenet", epochs=1, max_steps=1, batch_size=16, progress=False,
                       calib_batches=1, subnet_loss="distill", num_random=0,

@@ -33,6 +33,7 @@ class TrainConfig:
     init_from: str | None = None        # start from this (float) checkpoint's weights
     precisions: str | None = None       # lower "wbits/abits" settings trained jointly: "4/4,2/2"
     bn_per_precision: bool = False      # BN scale and shift of their own per lower precision
+    lower_weight: float = 0.5           # loss weight of a lower-precision pass (its pair: 1 - it)
     dataset: str = "digits"
     data_dir: str | None = None
     holdout: int | None = None          # held-out training samples (None: dataset default)
@@ -120,6 +121,8 @@ class TrainConfig:
                 check_precision(p, (self.wbits, self.abits))
         need(not self.bn_per_precision or self.precisions is not None,
              "bn_per_precision needs precisions (e.g. --precisions 4/4,2/2)")
+        need(0 < self.lower_weight < 1,
+             f"lower_weight must be in (0, 1), got {self.lower_weight}")
         for name, lo in (("epochs", 1), ("batch_size", 1), ("num_random", 0),
                          ("calib_batches", 1), ("checkpoint_every", 0), ("split_seed", 0),
                          ("seed", 0)):
@@ -221,6 +224,9 @@ HELP: dict[str, str] = {
                         "per lower precision (as Any-Precision DNNs keep a BN layer per "
                         "bit-width); folded into each precision's integer program, so free on "
                         "the array",
+    "lower_weight": "with --precisions: loss weight of each lower-precision pass; the "
+                    "stored-precision pass of the same sub-net gets 1 - it, so a step's "
+                    "gradient scale (and the width-only learning rate) is kept",
     "dataset": "fashion-mnist | cifar10 | digits | synthetic | tensors",
     "data_dir": "folder with the dataset files (default: the dataset's usual place)",
     "holdout": "training samples held out for validation, search and calibration "

@@ -135,7 +135,7 @@ def lowest_precision(precisions: Sequence[tuple[int, int]]) -> tuple[int, int]:
 
 
 def step_passes(configs: Sequence[SubnetConfig], precisions: Sequence[tuple[int, int]],
-                g: torch.Generator) -> list[Pass]:
+                g: torch.Generator, lower_weight: float = 0.5) -> list[Pass]:
     """The passes of one sandwich step over ``configs`` (largest, smallest, random ones).
 
     Without lower ``precisions`` every config runs once at the stored precision. With them
@@ -160,5 +160,6 @@ def step_passes(configs: Sequence[SubnetConfig], precisions: Sequence[tuple[int,
     passes = [Pass(configs[0])] if configs else []
     for i, c in enumerate(configs[1:]):
         at_lowest = i == 0 and float(torch.rand((), generator=g, dtype=torch.float64)) < 0.5
-        passes += [Pass(c, None, 0.5), Pass(c, lowest if at_lowest else lower(), 0.5)]
+        passes += [Pass(c, None, 1.0 - lower_weight),
+                   Pass(c, lowest if at_lowest else lower(), lower_weight)]
     return passes

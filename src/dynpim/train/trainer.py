@@ -248,7 +248,7 @@ class Trainer:
         g = step_generator(cfg.seed, self.step)
         configs = [self.sampler.largest()] if self.single else sandwich(
             self.sampler, cfg.num_random, g)
-        passes = step_passes(configs, model.precisions[1:], g)
+        passes = step_passes(configs, model.precisions[1:], g, cfg.lower_weight)
         last = len(passes) - 1
         first = passes[0]
         with model.subnet(first.config, bits=first.bits), self._accumulate(last > 0):
