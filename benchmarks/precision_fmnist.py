@@ -122,7 +122,7 @@ def evaluate_points(model, splits, widths, bits_list, calib) -> list[dict]:
 # How the joint network derives and trains its lower precisions. A joint run trained (or
 # partly trained) under another method is refused, not resumed or reused.
 JOINT_METHOD = ("mid-rise weight truncation; every width but the largest at the stored and a "
-                "lower precision, each pass at weight 1/2")
+                "lower precision, the stored pass at weight 3/4 and the lower at 1/4")
 
 
 def check_method(out: str, recipe: dict) -> None:

@@ -18,8 +18,9 @@ method that ``dynpim train --precisions`` uses; no test accuracy is read). Arms:
   steps and at a random one otherwise (dynpim on 2026-12-01, before the pairs).
 * ``midrise/mixed6``: the same with 4 random sub-nets a step (6 passes, lr scaled by 4/6).
 * ``midrise/paired-sum``: dynpim's pairs with every pass at weight 1 (7 passes, lr x 4/7).
-* ``midrise/paired``: what dynpim does (``dynpim.train.samplers.step_passes``): the largest
-  width at 8/8, every other width twice, at 8/8 and at a lower setting, each at weight 1/2.
+* ``midrise/paired``: dynpim's pairs (``dynpim.train.samplers.step_passes``) as adopted
+  first: the largest width at 8/8, every other width twice, at 8/8 and at a lower setting,
+  each at weight 1/2.
 * ``width_only7``: the control with 5 random sub-nets a step (7 passes, lr x 4/7).
 * ``midrise/paired+largest``: dynpim's pairs plus the largest width at a random lower setting
   (weight 1/2; 8 passes); ``midrise/paired+largest-half``: the same with the largest's stored
@@ -28,10 +29,10 @@ method that ``dynpim train --precisions`` uses; no test accuracy is read). Arms:
   stored-precision pass (``Pass.from_previous``) instead of the largest's.
 * ``midrise/paired+bn``: dynpim's pairs with ``bn_per_precision`` (a BN scale and shift per
   lower precision, as Any-Precision DNNs keep a BN layer per bit-width).
-* ``midrise/paired-3:1``: dynpim's pairs with the stored-precision pass at weight 3/4 and the
-  lower one at 1/4 (``TrainConfig.lower_weight = 0.25``: the same gradient scale, more weight
-  on the stored precision). Every other arm runs at ``lower_weight = 0.5``; the plans take it
-  as the trainer passes it, and the one-pass plans ignore it.
+* ``midrise/paired-3:1``: what dynpim does since: the pairs with the stored-precision pass at
+  weight 3/4 and the lower one at 1/4 (``TrainConfig.lower_weight = 0.25``: the same gradient
+  scale, more weight on the stored precision). Every other arm runs at ``lower_weight = 0.5``;
+  the plans take it as the trainer passes it, and the one-pass plans ignore it.
 
 The last five were tried after the adoption and are recorded separately: ``--arms
 midrise/paired+largest,midrise/paired+largest-half,midrise/paired-self --out
@@ -156,7 +157,7 @@ def _pairs_with_largest(teacher_weight):
     """dynpim's pairs plus the largest width at a random lower setting (weight 1/2, distilled
     from the largest at the stored precision, which keeps ``teacher_weight``)."""
     def passes(configs, precisions, g, lower_weight=0.5):
-        out = step_passes(configs, precisions, g)
+        out = step_passes(configs, precisions, g, lower_weight)
         if not precisions:
             return out
         low = precisions[int(torch.randint(len(precisions), (1,), generator=g))]
@@ -168,7 +169,7 @@ def _pairs_with_largest(teacher_weight):
 def _pairs_self_distilled(configs, precisions, g, lower_weight=0.5):
     """dynpim's pairs, each lower pass distilled from its own width's stored-precision pass."""
     return [Pass(p.config, p.bits, p.weight, from_previous=p.bits is not None)
-            for p in step_passes(configs, precisions, g)]
+            for p in step_passes(configs, precisions, g, lower_weight)]
 
 
 PLANS = {"lowest": _lowest_passes, "mixed": _mixed_passes, "mixed6": _mixed_passes,

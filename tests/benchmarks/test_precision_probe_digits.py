@@ -74,3 +74,13 @@ def test_the_bn_and_weight_arms_are_dynpims_pairs_with_one_option_changed(monkey
             b.run_arm(arm, 0, None, 1, str(tmp_path))
         assert seen["cfg"].bn_per_precision is bn and seen["plan"] is trainer.step_passes
         assert seen["cfg"].lower_weight == weight
+
+
+def test_pair_plans_pass_the_lower_weight_through():
+    """The post-adoption arms ran at lower_weight 1/2: their plans must keep it whatever
+    dynpim's default is."""
+    g = torch.Generator().manual_seed(0)
+    cfgs = [SubnetConfig((4,)), SubnetConfig((1,)), SubnetConfig((2,))]
+    for plan in ("paired+largest", "paired-self"):
+        passes = b.PLANS[plan](cfgs, [(4, 4), (2, 2)], g, 0.5)
+        assert [p.weight for p in passes[-4:]] == [0.5] * 4

@@ -250,11 +250,12 @@ def test_step_passes_pair_every_width_and_joint_training_runs(tmp_path):
         assert [p.config for p in passes[1:]] == [small, small, mid, mid, mid, mid]
         assert [p.bits for p in passes[1::2]] == [None, None, None]
         assert all(p.bits in ((4, 4), (2, 2)) for p in passes[2::2])
-        assert [p.weight for p in passes] == [1.0] + [0.5] * 6
+        assert [p.weight for p in passes] == [1.0] + [0.75, 0.25] * 3  # the default weights
     # lower_weight: each lower pass at it, its pair's stored pass at 1 - it (same draws)
     g2 = torch.Generator().manual_seed(0)
-    weighted = step_passes([big, small, mid, mid], [(4, 4), (2, 2)], g2, 0.25)
-    assert [p.weight for p in weighted] == [1.0] + [0.75, 0.25] * 3
+    weighted = step_passes([big, small, mid, mid], [(4, 4), (2, 2)], g2, 0.5)
+    assert [p.weight for p in weighted] == [1.0] + [0.5] * 6
+    assert TrainConfig().lower_weight == 0.25
     assert [p.bits for p in weighted] == [p.bits for p in steps[0]]
     for bad in (0.0, 1.0):
         with pytest.raises(ValueError, match="lower_weight must be in"):

@@ -33,7 +33,7 @@ class TrainConfig:
     init_from: str | None = None        # start from this (float) checkpoint's weights
     precisions: str | None = None       # lower "wbits/abits" settings trained jointly: "4/4,2/2"
     bn_per_precision: bool = False      # BN scale and shift of their own per lower precision
-    lower_weight: float = 0.5           # loss weight of a lower-precision pass (its pair: 1 - it)
+    lower_weight: float = 0.25          # loss weight of a lower-precision pass (its pair: 1 - it)
     dataset: str = "digits"
     data_dir: str | None = None
     holdout: int | None = None          # held-out training samples (None: dataset default)
@@ -219,7 +219,7 @@ HELP: dict[str, str] = {
     "precisions": "lower precisions trained jointly with --wbits/--abits, as wbits/abits pairs "
                   "(e.g. 4/4,2/2): one network switchable at run time (any-precision); every "
                   "sub-net but the largest trains at the stored and a lower precision each "
-                  "step (1 + 2 (1 + num_random) passes)",
+                  "step (1 + 2 (1 + num_random) passes; loss weights: --lower-weight)",
     "bn_per_precision": "with --precisions: every BN layer gets a scale and shift of its own "
                         "per lower precision (as Any-Precision DNNs keep a BN layer per "
                         "bit-width); folded into each precision's integer program, so free on "
