@@ -1,6 +1,7 @@
 """Where the long trainings under a runs folder stand: one line per training (a folder with a
-``checkpoint/meta.json``), with its step, its epochs and, from the epochs it has timed, an
-estimate of the compute it still needs. Reads files only: safe beside running jobs.
+``checkpoint/meta.json``), with its step, its epochs, from the epochs it has timed an estimate
+of the compute it still needs, and its last epoch's validation top-1. Reads files only: safe
+beside running jobs.
 
     python benchmarks/run_status.py /var/tmp/dynpim_long_runs
 """
@@ -26,7 +27,9 @@ def run_status(run_dir: Path) -> dict:
     left_s = None
     if total and times:
         left_s = (total - meta["step"]) / per_epoch * statistics.mean(times)
+    last_val = (history[-1].get("val_top1") or {}) if history else {}
     return {"run": str(run_dir), "step": int(meta["step"]), "total_steps": total,
+            "last_val_top1": list(last_val.values()),
             "epochs_done": len(history), "epochs": epochs,
             "epoch_s": statistics.mean(times) if times else None, "left_s": left_s,
             "done": (run_dir / "result.json").exists()
@@ -40,13 +43,17 @@ def find_runs(root: Path) -> list[Path]:
 
 def line(s: dict, root: Path) -> str:
     name = os.path.relpath(s["run"], root)
-    if s["done"]:
-        return f"{name}: done ({s['epochs']} epochs)"
     total = "?" if s["total_steps"] is None else s["total_steps"]
-    out = f"{name}: step {s['step']}/{total}, epoch {s['epochs_done']}/{s['epochs']} finished"
-    if s["left_s"] is not None:
+    if s["done"]:
+        out = f"{name}: done ({s['epochs']} epochs)"
+    else:
+        out = f"{name}: step {s['step']}/{total}, epoch {s['epochs_done']}/{s['epochs']} finished"
+    if s["left_s"] is not None and not s["done"]:
         out += (f", {s['epoch_s'] / 60:.0f} min per epoch, about {s['left_s'] / 3600:.1f} h "
                 "left at that rate")
+    if s["last_val_top1"]:
+        out += ("; last epoch's validation top-1 (%, per eval config) "
+                + " / ".join(f"{v:.1f}" for v in s["last_val_top1"]))
     return out
 
 
