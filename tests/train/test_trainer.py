@@ -204,3 +204,22 @@ def test_channels_last_trains_the_same_model_and_hands_back_contiguous(tiny_cfg,
     assert all(torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-5) for k in a)
     assert all(v.is_contiguous() for v in res.model.state_dict().values())
     assert _equal(_weights(load_checkpoint(cfg.out).model), b)
+
+
+def test_val_precisions_validate_every_epoch_at_those_precisions_too(tiny_cfg, synth):
+    """``--val-precisions 2/2``: each epoch's validation also runs at 2/2, keyed
+    ``<config>-w2a2``; the epoch line groups the numbers by precision; a precision that was not
+    trained is refused."""
+    from dynpim.train.trainer import epoch_line
+
+    cfg = tiny_cfg(epochs=1, wbits=4, abits=4, precisions="2/2,3/3", val_precisions="2/2")
+    res = train(cfg, splits=synth)
+    val = res.history[0]["val_top1"]
+    stored = [k for k in val if not k.endswith("-w2a2")]
+    assert len(stored) >= 2 and sorted(val) == sorted(stored + [k + "-w2a2" for k in stored])
+    line = epoch_line(res.history[0], 1)
+    assert line.count("at 2/2: ") == 1 and line.count(" / ") == 2 * (len(stored) - 1)
+    with pytest.raises(ValueError, match="val_precisions: 4/4 is not one of --precisions"):
+        tiny_cfg(wbits=8, abits=8, precisions="2/2", val_precisions="4/4")
+    with pytest.raises(ValueError, match="is not one of --precisions"):
+        tiny_cfg(val_precisions="2/2")

@@ -34,6 +34,7 @@ class TrainConfig:
     precisions: str | None = None       # lower "wbits/abits" settings trained jointly: "4/4,2/2"
     bn_per_precision: bool = False      # BN scale and shift of their own per lower precision
     lower_weight: float = 0.25          # loss weight of a lower-precision pass (its pair: 1 - it)
+    val_precisions: str | None = None   # also validate every epoch at these of --precisions
     dataset: str = "digits"
     data_dir: str | None = None
     holdout: int | None = None          # held-out training samples (None: dataset default)
@@ -123,6 +124,13 @@ class TrainConfig:
              "bn_per_precision needs precisions (e.g. --precisions 4/4,2/2)")
         need(0 < self.lower_weight < 1,
              f"lower_weight must be in (0, 1), got {self.lower_weight}")
+        if self.val_precisions is not None:
+            from dynpim.nn.precision import parse_precisions
+
+            trained = parse_precisions(self.precisions) if self.precisions else []
+            for p in parse_precisions(self.val_precisions):
+                need(p in trained, f"val_precisions: {p[0]}/{p[1]} is not one of --precisions "
+                                   f"({self.precisions})")
         for name, lo in (("epochs", 1), ("batch_size", 1), ("num_random", 0),
                          ("calib_batches", 1), ("checkpoint_every", 0), ("split_seed", 0),
                          ("seed", 0)):
@@ -227,6 +235,9 @@ HELP: dict[str, str] = {
     "lower_weight": "with --precisions: loss weight of each lower-precision pass; the "
                     "stored-precision pass of the same sub-net gets 1 - it, so a step's "
                     "gradient scale (and the width-only learning rate) is kept",
+    "val_precisions": "with --precisions: also validate every epoch at these of them "
+                      "(e.g. 2/2), to watch the low precisions learn (each costs one more "
+                      "validation per epoch)",
     "dataset": "fashion-mnist | cifar10 | digits | synthetic | tensors",
     "data_dir": "folder with the dataset files (default: the dataset's usual place)",
     "holdout": "training samples held out for validation, search and calibration "

@@ -23,6 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from dynpim.data import DatasetSplits, augment_for, iterate_batches, load_dataset, num_batches
 from dynpim.nn import DynamicNet, SubnetConfig, load_configs, set_sync_batchnorm
+from dynpim.nn.precision import bank_key, parse_precisions
 
 from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from .config import TrainConfig
@@ -67,8 +68,6 @@ def build_model(cfg: TrainConfig, splits: DatasetSplits) -> DynamicNet:
     c, h, _ = splits.input_size
     extra: dict[str, Any] = {}
     if cfg.precisions:
-        from dynpim.nn.precision import parse_precisions
-
         extra["precisions"] = parse_precisions(cfg.precisions)
         if cfg.bn_per_precision:
             extra["bn_per_precision"] = True
@@ -308,14 +307,20 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------------
     def validate(self) -> dict[str, float]:
-        """Validation top-1 per eval config (BN calibrated on training batches)."""
+        """Validation top-1 per eval config (BN calibrated on training batches), keyed by
+        config; with ``--val-precisions`` also at each of those, keyed ``<config>-w<W>a<A>``."""
         if len(self.splits.holdout_y) == 0:
             return {}
         calib = calibration_batches(self.splits, batch_size=self.cfg.batch_size,
                                     num_batches=self.cfg.calib_batches)
-        rows = evaluate_configs(self.model, self.eval_configs(), self.splits, calib,
-                                split="validation", shard=self.shard)
-        return {r["config"]: r["top1_validation"] for r in rows}
+        out = {}
+        extra = parse_precisions(self.cfg.val_precisions) if self.cfg.val_precisions else []
+        for bits in [None, *extra]:
+            with self.model.precision(bits) if bits else contextlib.nullcontext():
+                rows = evaluate_configs(self.model, self.eval_configs(), self.splits, calib,
+                                        split="validation", shard=self.shard)
+            out.update({bank_key(r["config"], bits): r["top1_validation"] for r in rows})
+        return out
 
     def run(self) -> TrainResult:
         cfg, main = self.cfg, self.dist.is_main
@@ -423,8 +428,13 @@ def epoch_line(rec: dict[str, Any], epochs: int) -> str:
     line = (f"epoch {rec['epoch']}/{epochs}  step {rec['step']}  lr {rec['lr']:.4g}  "
             f"loss {rec['train_loss']:.3f}  train acc {rec['train_acc']:.1f} %")
     if val:
-        line += ("  validation top-1 (%) "
-                 + " / ".join(f"{v:.1f}" for v in val.values()))
+        by_bits: dict[str, list[float]] = {}
+        for key, v in val.items():  # "<config>" or "<config>-w<W>a<A>" (--val-precisions)
+            tail = key.rpartition("-")[2]
+            by_bits.setdefault(tail if tail.startswith("w") else "", []).append(v)
+        line += "  validation top-1 (%) " + "  ".join(
+            (f"at {b[1:].replace('a', '/')}: " if b else "") + " / ".join(f"{v:.1f}" for v in vs)
+            for b, vs in by_bits.items())
     return line + f"  {rec['time_s']:.1f} s"
 
 
