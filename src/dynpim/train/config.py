@@ -113,9 +113,9 @@ class TrainConfig:
         need(self.width_mult > 0, f"width_mult must be > 0, got {self.width_mult}")
         for name in ("wbits", "abits"):
             check_bits(name, getattr(self, name), max_bits=MODEL_MAX_BITS, float_bits=True)
-        if self.precisions is not None:
+        if self.precisions is not None or self.val_precisions is not None:
             from dynpim.nn.precision import check_precision, parse_precisions
-
+        if self.precisions is not None:
             need(32 not in (self.wbits, self.abits),
                  "precisions need a quantized model: set wbits and abits (1..8)")
             for p in parse_precisions(self.precisions):
@@ -125,8 +125,6 @@ class TrainConfig:
         need(0 < self.lower_weight < 1,
              f"lower_weight must be in (0, 1), got {self.lower_weight}")
         if self.val_precisions is not None:
-            from dynpim.nn.precision import parse_precisions
-
             trained = parse_precisions(self.precisions) if self.precisions else []
             for p in parse_precisions(self.val_precisions):
                 need(p in trained, f"val_precisions: {p[0]}/{p[1]} is not one of --precisions "
