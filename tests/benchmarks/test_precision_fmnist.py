@@ -109,3 +109,12 @@ def test_cheap_half_reports_energy_at_equal_accuracy_and_accuracy_at_equal_energ
     assert h["joint_points"] == 1                                 # only 5.0 lies in [4, 6]
     assert h["mean_gain_at_equal_energy"] == pytest.approx(87 - 81.5)
     assert h["mean_gain_at_equal_energy_validation"] == pytest.approx(88 - 82.5)
+
+
+def test_the_recorded_joint_method_names_the_trainers_pair_weights():
+    """JOINT_METHOD is what refuses a joint run of another method: it must change with
+    TrainConfig's default pair weights (3/4 : 1/4 at lower_weight 0.25)."""
+    from dynpim.train import TrainConfig
+
+    w = TrainConfig().lower_weight
+    assert w == 0.25 and "stored pass at weight 3/4 and the lower at 1/4" in b.JOINT_METHOD
