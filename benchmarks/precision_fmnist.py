@@ -347,7 +347,9 @@ def summarise(per_seed: dict) -> dict:
     fronts = {c: compare_fronts(mean["joint"], mean["width_only"], c)
               for c in ("energy_j", "latency_s")}
     seeds = [{name: run["points"] for name, run in runs.items()} for runs in per_seed.values()]
-    per = [(gaps(s), compare_fronts(s["joint"], s["width_only"], "energy_j")) for s in seeds]
+    fronts_per_seed = {c: [compare_fronts(s["joint"], s["width_only"], c) for s in seeds]
+                       for c in ("energy_j", "latency_s")}
+    per = [(gaps(s), f) for s, f in zip(seeds, fronts_per_seed["energy_j"])]
     spread = {"gap_joint_vs_width_only_8bit": {w: _sd([g[0][0][w] for g in per])
                                                for w in width_gaps},
               "gap_joint_vs_dedicated": {k: _sd([g[0][1][k] for g in per]) for k in ded_gaps},
@@ -357,10 +359,11 @@ def summarise(per_seed: dict) -> dict:
               "energy_mean_gain_cheapest_quarter": _sd(
                   [f["mean_gain_cheapest_quarter"] for _, f in per
                    if f["mean_gain_cheapest_quarter"] is not None]),
-              "cheap_half": {c: {k: _sd([v for s in seeds if (v := compare_fronts(
-                  s["joint"], s["width_only"], c)["cheap_half"][k]) is not None])
-                  for k in ("mean_ratio_at_equal_accuracy", "mean_gain_at_equal_energy")}
-                  for c in ("energy_j", "latency_s")}}
+              "cheap_half": {c: {k: _sd([v for f in fronts_per_seed[c]
+                                         if (v := f["cheap_half"][k]) is not None])
+                                     for k in ("mean_ratio_at_equal_accuracy",
+                                               "mean_gain_at_equal_energy")}
+                             for c in ("energy_j", "latency_s")}}
     e = fronts["energy_j"]
     ded44 = ded_gaps.get("dedicated_w4a4")
     targets = {"joint_within_0.5_of_width_only_8bit": bool(width_gaps)
