@@ -378,8 +378,12 @@ def summarise(per_seed: dict) -> dict:
     # what trained each network: compute seconds summed over sessions, and their commits
     trained = {str(seed): {name: {k: run.get(k) for k in ("time_s", "resumed", "commits")}
                            for name, run in runs.items()} for seed, runs in per_seed.items()}
+    per_seed_gaps = {str(seed): {"gap_joint_vs_width_only_8bit": g[0][0],
+                                 "gap_joint_vs_dedicated": g[0][1]}
+                     for seed, g in zip(per_seed, per)}
     return {"points": mean, "runs": trained, "gap_joint_vs_width_only_8bit": width_gaps,
-            "gap_joint_vs_dedicated": ded_gaps, "fronts": fronts, "spread_sd": spread,
+            "gap_joint_vs_dedicated": ded_gaps, "gaps_per_seed": per_seed_gaps,
+            "fronts": fronts, "spread_sd": spread,
             "targets": targets, "targets_judged_on": "mean over seeds"}
 
 
@@ -406,7 +410,11 @@ def markdown(r: dict) -> str:
            "width-only at the stored precision, per width: "
            + ", ".join(f"{w}: {_pm(g, sd['gap_joint_vs_width_only_8bit'].get(w))}"
                        for w, g in r["gap_joint_vs_width_only_8bit"].items())
-           + f" (target >= -0.5 at every width: {met('joint_within_0.5_of_width_only_8bit')}). "
+           + f" (target >= -0.5 at every width: {met('joint_within_0.5_of_width_only_8bit')}"
+           + "; worst width per seed: " + ", ".join(
+               f"seed {s}: {min(g.values()):+.2f} at {min(g, key=g.get)}"
+               for s, d in r.get("gaps_per_seed", {}).items()
+               if (g := d["gap_joint_vs_width_only_8bit"])) + "). "
            "Joint full width minus dedicated: "
            + ", ".join(f"{k}: {_pm(g, sd['gap_joint_vs_dedicated'].get(k))}"
                        for k, g in r["gap_joint_vs_dedicated"].items())
@@ -440,6 +448,10 @@ def markdown(r: dict) -> str:
                + _pm(h["mean_test_gap_at_equal_accuracy"], None)
                + f"); at equal {name} it is " + _pm(h["mean_gain_at_equal_energy"], sd_gain)
                + f" points more accurate on test ({h['joint_points']} joint front points).")
+    md += "\n\nTraining compute per seed (summed over the sessions a run was resumed in): " + \
+        "; ".join(f"seed {s}: " + ", ".join(
+            f"{name} {run['time_s'] / 3600:.1f} h" for name, run in runs.items()
+            if run.get("time_s") is not None) for s, runs in r.get("runs", {}).items()) + "."
     return md
 
 

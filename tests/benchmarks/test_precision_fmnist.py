@@ -61,6 +61,10 @@ def test_summarise_judges_the_targets_on_the_mean_and_states_the_spread():
     assert r["runs"]["1"]["joint"] == {"time_s": 11.0, "resumed": None, "commits": ["a", "b"]}
     md = b.markdown(r)
     assert "± 0.71" in md and "NOT met" in md and "0.50 ± 0.00x" in md
+    # each seed's worst width, so a seed that misses the target shows beside the mean
+    assert r["gaps_per_seed"]["1"]["gap_joint_vs_width_only_8bit"]["1"] == pytest.approx(-1.2)
+    assert "seed 0: -0.20 at 1, seed 1: -1.20 at 1" in md
+    assert "seed 1: joint 0.0 h" in md
     # cheap half of [4, 8]: the width-only point at 4 (80 % validation) against the joint
     # 1.0 @ 4/4 (86 %, cost 2): half the cost on both seeds, for energy and latency alike
     for cost in ("energy_j", "latency_s"):
