@@ -451,7 +451,8 @@ def markdown(r: dict) -> str:
     md += "\n\nTraining compute per seed (summed over the sessions a run was resumed in): " + \
         "; ".join(f"seed {s}: " + ", ".join(
             f"{name} {run['time_s'] / 3600:.1f} h" for name, run in runs.items()
-            if run.get("time_s") is not None) for s, runs in r.get("runs", {}).items()) + "."
+            if run.get("time_s") is not None) for s, runs in r.get("runs", {}).items()) + \
+        " (the commits each run trained at: `runs` in the raw results)."
     return md
 
 
